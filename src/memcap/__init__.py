@@ -1,0 +1,16 @@
+"""memcap: networks with computed weights that provably memorize a finite dataset.
+
+The public surface is small: ``Dataset``, ``load_dataset``, ``Network``, ``construct``, ``verify``,
+``methods``, ``save``, ``load``. Everything else is reachable by module.
+"""
+
+from memcap.api import construct, methods
+from memcap.data import DataError, Dataset, load_dataset
+from memcap.export import load, save
+from memcap.network import Network
+from memcap.verify import verify
+
+__version__ = "0.1.0"
+
+__all__ = ["Dataset", "DataError", "load_dataset", "Network", "construct", "verify", "methods",
+           "save", "load", "__version__"]

@@ -1,0 +1,72 @@
+"""The public entry points: `construct` (build + certify, escalating precision) and `methods`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from memcap.constructions.base import (
+    ConditionError,
+    Construction,
+    ConstructionError,
+    Method,
+    all_methods,
+    get_method,
+)
+from memcap.data.dataset import Dataset
+from memcap.verify import verify
+
+__all__ = ["construct", "methods"]
+
+
+def methods() -> list[Method]:
+    """Every registered construction (name, theorem, condition, sizes)."""
+    return all_methods()
+
+
+def construct(ds: Dataset, method: str = "yun-3layer", *, arithmetic: str = "auto",
+              tol: float | None = None, progress: Callable[[str], None] | None = None,
+              **options: Any) -> Construction:
+    """Build ``method``'s network for ``ds`` and certify it with :func:`memcap.verify`.
+
+    ``arithmetic="auto"`` builds in float64 first and, if the certified check fails (or float64
+    cannot separate the data along the projection), rebuilds in exact rational arithmetic. A network
+    that is not certified to memorize is never returned: :class:`ConstructionError` is raised with
+    the numbers. ``options`` go to the construction (``widths``, ``activation``, ``seed`` ...).
+    """
+    m = get_method(method)
+    if ds.task not in m.tasks:
+        raise ConditionError(f"{method} ({m.theorem}) applies to {' or '.join(m.tasks)} data, "
+                             f"not {ds.task}")
+    say = progress or (lambda _msg: None)
+    tries = ["float64", "exact"] if arithmetic == "auto" else [arithmetic]
+    failures: list[str] = []
+    for arith in tries:
+        say(f"building {method} in {arith} arithmetic")
+        try:
+            c = m.build(ds, arithmetic=arith, **options)
+        except ConditionError as exc:
+            if arith == "float64" and "arithmetic='exact'" in str(exc) and len(tries) > 1:
+                failures.append(f"float64: {exc}")
+                continue
+            raise
+        report = verify(c.network, ds, tol=tol, progress=progress)
+        c.verification = report
+        if report.memorized and report.certified:
+            if failures:
+                c.certificate.notes.append("escalated to exact arithmetic: " + "; ".join(failures))
+            c.network.meta["certificate"] = c.certificate.to_json()
+            c.network.meta["verification"] = {
+                "memorized": True, "certified": True, "tolerance": report.tolerance,
+                "worst_error": report.worst_error, "min_margin": report.min_margin,
+                "bits_needed": report.bits_needed,
+            }
+            return c
+        failures.append(
+            f"{arith}: {len(report.failing)} point(s) not memorized "
+            f"(first {report.failing[:5]}), {len(report.undecided)} undecided"
+        )
+    raise ConstructionError(
+        f"{method} did not produce a certified memorizer: " + "; ".join(failures)
+        + (". Try arithmetic='auto' (exact escalation)" if arithmetic != "auto" else "")
+    )

@@ -1,0 +1,1 @@
+"""Extra CLI commands; each module adds commands to memcap.cli.app."""

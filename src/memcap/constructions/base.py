@@ -1,0 +1,163 @@
+"""What every construction returns (`Construction`, `Certificate`), its errors, and the registry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import flint
+import numpy as np
+
+from memcap.network import Network
+
+__all__ = [
+    "Condition", "Certificate", "Construction", "ConditionError", "ConstructionError",
+    "Method", "register", "get_method", "all_methods", "Field",
+]
+
+
+class ConditionError(ValueError):
+    """The architecture or data breaks the theorem's condition; the message gives the numbers."""
+
+
+class ConstructionError(RuntimeError):
+    """The construction could not produce a verified network (e.g. precision ran out)."""
+
+
+@dataclass
+class Condition:
+    """One condition of a theorem, with the numbers it was checked on."""
+
+    statement: str
+    values: dict[str, Any]
+    holds: bool
+
+    def __str__(self) -> str:
+        vals = ", ".join(f"{k}={v}" for k, v in self.values.items())
+        return f"{self.statement}  [{vals}]  {'holds' if self.holds else 'FAILS'}"
+
+
+@dataclass
+class Certificate:
+    """What the theorem promises for this network, and on which numbers that rests."""
+
+    method: str
+    theorem: str
+    reference: str
+    conditions: list[Condition]
+    guarantees: list[str]
+    arithmetic: str = "float64"
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["conditions"] = [
+            {"statement": c.statement, "values": _jsonable(c.values), "holds": c.holds}
+            for c in self.conditions
+        ]
+        return d
+
+
+@dataclass
+class Construction:
+    """A built network with its certificate and facts about the build (timings, choices)."""
+
+    network: Network
+    certificate: Certificate
+    info: dict[str, Any] = field(default_factory=dict)
+    verification: Any = None  # filled by memcap.construct (a VerificationReport)
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return float(v)
+    if isinstance(v, Fraction | flint.fmpq):
+        return str(v)
+    return v
+
+
+# ---- registry ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Method:
+    """A registry entry: a stable name shared by the API and the CLI."""
+
+    name: str
+    theorem: str
+    condition: str
+    sizes: str
+    build: Callable[..., Construction]
+    tasks: tuple[str, ...] = ("regression", "classification")
+
+
+_REGISTRY: dict[str, Method] = {}
+
+
+def register(name: str, theorem: str, condition: str, sizes: str,
+             tasks: tuple[str, ...] = ("regression", "classification")
+             ) -> Callable[[Callable[..., Construction]], Callable[..., Construction]]:
+    """Decorator registering a construction function under ``name``."""
+
+    def deco(fn: Callable[..., Construction]) -> Callable[..., Construction]:
+        if name in _REGISTRY:
+            raise ValueError(f"method {name!r} registered twice")
+        _REGISTRY[name] = Method(name, theorem, condition, sizes, fn, tasks)
+        return fn
+
+    return deco
+
+
+def get_method(name: str) -> Method:
+    from memcap.constructions import registry  # noqa: F401  (imports every construction module)
+
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown method {name!r}; available: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def all_methods() -> list[Method]:
+    from memcap.constructions import registry  # noqa: F401
+
+    return [_REGISTRY[k] for k in sorted(_REGISTRY)]
+
+
+# ---- arithmetic used while building -----------------------------------------------------------
+class Field:
+    """Numbers a construction computes with: ``float64`` arrays, or exact ``fmpq`` object arrays.
+
+    Constructions write their formulas once with numpy operations; ``Field("exact")`` makes the same
+    code exact (numpy dispatches +, -, *, /, cumsum, cumprod, max and min to the rationals).
+    """
+
+    def __init__(self, arithmetic: str = "float64") -> None:
+        if arithmetic not in ("float64", "exact"):
+            raise ValueError(f"arithmetic must be 'float64' or 'exact', got {arithmetic!r}")
+        self.exact = arithmetic == "exact"
+        self.name = arithmetic
+
+    def array(self, a: Any) -> np.ndarray:
+        if self.exact:
+            from memcap.numerics import to_exact_array
+
+            return to_exact_array(a)
+        return np.asarray(a, dtype=np.float64)
+
+    def const(self, v: Any) -> Any:
+        if self.exact:
+            f = Fraction(v) if not isinstance(v, flint.fmpq) else v
+            return f if isinstance(f, flint.fmpq) else flint.fmpq(f.numerator, f.denominator)
+        return float(v)
+
+    def zeros(self, shape: Any) -> np.ndarray:
+        if self.exact:
+            out = np.empty(shape, dtype=object)
+            out[...] = flint.fmpq(0)
+            return out
+        return np.zeros(shape)

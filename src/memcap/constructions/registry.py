@@ -1,0 +1,10 @@
+"""Imports every construction module so that its ``@register`` entries exist.
+
+Registry names are stable strings shared by the API and the CLI (``memcap methods`` lists them).
+Add a module here when a new paper's constructions arrive.
+"""
+
+from memcap.constructions import yun2019  # noqa: F401
+from memcap.constructions.base import all_methods, get_method
+
+__all__ = ["all_methods", "get_method"]

@@ -1,0 +1,282 @@
+"""The `Network`: a plain data object holding layers of weights, biases and activations.
+
+A network is a list of layers. Each `Dense` layer computes ``a' = act(W a + b)`` with ``W`` of shape
+``(out, in)``. A `Residual` block computes ``h' = h + V act(U h + b) + c`` (Yun et al. 2019, Sec. 4).
+Weights are numpy arrays: ``float64`` for ordinary networks or ``object`` arrays of exact rationals
+(``flint.fmpq``) when a construction needs more precision than float64 carries. Evaluation lives in
+:mod:`memcap.numerics`; this module holds data, activations and counts only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Activation", "Dense", "Residual", "Network", "RELU", "HARDTANH", "IDENTITY"]
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An activation function.
+
+    ``kind`` is ``"relu_like"`` (``s_plus * t`` for ``t >= 0``, ``s_minus * t`` for ``t < 0``,
+    with ``s_plus > s_minus >= 0``; plain ReLU is ``(1, 0)``), ``"hardtanh"`` (clip to [-1, 1])
+    or ``"identity"``. Slopes are exact fractions so exact evaluation stays exact.
+    """
+
+    kind: str
+    s_plus: Fraction = Fraction(1)
+    s_minus: Fraction = Fraction(0)
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("relu_like", "hardtanh", "identity"):
+            raise ValueError(f"unknown activation kind {self.kind!r}")
+        object.__setattr__(self, "s_plus", Fraction(self.s_plus))
+        object.__setattr__(self, "s_minus", Fraction(self.s_minus))
+        if self.kind == "relu_like" and not self.s_plus > self.s_minus >= 0:
+            raise ValueError(
+                f"a ReLU-like activation needs s_plus > s_minus >= 0, got s_plus={self.s_plus}, "
+                f"s_minus={self.s_minus}"
+            )
+
+    @property
+    def name(self) -> str:
+        if self.kind == "relu_like":
+            if self.s_plus == 1 and self.s_minus == 0:
+                return "relu"
+            return f"relu_like({self.s_plus},{self.s_minus})"
+        return self.kind
+
+    @property
+    def lipschitz(self) -> Fraction:
+        if self.kind == "relu_like":
+            return self.s_plus
+        return Fraction(1)
+
+    @property
+    def pieces(self) -> int:
+        """Number of linear pieces (Theorem 3.3's p)."""
+        return {"relu_like": 2, "hardtanh": 3, "identity": 1}[self.kind]
+
+    @staticmethod
+    def parse(text: str) -> Activation:
+        """Parse ``relu``, ``hardtanh``, ``identity``, ``leaky:0.1`` or ``relu_like:S+,S-``."""
+        t = text.strip().lower().replace("-", "_")
+        if t == "relu":
+            return RELU
+        if t in ("hardtanh", "hard_tanh"):
+            return HARDTANH
+        if t in ("identity", "linear"):
+            return IDENTITY
+        if t.startswith("leaky"):
+            slope = t.partition(":")[2] or "0.01"
+            return Activation("relu_like", Fraction(1), Fraction(slope))
+        if t.startswith("relu_like"):
+            parts = t.partition(":")[2].split(",")
+            if len(parts) != 2:
+                raise ValueError("relu_like needs two slopes, e.g. relu_like:1,0.2")
+            return Activation("relu_like", Fraction(parts[0]), Fraction(parts[1]))
+        raise ValueError(
+            f"unknown activation {text!r}; use relu, hardtanh, identity, leaky:SLOPE or "
+            "relu_like:S_PLUS,S_MINUS"
+        )
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "s_plus": str(self.s_plus), "s_minus": str(self.s_minus)}
+
+    @staticmethod
+    def from_json(d: dict[str, str]) -> Activation:
+        return Activation(d["kind"], Fraction(d["s_plus"]), Fraction(d["s_minus"]))
+
+
+RELU = Activation("relu_like")
+HARDTANH = Activation("hardtanh")
+IDENTITY = Activation("identity")
+
+
+def _is_exact(a: np.ndarray) -> bool:
+    return a.dtype == object
+
+
+@dataclass
+class Dense:
+    """``act(weight @ a + bias)``; ``weight`` has shape (out, in)."""
+
+    weight: np.ndarray
+    bias: np.ndarray
+    activation: Activation = IDENTITY
+
+    def __post_init__(self) -> None:
+        self.weight = np.asarray(self.weight)
+        self.bias = np.asarray(self.bias)
+        if self.weight.ndim != 2 or self.bias.shape != (self.weight.shape[0],):
+            raise ValueError(
+                f"Dense layer needs weight (out, in) and bias (out,), got {self.weight.shape} and "
+                f"{self.bias.shape}"
+            )
+
+    @property
+    def in_dim(self) -> int:
+        return int(self.weight.shape[1])
+
+    @property
+    def out_dim(self) -> int:
+        return int(self.weight.shape[0])
+
+    def arrays(self) -> list[np.ndarray]:
+        return [self.weight, self.bias]
+
+
+@dataclass
+class Residual:
+    """Residual block ``h + V act(U h + b) + c`` (Yun et al. 2019, Sec. 4)."""
+
+    U: np.ndarray
+    b: np.ndarray
+    V: np.ndarray
+    c: np.ndarray
+    activation: Activation = RELU
+
+    def __post_init__(self) -> None:
+        for name in ("U", "b", "V", "c"):
+            setattr(self, name, np.asarray(getattr(self, name)))
+        d, w = self.U.shape[1], self.U.shape[0]
+        if self.b.shape != (w,) or self.V.shape != (d, w) or self.c.shape != (d,):
+            raise ValueError(
+                f"Residual block shapes disagree: U {self.U.shape}, b {self.b.shape}, "
+                f"V {self.V.shape}, c {self.c.shape}"
+            )
+
+    @property
+    def in_dim(self) -> int:
+        return int(self.U.shape[1])
+
+    @property
+    def out_dim(self) -> int:
+        return int(self.U.shape[1])
+
+    @property
+    def hidden(self) -> int:
+        return int(self.U.shape[0])
+
+    def arrays(self) -> list[np.ndarray]:
+        return [self.U, self.b, self.V, self.c]
+
+
+Layer = Dense | Residual
+
+
+@dataclass
+class Network:
+    """A feed-forward network: ``layers`` applied in order; plain data, no hidden state.
+
+    ``meta`` is free-form JSON-able metadata (the method that built it, the certificate summary).
+    """
+
+    layers: list[Layer]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.layers:
+            raise ValueError("a Network needs at least one layer")
+        for i in range(1, len(self.layers)):
+            if self.layers[i].in_dim != self.layers[i - 1].out_dim:
+                raise ValueError(
+                    f"layer {i} expects input width {self.layers[i].in_dim} but layer {i - 1} "
+                    f"outputs {self.layers[i - 1].out_dim}"
+                )
+
+    # ---- shape and counts -------------------------------------------------------------------
+    @property
+    def in_dim(self) -> int:
+        return self.layers[0].in_dim
+
+    @property
+    def out_dim(self) -> int:
+        return self.layers[-1].out_dim
+
+    @property
+    def exact(self) -> bool:
+        """True when the weights are exact rationals (object arrays) rather than float64."""
+        return any(_is_exact(a) for layer in self.layers for a in layer.arrays())
+
+    @property
+    def depth(self) -> int:
+        """Number of affine layers (the papers' L; a residual block counts as one layer)."""
+        return len(self.layers)
+
+    @property
+    def widths(self) -> list[int]:
+        """Hidden widths (the papers' d_1, ..., d_{L-1}); residual blocks report their hidden width."""
+        out: list[int] = []
+        for layer in self.layers[:-1]:
+            out.append(layer.hidden if isinstance(layer, Residual) else layer.out_dim)
+        if isinstance(self.layers[-1], Residual):
+            out.append(self.layers[-1].hidden)
+        return out
+
+    @property
+    def hidden_neurons(self) -> int:
+        return sum(self.widths)
+
+    @property
+    def parameters(self) -> int:
+        """Dense count of weights plus biases."""
+        return sum(int(a.size) for layer in self.layers for a in layer.arrays())
+
+    @property
+    def nonzeros(self) -> int:
+        return sum(int(np.count_nonzero(a != 0)) for layer in self.layers for a in layer.arrays())
+
+    @property
+    def max_abs_weight(self) -> float:
+        return max(
+            float(np.max(np.abs(np.asarray(a, dtype=float)))) if a.size else 0.0
+            for layer in self.layers
+            for a in layer.arrays()
+        )
+
+    def counts(self) -> dict[str, Any]:
+        return {
+            "depth": self.depth,
+            "widths": self.widths,
+            "hidden_neurons": self.hidden_neurons,
+            "parameters": self.parameters,
+            "nonzeros": self.nonzeros,
+            "max_abs_weight": self.max_abs_weight,
+            "exact_weights": self.exact,
+        }
+
+    def activations(self) -> list[Activation]:
+        return [layer.activation for layer in self.layers]
+
+    # ---- evaluation (delegated) -------------------------------------------------------------
+    def __call__(self, X: np.ndarray, dtype: Any = np.float64) -> np.ndarray:
+        """Evaluate in floating point (rows of ``X`` are inputs). For certified answers use
+        :func:`memcap.verify` or :mod:`memcap.numerics`."""
+        from memcap.numerics import forward_float
+
+        return forward_float(self, np.asarray(X), dtype=dtype)
+
+    def to_float(self) -> Network:
+        """A copy with every weight rounded to float64 (round-to-nearest)."""
+        from memcap.numerics import to_float_array
+
+        layers: list[Layer] = []
+        for layer in self.layers:
+            if isinstance(layer, Dense):
+                layers.append(
+                    Dense(to_float_array(layer.weight), to_float_array(layer.bias), layer.activation)
+                )
+            else:
+                layers.append(Residual(*(to_float_array(a) for a in layer.arrays()), layer.activation))
+        return Network(layers, dict(self.meta))
+
+    def to_torch(self, dtype: Any = None) -> Any:
+        """An equivalent ``torch.nn.Sequential`` (needs the ``torch`` extra)."""
+        from memcap.export import to_torch
+
+        return to_torch(self, dtype=dtype)

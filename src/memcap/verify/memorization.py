@@ -1,0 +1,271 @@
+"""Certified memorization check: does the network, with exactly its stored weights, fit every point?
+
+Tiers, cheapest first; each point is decided by the first tier that can:
+
+1. float64 evaluation with a rigorous rounding bound (:func:`memcap.numerics.forward_float_bounded`);
+2. ball arithmetic (arb) at 128, 256, ... 4096 bits on the points still undecided;
+3. exact rational arithmetic on whatever is left.
+
+Regression: ``|f(x_i) - y_i| <= tol`` for every output. Classification: margin
+``f_y(x_i) - max_{c != y} f_c(x_i) > 0``. The report also gives what plain float64 and float32
+evaluation do (measured, and certified for any summation order) and the mantissa bits a float
+evaluation needs, estimated from the certified bound.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import flint
+import numpy as np
+
+from memcap.data.dataset import Dataset
+from memcap.network import Network
+from memcap.numerics import (
+    HAS_EXTENDED,
+    _fmpq,
+    forward_balls,
+    forward_exact,
+    forward_float,
+    forward_float_bounded,
+    unit_roundoff,
+)
+
+__all__ = ["VerificationReport", "verify", "default_tolerance"]
+
+PRECISIONS = (128, 256, 512, 1024, 2048, 4096)
+
+
+def default_tolerance(ds: Dataset) -> float:
+    """Regression tolerance when none is given: 1e-6 · max(1, max |y|)."""
+    return 1e-6 * max(1.0, float(np.max(np.abs(ds.targets))))
+
+
+@dataclass
+class VerificationReport:
+    """Outcome of :func:`verify`. ``memorized`` is certified when ``certified`` is True."""
+
+    memorized: bool
+    certified: bool
+    task: str
+    N: int
+    tolerance: float | None
+    worst_error: float | None          # certified upper bound on max |f(x_i) - y_i| (regression)
+    min_margin: float | None           # certified lower bound on the smallest margin (classification)
+    failing: list[int]
+    undecided: list[int]
+    tiers: dict[str, int]
+    float64_error: float
+    float32_error: float
+    float64_bound: float               # certified max |fl64(f)(x_i) - f(x_i)|, any summation order
+    float32_bound: float
+    float64_memorizes: bool            # certified for any summation order
+    float32_memorizes: bool
+    float32_measured_memorizes: bool
+    bits_needed: int | None            # mantissa bits for a float evaluation to stay certified
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["failing"] = self.failing[:50]
+        d["undecided"] = self.undecided[:50]
+        return d
+
+    def summary(self) -> str:
+        verdict = ("memorized" if self.memorized else "NOT memorized") + (
+            " (certified)" if self.certified else " (NOT certified)")
+        how = ", ".join(f"{k}: {v}" for k, v in self.tiers.items() if v)
+        return f"{verdict}; {self.N} points decided by {how}"
+
+
+def _regression_errs(out: np.ndarray, bnd: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-point (upper, lower) bounds on max_t |f_t - y_t|."""
+    d = np.abs(out - Y)
+    up = (d + bnd).max(axis=1) * (1 + 4 * unit_roundoff(np.float64))
+    lo = (d - bnd).max(axis=1) * (1 - 4 * unit_roundoff(np.float64))
+    return up, lo
+
+
+def _margins(out: np.ndarray, bnd: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-point (lower, upper) bounds on f_y - max_{c != y} f_c."""
+    n = len(labels)
+    rows = np.arange(n)
+    own_lo = out[rows, labels] - bnd[rows, labels]
+    own_hi = out[rows, labels] + bnd[rows, labels]
+    hi = out + bnd
+    lo = out - bnd
+    hi[rows, labels] = -np.inf
+    lo[rows, labels] = -np.inf
+    if out.shape[1] == 1:
+        return np.full(n, np.inf), np.full(n, np.inf)
+    slack = 4 * unit_roundoff(np.float64) * (np.abs(out).max(axis=1) + bnd.max(axis=1))
+    return own_lo - hi.max(axis=1) - slack, own_hi - lo.max(axis=1) + slack
+
+
+def _decide_balls(vals: list[Any], y: np.ndarray, label: int | None, tol: Any
+                  ) -> tuple[bool | None, float]:
+    """Decide one point from exact/ball outputs. Returns (verdict or None, error/margin estimate)."""
+    if label is None:
+        errs = [abs(v - _fmpq(float(t))) for v, t in zip(vals, y, strict=True)]
+        if all(e <= tol for e in errs):
+            return True, max(_upper(e) for e in errs)
+        if any(e > tol for e in errs):
+            return False, max(_upper(e) for e in errs)
+        return None, math.nan
+    own = vals[label]
+    others = [v for c, v in enumerate(vals) if c != label]
+    if not others:
+        return True, math.inf
+    diffs = [own - o for o in others]
+    if all(d > 0 for d in diffs):
+        return True, min(_lower(d) for d in diffs)
+    if any(d <= 0 for d in diffs):
+        return False, min(_lower(d) for d in diffs)
+    return None, math.nan
+
+
+def _upper(v: Any) -> float:
+    if isinstance(v, flint.arb):
+        return float(v.upper().mid()) * (1 + 2**-50) + 2.0**-1074
+    return float(v)
+
+
+def _lower(v: Any) -> float:
+    if isinstance(v, flint.arb):
+        return float(v.lower().mid()) - abs(float(v.lower().mid())) * 2**-50 - 2.0**-1074
+    return float(v)
+
+
+def _embed(a: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
+    full = np.full((n, a.shape[1]), np.nan)
+    full[rows] = a
+    return full
+
+
+def verify(net: Network, ds: Dataset, tol: float | None = None,
+           progress: Callable[[str], None] | None = None) -> VerificationReport:
+    """Certify that ``net`` memorizes ``ds`` (see module docstring for the tiers)."""
+    t0 = time.perf_counter()
+    say = progress or (lambda _msg: None)
+    if net.in_dim != ds.d_x:
+        raise ValueError(f"network expects {net.in_dim} inputs but the data have d_x = {ds.d_x}")
+    if net.out_dim != ds.d_y:
+        raise ValueError(f"network has {net.out_dim} outputs but the data have d_y = {ds.d_y}")
+    classification = ds.task == "classification"
+    if classification and tol is not None:
+        raise ValueError("tol applies to regression; classification is certified by margin > 0")
+    tolerance = None if classification else (default_tolerance(ds) if tol is None else float(tol))
+    Y = ds.targets.astype(np.float64)
+    labels = ds.labels if classification else None
+    say("float64 evaluation with certified rounding bound")
+    out64, b64 = forward_float_bounded(net, ds.X, np.float64)
+    verdict = np.full(ds.N, -1)
+    certified_score = np.full(ds.N, np.nan)
+    tiers: dict[str, int] = {}
+    todo = np.arange(ds.N)
+    float_tiers = [("float64+bound", np.float64)]
+    if HAS_EXTENDED:
+        float_tiers.append(("float80+bound", np.longdouble))
+    for name, dtype in float_tiers:
+        if not len(todo):
+            break
+        if dtype is np.float64:
+            out, bnd = out64, b64
+        else:
+            say(f"extended-precision evaluation with certified rounding bound on {len(todo)} points")
+            out, bnd = forward_float_bounded(net, ds.X[todo], dtype)
+            out, bnd = _embed(out, todo, ds.N), _embed(bnd, todo, ds.N)
+        if classification:
+            lo, hi = _margins(out[todo], bnd[todo], labels[todo])
+            ok, bad, score = lo > 0, hi <= 0, lo
+        else:
+            hi, lo = _regression_errs(out[todo], bnd[todo], Y[todo])
+            ok, bad, score = hi <= tolerance, lo > tolerance, hi
+        done = ok | bad
+        verdict[todo[done]] = ok[done].astype(int)
+        certified_score[todo[done]] = score[done]
+        tiers[name] = int(done.sum())
+        todo = todo[~done]
+    tol_q = None if tolerance is None else _fmpq(tolerance)
+    for prec in PRECISIONS:
+        if not len(todo):
+            break
+        say(f"ball arithmetic at {prec} bits on {len(todo)} undecided points")
+        balls = forward_balls(net, ds.X[todo], prec)
+        tol_ball = None if tol_q is None else flint.arb(tol_q)
+        decided = []
+        for i, vals in zip(todo, balls, strict=True):
+            v, sc = _decide_balls(vals, Y[i], None if labels is None else int(labels[i]), tol_ball)
+            if v is not None:
+                verdict[i], certified_score[i] = int(v), sc
+                decided.append(i)
+        tiers[f"arb{prec}"] = len(decided)
+        todo = np.setdiff1d(todo, decided)
+    if len(todo):
+        say(f"exact rational arithmetic on {len(todo)} points")
+        exact = forward_exact(net, ds.X[todo])
+        for i, vals in zip(todo, exact, strict=True):
+            v, sc = _decide_balls(vals, Y[i], None if labels is None else int(labels[i]), tol_q)
+            verdict[i], certified_score[i] = int(bool(v)), sc
+        tiers["exact"] = len(todo)
+    failing = np.flatnonzero(verdict == 0).tolist()
+    undecided = np.flatnonzero(verdict < 0).tolist()
+    memorized = not failing and not undecided
+
+    # what users run: plain float64 / float32, measured and certified for any summation order
+    say("float32 evaluation")
+    out32 = forward_float(net, ds.X, np.float32).astype(np.float64)
+    _, b32 = forward_float_bounded(net, ds.X, np.float32)
+    if classification:
+        m32 = out32[np.arange(ds.N), labels] - np.where(
+            np.eye(ds.d_y, dtype=bool)[labels], -np.inf, out32).max(axis=1) if ds.d_y > 1 else None
+        f64_err = float(np.max(np.abs(out64 - Y)))
+        f32_err = float(np.max(np.abs(out32 - Y)))
+        f32_ok = bool(m32 is None or np.all(m32 > 0))
+        margin_lo = np.nan_to_num(certified_score, nan=-np.inf)
+        f64_cert = memorized and bool(np.all(margin_lo - 2 * b64.max(axis=1) > 0))
+        f32_cert = memorized and bool(np.all(margin_lo - 2 * b32.max(axis=1) > 0))
+        slack = margin_lo / 2
+        worst_error, min_margin = None, float(np.min(certified_score)) if memorized else None
+    else:
+        f64_err = float(np.max(np.abs(out64 - Y)))
+        f32_err = float(np.max(np.abs(out32 - Y)))
+        f32_ok = f32_err <= tolerance
+        err_hi = np.nan_to_num(certified_score, nan=np.inf)
+        f64_cert = memorized and bool(np.all(err_hi + b64.max(axis=1) <= tolerance))
+        f32_cert = memorized and bool(np.all(err_hi + b32.max(axis=1) <= tolerance))
+        slack = tolerance - err_hi
+        worst_error, min_margin = (float(np.max(certified_score)) if memorized else None), None
+    bits = None
+    if memorized:
+        # the bound is ≈ K·u: need K·2^-b ≤ slack, i.e. b ≥ log2(K/slack)
+        K = b64.max(axis=1) / unit_roundoff(np.float64)
+        with np.errstate(divide="ignore"):
+            need = np.log2(np.maximum(K, 1e-300) / np.maximum(slack, 1e-300))
+        bits = max(1, int(math.ceil(float(np.max(need))))) + 1
+    return VerificationReport(
+        memorized=memorized,
+        certified=not undecided,
+        task=ds.task,
+        N=ds.N,
+        tolerance=tolerance,
+        worst_error=worst_error,
+        min_margin=min_margin,
+        failing=failing,
+        undecided=undecided,
+        tiers=tiers,
+        float64_error=f64_err,
+        float32_error=f32_err,
+        float64_bound=float(np.max(b64)),
+        float32_bound=float(np.max(b32)),
+        float64_memorizes=f64_cert,
+        float32_memorizes=f32_cert,
+        float32_measured_memorizes=bool(f32_ok),
+        bits_needed=bits,
+        seconds=time.perf_counter() - t0,
+    )
