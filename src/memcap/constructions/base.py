@@ -95,20 +95,32 @@ class Method:
     sizes: str
     build: Callable[..., Construction]
     tasks: tuple[str, ...] = ("regression", "classification")
+    #: (dataset, options) -> {"widths": [...], "parameters": int, ...} predicted without building;
+    #: the contract suite checks every built network against it
+    size_formula: Callable[..., dict[str, Any]] | None = None
+    #: dataset -> options that break the theorem's condition by one unit (must raise ConditionError)
+    break_condition: Callable[..., dict[str, Any]] | None = None
 
 
 _REGISTRY: dict[str, Method] = {}
 
 
 def register(name: str, theorem: str, condition: str, sizes: str,
-             tasks: tuple[str, ...] = ("regression", "classification")
+             tasks: tuple[str, ...] = ("regression", "classification"),
+             size_formula: Callable[..., dict[str, Any]] | None = None,
+             break_condition: Callable[..., dict[str, Any]] | None = None,
              ) -> Callable[[Callable[..., Construction]], Callable[..., Construction]]:
-    """Decorator registering a construction function under ``name``."""
+    """Decorator registering a construction function under ``name``.
+
+    The function takes ``(ds, arithmetic="float64"|"exact", **options)`` and returns a
+    :class:`Construction`; it never verifies (``memcap.construct`` does).
+    """
 
     def deco(fn: Callable[..., Construction]) -> Callable[..., Construction]:
         if name in _REGISTRY:
             raise ValueError(f"method {name!r} registered twice")
-        _REGISTRY[name] = Method(name, theorem, condition, sizes, fn, tasks)
+        _REGISTRY[name] = Method(name, theorem, condition, sizes, fn, tasks, size_formula,
+                                 break_condition)
         return fn
 
     return deco

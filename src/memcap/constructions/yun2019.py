@@ -104,12 +104,32 @@ def _condition(N: int, d1: int, d2: int, d_y: int, activation: Activation) -> Co
     return Condition(stmt, {"d1": d1, "d2": d2, "d_y": d_y, "lhs": lhs, "N": N}, lhs >= N)
 
 
+def three_layer_sizes(ds: Dataset, widths: tuple[int, int] | None = None,
+                      activation: str | Activation = "relu", **_: Any) -> dict[str, Any]:
+    """Sizes of :func:`three_layer` without building: widths and P = d1(dx+1) + d2(d1+1) + dy(d2+1)."""
+    act = Activation.parse(activation) if isinstance(activation, str) else activation
+    d1, d2 = widths or three_layer_minimal_widths(ds.N, ds.d_y, act, ds.d_x)
+    return {"widths": [d1, d2], "depth": 3,
+            "parameters": d1 * (ds.d_x + 1) + d2 * (d1 + 1) + ds.d_y * (d2 + 1)}
+
+
+def _three_layer_break(ds: Dataset, activation: str = "relu", **_: Any) -> dict[str, Any]:
+    """Widths one unit short: keep d1, take the largest d2 whose condition fails (d2 + 1 passes)."""
+    act = Activation.parse(activation)
+    d1, _ = three_layer_minimal_widths(ds.N, ds.d_y, act, ds.d_x)
+    k = 2 if act.kind == "hardtanh" else 4
+    m = -(-ds.N // (4 * (d1 // k)))  # smallest ⌊d2/(k·dy)⌋ that passes
+    return {"widths": (d1, k * ds.d_y * m - 1), "activation": activation}
+
+
 # ---- Theorem 3.1 -----------------------------------------------------------------------------------
 @register(
     "yun-3layer",
     theorem="Yun et al. 2019, Theorem 3.1",
     condition="hard-tanh: 4⌊d1/2⌋⌊d2/(2dy)⌋ ≥ N; ReLU-like: 4⌊d1/4⌋⌊d2/(4dy)⌋ ≥ N",
     sizes="widths (2p, 2·dy·q) ReLU-like or (p, dy·q) hard-tanh, pq ≥ N; ≈ 4√(N·dy) hidden neurons",
+    size_formula=three_layer_sizes,
+    break_condition=_three_layer_break,
 )
 def three_layer(ds: Dataset, widths: tuple[int, int] | None = None, activation: str | Activation = "relu",
                 arithmetic: str = "float64", margin: float = 0.25, seed: int = 0,
