@@ -1,4 +1,4 @@
-"""Yun, Sra & Jadbabaie (2019), "Small ReLU networks are powerful memorizers".
+"""Theorem 3.1 of Yun, Sra & Jadbabaie (2019): the 3-layer memorizer (App. B).
 
 Each public function builds one theorem's network with the paper's symbols (p, q, I_k, ν, μ, α).
 Reading aid: ``shared/specs/yun2019.md``; where the paper is wrong or silent the code says so.
@@ -24,7 +24,7 @@ from memcap.constructions.gadgets import affine_output, hardtanh_to_relu_like, p
 from memcap.data.dataset import Dataset
 from memcap.network import HARDTANH, IDENTITY, Activation, Dense, Network
 
-__all__ = ["three_layer", "three_layer_free_integers", "three_layer_minimal_widths",
+__all__ = ["three_layer", "three_layer_free_integers", "three_layer_minimal_widths", "three_layer_sizes",
            "choose_projection", "rescale_targets"]
 
 REFERENCE = "Yun, Sra & Jadbabaie (2019), Theorem 3.1; proof in Appendix B"

@@ -1,0 +1,20 @@
+"""Yun, Sra & Jadbabaie (2019), "Small ReLU networks are powerful memorizers" (NeurIPS 2019).
+
+One module of this package per part of the paper, one function per theorem:
+
+* :mod:`.three_layer` — Theorem 3.1 (``yun-3layer``).
+
+Reading aid: ``shared/specs/yun2019.md``; where the paper is wrong or silent the code says so.
+"""
+
+from memcap.constructions.yun2019.three_layer import (
+    choose_projection,
+    rescale_targets,
+    three_layer,
+    three_layer_free_integers,
+    three_layer_minimal_widths,
+    three_layer_sizes,
+)
+
+__all__ = ["three_layer", "three_layer_free_integers", "three_layer_minimal_widths",
+           "three_layer_sizes", "choose_projection", "rescale_targets"]
