@@ -39,6 +39,8 @@ def load_dataset(source: str, label: str | int | None = None, task: Task | None 
 
     ``task`` overrides the inferred task; ``limit`` keeps the first ``limit`` points.
     """
+    if label is not None and not source.lower().endswith((".csv", ".txt")):
+        raise DataError(f"a label column ({label!r}) applies to CSV files only, not to {source!r}")
     if source.startswith("builtin:"):
         X, y, inferred, name = _builtin(source.removeprefix("builtin:"))
     elif source.startswith("gen:"):

@@ -90,7 +90,7 @@ def three_layer_minimal_widths(N: int, d_y: int, activation: Activation, d_x: in
         params = d1 * (d_x + 1) + d2 * (d1 + 1) + d_y * (d2 + 1)
         if best is None or (neurons, params) < (best[0], best[1]):
             best = (neurons, params, d1, d2)
-        if p >= q:
+        if d1 >= best[0]:  # layer 1 alone is already wider than the best pair: stop
             break
     assert best is not None
     return best[2], best[3]

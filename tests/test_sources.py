@@ -1,0 +1,82 @@
+import numpy as np
+import pytest
+
+from memcap import DataError, load_dataset
+
+
+def test_builtin_digits_and_iris():
+    d = load_dataset("builtin:digits")
+    assert (d.N, d.d_x, d.d_y, d.task) == (1797, 64, 10, "classification")
+    with pytest.warns(UserWarning, match="duplicate"):
+        i = load_dataset("builtin:iris")
+    assert (i.N, i.d_x, i.d_y) == (149, 4, 3)
+
+
+def test_builtin_mnist1d_offline():
+    m = load_dataset("builtin:mnist1d", limit=200)
+    assert m.N == 200 and m.d_x == 40 and m.task == "classification"
+
+
+def test_generator_sources():
+    g = load_dataset("gen:gaussian?n=30&d=5&seed=2&task=classification&classes=4")
+    assert (g.N, g.d_x, g.d_y) == (30, 5, 4)
+    with pytest.raises(DataError, match="unknown generator"):
+        load_dataset("gen:nope")
+    with pytest.raises(DataError, match="must be an integer"):
+        load_dataset("gen:gaussian?n=abc")
+    with pytest.raises(DataError, match="unknown generator parameter"):
+        load_dataset("gen:gaussian?q=1")
+
+
+def test_npz(tmp_path):
+    p = tmp_path / "d.npz"
+    np.savez(p, X=np.arange(6.0).reshape(3, 2), y=np.array([0.5, -0.5, 0.25]))
+    ds = load_dataset(str(p))
+    assert ds.task == "regression" and ds.N == 3
+    q = tmp_path / "bad.npz"
+    np.savez(q, X=np.zeros((2, 2)))
+    with pytest.raises(DataError, match="lacks"):
+        load_dataset(str(q))
+    r = tmp_path / "corrupt.npz"
+    r.write_bytes(b"not a zip")
+    with pytest.raises(DataError, match="cannot read"):
+        load_dataset(str(r))
+
+
+def test_csv_with_header_and_label(tmp_path):
+    p = tmp_path / "d.csv"
+    p.write_text("a,b,species\n1,2,cat\n3,4,dog\n5,6,cat\n")
+    ds = load_dataset(str(p), label="species")
+    assert ds.task == "classification" and ds.d_x == 2 and list(ds.classes) == ["cat", "dog"]
+    with pytest.raises(DataError, match="must be numeric"):
+        load_dataset(str(p), label=0)
+    n = tmp_path / "n.csv"
+    n.write_text("a,b,c\n1,2,7\n3,4,8\n5,6,9\n")
+    ds0 = load_dataset(str(n), label=0, task="regression")
+    assert ds0.y[:, 0].tolist() == [1.0, 3.0, 5.0] and ds0.X[:, 0].tolist() == [2.0, 4.0, 6.0]
+    with pytest.raises(DataError, match="does not exist"):
+        load_dataset(str(p), label="color")
+
+
+def test_csv_without_header_defaults_to_last_column(tmp_path):
+    p = tmp_path / "d.csv"
+    p.write_text("1,2,0.5\n3,4,0.25\n")
+    ds = load_dataset(str(p))
+    assert ds.task == "regression" and ds.y[:, 0].tolist() == [0.5, 0.25]
+
+
+def test_csv_errors(tmp_path):
+    p = tmp_path / "ragged.csv"
+    p.write_text("1,2,3\n4,5\n")
+    with pytest.raises(DataError, match="ragged"):
+        load_dataset(str(p))
+    with pytest.raises(DataError, match="no such file"):
+        load_dataset(str(tmp_path / "missing.csv"))
+    q = tmp_path / "d.parquet"
+    q.write_text("x")
+    with pytest.raises(DataError, match="unknown file type"):
+        load_dataset(str(q))
+    e = tmp_path / "empty.csv"
+    e.write_text("")
+    with pytest.raises(DataError, match="empty"):
+        load_dataset(str(e))
