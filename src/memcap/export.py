@@ -118,6 +118,10 @@ def _torch_activation(act: Activation, torch: Any) -> Any:
         return None
     if act.kind == "hardtanh":
         return nn.Hardtanh(-1.0, 1.0)
+    if act.kind == "tanh":
+        return nn.Tanh()
+    if act.kind == "softplus":
+        return nn.Softplus(beta=1.0, threshold=40.0)  # above 40, x + e^-x rounds to x
     if act.s_plus == 1 and act.s_minus == 0:
         return nn.ReLU()
     if act.s_plus == 1:

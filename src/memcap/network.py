@@ -25,6 +25,9 @@ class Activation:
     ``kind`` is ``"relu_like"`` (``s_plus * t`` for ``t >= 0``, ``s_minus * t`` for ``t < 0``,
     with ``s_plus > s_minus >= 0``; plain ReLU is ``(1, 0)``), ``"hardtanh"`` (clip to [-1, 1])
     or ``"identity"``. Slopes are exact fractions so exact evaluation stays exact.
+    ``"tanh"`` and ``"softplus"`` (log(1 + e^t)) are the smooth activations of Zhang et al. (2021),
+    used by trained networks; being transcendental, they have float and ball evaluation but no exact
+    rational one.
     """
 
     kind: str
@@ -32,7 +35,7 @@ class Activation:
     s_minus: Fraction = Fraction(0)
 
     def __post_init__(self) -> None:
-        if self.kind not in ("relu_like", "hardtanh", "identity"):
+        if self.kind not in ("relu_like", "hardtanh", "identity", "tanh", "softplus"):
             raise ValueError(f"unknown activation kind {self.kind!r}")
         object.__setattr__(self, "s_plus", Fraction(self.s_plus))
         object.__setattr__(self, "s_minus", Fraction(self.s_minus))
@@ -57,8 +60,15 @@ class Activation:
         return Fraction(1)
 
     @property
+    def smooth(self) -> bool:
+        """True for the analytic activations (tanh, softplus): not piecewise linear."""
+        return self.kind in ("tanh", "softplus")
+
+    @property
     def pieces(self) -> int:
-        """Number of linear pieces (Theorem 3.3's p)."""
+        """Number of linear pieces (Theorem 3.3's p); undefined for smooth activations."""
+        if self.smooth:
+            raise ValueError(f"{self.kind} is not piecewise linear: it has no number of pieces")
         return {"relu_like": 2, "hardtanh": 3, "identity": 1}[self.kind]
 
     @staticmethod
@@ -71,6 +81,8 @@ class Activation:
             return HARDTANH
         if t in ("identity", "linear"):
             return IDENTITY
+        if t in ("tanh", "softplus"):
+            return Activation(t)
         if t.startswith("leaky"):
             slope = t.partition(":")[2] or "0.01"
             return Activation("relu_like", Fraction(1), Fraction(slope))
@@ -80,8 +92,8 @@ class Activation:
                 raise ValueError("relu_like needs two slopes, e.g. relu_like:1,0.2")
             return Activation("relu_like", Fraction(parts[0]), Fraction(parts[1]))
         raise ValueError(
-            f"unknown activation {text!r}; use relu, hardtanh, identity, leaky:SLOPE or "
-            "relu_like:S_PLUS,S_MINUS"
+            f"unknown activation {text!r}; use relu, hardtanh, identity, tanh, softplus, leaky:SLOPE "
+            "or relu_like:S_PLUS,S_MINUS"
         )
 
     def to_json(self) -> dict[str, str]:

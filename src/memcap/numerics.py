@@ -39,6 +39,9 @@ __all__ = [
 _TINY = {np.dtype(np.float64): 2.0**-1074, np.dtype(np.float32): 2.0**-149,
          np.dtype(np.longdouble): 2.0**-1074}  # longdouble: any tiny >= its own is a sound bound
 #: an extended format with a 64-bit significand (x86 80-bit) exists on this platform
+#: assumed worst-case error of the libm tanh / log1p∘exp evaluation, in units of roundoff of the result
+SMOOTH_ULPS = 16
+
 HAS_EXTENDED = np.finfo(np.longdouble).nmant >= 63
 
 
@@ -99,6 +102,10 @@ def exact_inputs(X: np.ndarray) -> np.ndarray:
 def _act_float(z: np.ndarray, act: Activation) -> np.ndarray:
     if act.kind == "identity":
         return z
+    if act.kind == "tanh":
+        return np.tanh(z)
+    if act.kind == "softplus":
+        return np.logaddexp(z.dtype.type(0), z)  # log(1 + e^z) without overflow
     if act.kind == "hardtanh":
         return np.clip(z, -1, 1)
     if act.s_plus == 1 and act.s_minus == 0:
@@ -160,6 +167,12 @@ def _act_bound(z_hat: np.ndarray, ez: np.ndarray, act: Activation, dtype: Any
         e = np.where((z64 - ez_safe >= 1) | (z64 + ez_safe <= -1), 0.0, e)
     elif act.kind == "relu_like":
         e = np.where(z64 + ez_safe <= 0, ez * float(act.s_minus), e)
+    if act.smooth:
+        # tanh and softplus are 1-Lipschitz (e above); the libm evaluation itself is assumed accurate to
+        # SMOOTH_ULPS units of roundoff relative to the result (glibc and numpy's SIMD kernels document
+        # at most a few ulps), plus an absolute floor for results near 0 / in the subnormal range.
+        e = e + np.abs(a_hat.astype(np.float64)) * SMOOTH_ULPS * unit_roundoff(dtype) \
+            + SMOOTH_ULPS * _TINY[np.dtype(dtype)]
     if act.kind == "relu_like" and not (act.s_plus == 1 and act.s_minus == 0):
         # slopes are rounded to dtype and the product rounds once more
         e = e + np.abs(a_hat.astype(np.float64)) * 3 * unit_roundoff(dtype) + _TINY[np.dtype(dtype)]
@@ -213,6 +226,10 @@ def forward_float_bounded(net: Network, X: np.ndarray, dtype: Any = np.float64
 def _act_ball(x: Any, act: Activation) -> Any:
     if act.kind == "identity":
         return x
+    if act.kind == "tanh":
+        return x.tanh()
+    if act.kind == "softplus":
+        return x.exp().log1p()
     if act.kind == "hardtanh":
         return x.max(-1).min(1)
     zero = flint.arb(0)
@@ -221,6 +238,11 @@ def _act_ball(x: Any, act: Activation) -> Any:
 
 
 def _exact_act(x: flint.fmpq, act: Activation) -> flint.fmpq:
+    if act.smooth:
+        raise ValueError(
+            f"{act.kind} is transcendental: a network using it cannot be evaluated exactly in rationals; "
+            "its certified evaluation is ball arithmetic (forward_balls), which did not decide here — "
+            "use a looser tolerance or a ReLU-like/hard-tanh network")
     if act.kind == "identity":
         return x
     if act.kind == "hardtanh":
