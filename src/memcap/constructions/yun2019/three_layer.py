@@ -25,7 +25,7 @@ from memcap.data.dataset import Dataset
 from memcap.network import HARDTANH, IDENTITY, Activation, Dense, Network
 
 __all__ = ["three_layer", "three_layer_free_integers", "three_layer_minimal_widths", "three_layer_sizes",
-           "choose_projection", "rescale_targets"]
+           "choose_projection", "rescale_targets", "thm31_block"]
 
 REFERENCE = "Yun, Sra & Jadbabaie (2019), Theorem 3.1; proof in Appendix B"
 
@@ -68,6 +68,79 @@ def rescale_targets(Y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     scale[scale == 0] = 1.0
     # the exact affine map is applied by the caller in its field; here only the floats
     return (Y - center) / scale, scale, center, True
+
+
+def thm31_block(cx: np.ndarray, Y: np.ndarray, p: int, q: int, F: Field, margin: float = 0.25,
+                boundary: bool = False
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    """Theorem 3.1's hard-tanh layers 1-2 (App. B.2-B.3) for one sorted chunk of projections.
+
+    ``cx`` holds ``c_0 < c_1 < ... < c_n < c_{n+1}`` (n = p·q, virtual points included; ``c_0`` and
+    ``c_{n+1}`` are the neighbours: the adjacent points of other chunks or δ-extensions); ``Y`` is
+    (n, d_y) with targets in [-1, 1]. Returns ``(w1, b1, W2, b2, info)``: layer-1 pre-activations
+    ``w1·c + b1`` (p units, scalar input c), layer-2 pre-activations ``W2 a1 + b2`` (d_y·q units,
+    coordinate-major). For every chunk point, the q layer-2 hard-tanh outputs of coordinate t sum to
+    ``y_t + 1`` (App. B.4).
+
+    ``boundary=True`` is the reading aid's boundary variant (spec Sec. 1, erratum 12): the smallest
+    gaps of group 1 and group p also include the distances of ``c_1`` and ``c_n`` to the saturation
+    points, so that for every ``c <= c_0`` or ``c >= c_{n+1}`` the layer-2 units output -1 (odd k)
+    / +1 (even k) and each coordinate sums to exactly 0 (App. E's claim, which needs this and q
+    even). Only groups 1 and p matter: below the chunk ``z2_k = y_{i_k,1} - W2[k,1](1 + a_1)`` and
+    above it ``z2_k = y_{i_k,p} + W2[k,p](s_p - a_p)``, so the aid's "include the end gaps in every
+    g_j" is more than needed (and makes weights larger); we include them for j = 1 and j = p only.
+    """
+    c = cx[1:-1]
+    d_y = Y.shape[1]
+    # Step 1 (App. B.2): layer 1 splits the sorted points into p groups of q.
+    j = np.arange(1, p + 1)
+    lo, hi = (j - 1) * q, j * q
+    D = cx[hi] + cx[hi + 1] - cx[lo] - cx[lo + 1]
+    S = cx[hi] + cx[hi + 1] + cx[lo] + cx[lo + 1]
+    sgn = F.array((-1.0) ** (j - 1))  # s_j = (-1)^{j-1}
+    w1 = sgn * 4 / D
+    b1 = -sgn * S / D
+    # a1_j at the points of group j: (-1)^{j-1} (4c - S_j)/D_j, strictly inside (-1, 1)
+    cg = c.reshape(p, q)
+    a1 = sgn[:, None] * (cg * 4 - S[:, None]) / D[:, None]  # (p, q)
+    # T_j = 2/g_j with g_j the smallest in-group gap of a1_j (reading aid Sec. 1; the paper only
+    # says "large enough α").
+    g = (cg[:, 1:] - cg[:, :-1]).min(axis=1) * 4 / D if q > 1 else F.array(np.full(p, 2.0))
+    if boundary:  # distances of c_1 and c_n to saturation, in a1 units: 2(c_1-c_0)/D_1, 2(c_{n+1}-c_n)/D_p
+        g = g.copy()
+        g[0] = min(g[0], 2 * (cx[1] - cx[0]) / D[0])
+        g[-1] = min(g[-1], 2 * (cx[-1] - cx[-2]) / D[-1])
+    T = (1 + F.const(margin)) * 2 / g
+
+    # Step 2 (App. B.3): I_k picks point (j-1)q + k (j odd) or jq + 1 - k (j even) of group j.
+    k = np.arange(1, q + 1)
+    pos = np.where((j % 2 == 1)[None, :], k[:, None] - 1, q - k[:, None])  # (q, p) in-group index
+    A = a1[j[None, :] - 1, pos]  # a_j for unit k: (q, p)
+    s = sgn[None, :]
+    # ν: closed form of the null vector of M_k (App. H), all ν_1..ν_p > 0 (Lemma B.1(2)).
+    r = (s[:, :-1] - A[:, :-1]) / (s[:, :-1] - A[:, 1:])  # ratios, > 0
+    nu = np.concatenate([F.array(np.ones((q, 1))), np.cumprod(r, axis=1)], axis=1)
+    nu_b = -((s[:, :-1] * nu[:, :-1]).sum(axis=1) + A[:, -1] * nu[:, -1])
+    idx = (j[None, :] - 1) * q + pos  # sorted index of i_{k,j}
+    layers2_W, layers2_b = [], []
+    for t in range(d_y):
+        y = Y[:, t][idx]  # (q, p)
+        # μ: particular solution with μ_1 = 0, from subtracting consecutive rows (App. H):
+        # μ_{j+1} = r_j μ_j + (y_j - y_{j+1})/(s_j - a_{j+1})  ⇒  μ = ν · cumsum(B/ν).
+        B = (y[:, :-1] - y[:, 1:]) / (s[:, :-1] - A[:, 1:])
+        mu = nu * np.concatenate([F.zeros((q, 1)), np.cumsum(B / nu[:, 1:], axis=1)], axis=1)
+        mu_b = y[:, -1] - (s[:, :-1] * mu[:, :-1]).sum(axis=1) - A[:, -1] * mu[:, -1]
+        # α: the smallest |α| making |W2[k,j]| ≥ (1+m) T_j for every j, W2 > 0 for odd k and < 0
+        # for even k. Because ν > 0 this α minimizes every |W2[k,j]| at once.
+        up = ((T[None, :] - mu) / nu).max(axis=1)
+        down = ((-T[None, :] - mu) / nu).min(axis=1)
+        alpha = np.where(k % 2 == 1, up, down)
+        layers2_W.append(mu + alpha[:, None] * nu)
+        layers2_b.append(mu_b + alpha * nu_b)
+    W2 = np.concatenate(layers2_W, axis=0)  # (d_y q, p)
+    b2 = np.concatenate(layers2_b)
+
+    return w1, b1, W2, b2, {"nu": nu, "T": T}
 
 
 def three_layer_free_integers(d1: int, d2: int, d_y: int, activation: Activation) -> tuple[int, int]:
@@ -193,49 +266,10 @@ def three_layer(ds: Dataset, widths: tuple[int, int] | None = None, activation: 
         Y = np.concatenate([Y, F.zeros((n - N, d_y))])
     cx = np.concatenate([[c[0] - delta], c, [c[-1] + delta]])  # c_0 .. c_{n+1}
 
-    # Step 1 (App. B.2): layer 1 splits the sorted points into p groups of q.
-    j = np.arange(1, p + 1)
-    lo, hi = (j - 1) * q, j * q
-    D = cx[hi] + cx[hi + 1] - cx[lo] - cx[lo + 1]
-    S = cx[hi] + cx[hi + 1] + cx[lo] + cx[lo + 1]
-    sgn = F.array((-1.0) ** (j - 1))  # s_j = (-1)^{j-1}
-    W1 = (sgn * 4 / D)[:, None] * uf[None, :]
-    b1 = -sgn * S / D
-    # a1_j at the points of group j: (-1)^{j-1} (4c - S_j)/D_j, strictly inside (-1, 1)
-    cg = c.reshape(p, q)
-    a1 = sgn[:, None] * (cg * 4 - S[:, None]) / D[:, None]  # (p, q)
-    # T_j = 2/g_j with g_j the smallest in-group gap of a1_j (reading aid Sec. 1; the paper only
-    # says "large enough α").
-    g = (cg[:, 1:] - cg[:, :-1]).min(axis=1) * 4 / D if q > 1 else F.array(np.full(p, 2.0))
-    T = (1 + F.const(margin)) * 2 / g
-
-    # Step 2 (App. B.3): I_k picks point (j-1)q + k (j odd) or jq + 1 - k (j even) of group j.
-    k = np.arange(1, q + 1)
-    pos = np.where((j % 2 == 1)[None, :], k[:, None] - 1, q - k[:, None])  # (q, p) in-group index
-    A = a1[j[None, :] - 1, pos]  # a_j for unit k: (q, p)
-    s = sgn[None, :]
-    # ν: closed form of the null vector of M_k (App. H), all ν_1..ν_p > 0 (Lemma B.1(2)).
-    r = (s[:, :-1] - A[:, :-1]) / (s[:, :-1] - A[:, 1:])  # ratios, > 0
-    nu = np.concatenate([F.array(np.ones((q, 1))), np.cumprod(r, axis=1)], axis=1)
-    nu_b = -((s[:, :-1] * nu[:, :-1]).sum(axis=1) + A[:, -1] * nu[:, -1])
-    idx = (j[None, :] - 1) * q + pos  # sorted index of i_{k,j}
-    layers2_W, layers2_b = [], []
-    for t in range(d_y):
-        y = Y[:, t][idx]  # (q, p)
-        # μ: particular solution with μ_1 = 0, from subtracting consecutive rows (App. H):
-        # μ_{j+1} = r_j μ_j + (y_j - y_{j+1})/(s_j - a_{j+1})  ⇒  μ = ν · cumsum(B/ν).
-        B = (y[:, :-1] - y[:, 1:]) / (s[:, :-1] - A[:, 1:])
-        mu = nu * np.concatenate([F.zeros((q, 1)), np.cumsum(B / nu[:, 1:], axis=1)], axis=1)
-        mu_b = y[:, -1] - (s[:, :-1] * mu[:, :-1]).sum(axis=1) - A[:, -1] * mu[:, -1]
-        # α: the smallest |α| making |W2[k,j]| ≥ (1+m) T_j for every j, W2 > 0 for odd k and < 0
-        # for even k. Because ν > 0 this α minimizes every |W2[k,j]| at once.
-        up = ((T[None, :] - mu) / nu).max(axis=1)
-        down = ((-T[None, :] - mu) / nu).min(axis=1)
-        alpha = np.where(k % 2 == 1, up, down)
-        layers2_W.append(mu + alpha[:, None] * nu)
-        layers2_b.append(mu_b + alpha * nu_b)
-    W2 = np.concatenate(layers2_W, axis=0)  # (d_y q, p)
-    b2 = np.concatenate(layers2_b)
+    # Steps 1-2 (App. B.2-B.3): the hard-tanh layers 1-2 on the scalar c (shared with Prop. 3.4).
+    w1, b1, W2, b2, binfo = thm31_block(cx, Y, p, q, F, margin=margin)
+    W1 = w1[:, None] * uf[None, :]
+    nu = binfo["nu"]
 
     # Step 3 (App. B.4, B.5): output = Σ_k a2_k − 1 per coordinate; undo the target scaling.
     W3 = np.kron(np.eye(d_y), np.ones((1, q)))
