@@ -127,3 +127,16 @@ def test_single_point():
     ds = Dataset([[1.0, 2.0]], [0.3])
     c = memcap.construct(ds, "yun-3layer")
     assert c.verification.memorized
+
+
+@settings(max_examples=15)
+@given(st.integers(0, 10**6), st.integers(2, 60), st.integers(0, 6), st.integers(0, 6),
+       st.sampled_from(["relu", "hardtanh"]))
+def test_any_allowed_widths_memorize(seed, n, extra1, extra2, activation):
+    rng = np.random.default_rng(seed)
+    ds = Dataset(rng.standard_normal((n, 3)), rng.uniform(-1, 1, n))
+    d1, d2 = three_layer_minimal_widths(n, 1, memcap.network.Activation.parse(activation))
+    widths = (d1 + extra1, d2 + extra2)
+    c = memcap.construct(ds, "yun-3layer", widths=widths, activation=activation)
+    assert c.network.widths == list(widths) and c.verification.memorized
+    assert c.network.parameters == three_layer_sizes(ds, widths=widths)["parameters"]
