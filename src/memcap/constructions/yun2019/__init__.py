@@ -18,3 +18,5 @@ from memcap.constructions.yun2019.three_layer import (
 
 __all__ = ["three_layer", "three_layer_free_integers", "three_layer_minimal_widths",
            "three_layer_sizes", "choose_projection", "rescale_targets"]
+from memcap.constructions.yun2019.classifier import four_layer_classifier  # noqa: E402,F401
+from memcap.constructions.yun2019.deep import deep_network  # noqa: E402,F401

@@ -1,0 +1,528 @@
+"""Proposition 3.4 and Corollaries A.1-A.3 of Yun, Sra & Jadbabaie (2019): deep and narrow
+memorizers (App. A, App. E, Figure 2).
+
+The sorted data are split into consecutive chunks, one per pair of layers (l_j, l_j + 1); each
+chunk is fitted by Theorem 3.1's layers 1-2 (:func:`thm31_block`, boundary-variant thresholds) so
+that its sums are ``(y+1)/2`` on its own points and exactly 0 on every other point. Carrier units
+pass the scaled projection ("circle" nodes) forward to later blocks and the running output sums
+("diamond" nodes) to the output. Classification data (Cor. A.2/A.3) fit the scalar class number
+ρ and end with one gate layer. Reading aid: ``shared/specs/yun2019.md`` Sec. 3.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from memcap.constructions.base import (
+    Certificate,
+    Condition,
+    ConditionError,
+    Construction,
+    Field,
+    register,
+)
+from memcap.constructions.gadgets import (
+    HT,
+    affine_output,
+    carrier,
+    gate_layer,
+    hardtanh_to_relu_like,
+    pad_units,
+    relu_units_per_gate,
+)
+from memcap.constructions.yun2019.classifier import class_numbers, padded_neighbours, sorted_projection
+from memcap.constructions.yun2019.three_layer import rescale_targets, thm31_block
+from memcap.data.dataset import Dataset
+from memcap.network import HARDTANH, IDENTITY, Activation, Dense, Network
+
+__all__ = ["deep_network", "deep_sizes", "DeepPlan", "plan_deep", "deep_default_widths",
+           "DEFAULT_BLOCK_LAYERS"]
+
+REFERENCE = ("Yun, Sra & Jadbabaie (2019), Proposition 3.4 (hard-tanh), Corollaries A.1 (ReLU-like), "
+             "A.2/A.3 (classification); proof in Appendix E")
+
+#: default depth: this many hidden layers of one width carry the fitting blocks (3 blocks at
+#: layers (1,2), (3,4), (5,6) when the width allows no better split); classification adds a gate layer
+DEFAULT_BLOCK_LAYERS = 6
+
+
+@dataclass
+class DeepPlan:
+    """Where the blocks go (1-based hidden-layer indices, the paper's l_j) and what each holds."""
+
+    variant: str                      # "regression" (Prop. 3.4 / Cor. A.1) or "classification"
+    widths: tuple[int, ...]
+    blocks: list[int]                 # l_1 < ... (fitting blocks; classification: l_1..l_{m-1})
+    r: list[int]                      # carriers sharing the block's two layers
+    p: list[int]
+    q: list[int]
+    gate: int | None = None           # classification: the gate layer l_m
+    capacity: int = 0                 # Σ p_j q_j = the condition's left-hand side
+    problems: list[str] = field(default_factory=list)  # why no plan exists (capacity 0)
+
+    @property
+    def lhs(self) -> int:
+        return self.capacity
+
+
+def _k(act: Activation) -> int:
+    """Divisor of the block widths: a hard-tanh block unit is 1 unit, a ReLU-like one 2 (so 2, 4)."""
+    return 2 if act.kind == "hardtanh" else 4
+
+
+def _best_blocks(ws: tuple[int, ...], c_out: int, k: int, max_end: int, tail_ok: Any
+                 ) -> tuple[int, int, list[int], list[int]]:
+    """Maximize Σ_j 4⌊(d_{l_j}-r_j)/k⌋⌊(d_{l_j+1}-r_j)/(k c_out)⌋ over index lists l_1 < ... with
+    l_{j+1} ≥ l_j + 2, l_m + 1 ≤ max_end, carrier layers in between ≥ c_out + 1 units and
+    ``tail_ok(l_m)``; r_j = c_out·1{j>1} + 1{j<m}. Returns (capacity, -m, blocks, r), best by
+    (capacity, fewer blocks, earlier layers); capacity -1 when no list is valid."""
+    H = len(ws)
+
+    def d(layer: int) -> int:
+        return ws[layer - 1]
+
+    def cap(layer: int, r: int) -> int:
+        if d(layer) < r or d(layer + 1) < r:
+            return -1
+        return 4 * ((d(layer) - r) // k) * ((d(layer + 1) - r) // (k * c_out))
+
+    @functools.cache
+    def best(layer: int, first: bool) -> tuple[int, int, tuple[int, ...], tuple[int, ...]]:
+        cand: list[tuple[int, int, tuple[int, ...], tuple[int, ...]]] = []
+        base = 0 if first else c_out
+        if tail_ok(layer):
+            c = cap(layer, base)
+            if c >= 0:
+                cand.append((c, -1, (layer,), (base,)))
+        c = cap(layer, base + 1)
+        if c >= 0:
+            for nxt in range(layer + 2, max_end):
+                if nxt > layer + 2 and d(nxt - 1) < c_out + 1:  # gap layer carries v and the sums
+                    break
+                sub = best(nxt, False)
+                if sub[0] >= 0:
+                    cand.append((c + sub[0], sub[1] - 1, (layer, *sub[2]), (base + 1, *sub[3])))
+        if not cand:
+            return (-1, 0, (), ())
+        # best capacity, then fewer blocks; max() keeps the first (earliest next layer) on ties
+        return max(cand, key=lambda t: (t[0], t[1]))
+
+    out = (-1, 0, (), ())
+    for first_layer in range(1, min(max_end, H)):
+        res = best(first_layer, True)
+        if res[0] >= 0 and (res[0], res[1]) > (out[0], out[1]):
+            out = res
+    return out[0], out[1], list(out[2]), list(out[3])
+
+
+def plan_deep(widths: tuple[int, ...], d_y: int, act: Activation, variant: str = "regression",
+              gate: str = "paper") -> DeepPlan:
+    """Choose l_1..l_m for the given hidden widths (the proof leaves the choice open).
+
+    **How they are chosen**: among every valid list (l_{j+1} ≥ l_j + 2, carrier layers wide enough,
+    room for the r_j carriers in each block), the one with the largest left-hand side of the
+    condition; ties go to fewer blocks, then to earlier layers (a dynamic program over the layers,
+    O(L²)). If any choice satisfies the condition, this one does.
+
+    * ``"regression"`` (Prop. 3.4 / Cor. A.1): ``4 Σ_j ⌊(d_{l_j}-r_j)/k⌋ ⌊(d_{l_j+1}-r_j)/(k d_y)⌋``
+      with ``r_j = d_y 1{j>1} + 1{j<m}``; layers strictly between blocks ≥ d_y + 1, layers after
+      ``l_m + 1`` ≥ d_y (k = 2 hard-tanh, 4 ReLU-like).
+    * ``"classification"`` (Cor. A.2 / A.3): fitting blocks carry the scalar ρ
+      (``r_j = 1{j>1} + 1{j<m-1}``, ``⌊(d_{l_j+1}-r_j)/k⌋``), gap layers between them ≥ 2; the gate
+      layer l_m is the last hidden layer with ≥ (units per gate)·d_y units after which every layer
+      has ≥ d_y units; layers between the last block and the gate need 1 unit (not stated in the
+      paper; the S carrier).
+    """
+    ws = tuple(int(w) for w in widths)
+    H, k = len(ws), _k(act)
+    if variant == "regression":
+        def tail_ok(layer: int) -> bool:
+            return all(w >= d_y for w in ws[layer + 1:])
+        cap, negm, blocks, r = _best_blocks(ws, d_y, k, H, tail_ok)
+        plan = DeepPlan("regression", ws, blocks, r, [], [], capacity=max(cap, 0))
+        per_block_dy = d_y
+        if cap < 0:
+            plan.problems.append(f"no valid placement of blocks in {H} hidden layers (need ≥ 2 layers, each "
+                                 f"block layer wide enough for its carriers, later layers ≥ d_y={d_y})")
+    elif variant == "classification":
+        gw = relu_units_per_gate(act, gate) * d_y
+        gates = [G for G in range(H, 2, -1) if ws[G - 1] >= gw and all(w >= d_y for w in ws[G:])]
+        plan = DeepPlan("classification", ws, [], [], [], [])
+        per_block_dy = 1
+        if not gates:
+            plan.problems.append(
+                f"no hidden layer l ≥ 3 can be the gate layer: it needs ≥ {gw} units "
+                f"({gw // d_y} per class) and every later hidden layer ≥ d_y={d_y} units")
+            return plan
+        G = gates[0]  # the latest gate leaves the most layers for blocks
+        cap, negm, blocks, r = _best_blocks(ws[:G - 1], 1, k, G - 1, lambda layer: True)
+        plan.blocks, plan.r, plan.gate, plan.capacity = blocks, r, G, max(cap, 0)
+        if cap < 0:
+            plan.problems.append(f"no room for a fitting block before the gate layer {G}")
+    else:
+        raise ValueError(f"variant must be 'auto', 'regression' or 'classification', got {variant!r}")
+    plan.p = [2 * ((ws[lj - 1] - rj) // k) for lj, rj in zip(plan.blocks, plan.r, strict=True)]
+    plan.q = [2 * ((ws[lj] - rj) // (k * per_block_dy)) for lj, rj in zip(plan.blocks, plan.r, strict=True)]
+    plan.capacity = sum(p * q for p, q in zip(plan.p, plan.q, strict=True))
+    return plan
+
+
+def _variants(ds: Dataset, variant: str) -> list[str]:
+    if variant == "auto":
+        return ["classification", "regression"] if ds.task == "classification" else ["regression"]
+    if variant == "classification" and ds.task != "classification":
+        raise ConditionError("the classification variant (Cor. A.2/A.3) needs class labels; this dataset "
+                             "is regression data: use variant='regression' (Prop. 3.4 / Cor. A.1)")
+    return [variant]
+
+
+def _act(activation: str | Activation) -> Activation:
+    act = Activation.parse(activation) if isinstance(activation, str) else activation
+    if act.kind not in ("hardtanh", "relu_like"):
+        raise ConditionError(f"Proposition 3.4 needs a hard-tanh or ReLU-like activation, not {act.name}")
+    return act
+
+
+def deep_default_widths(N: int, d_y: int, act: Activation, variant: str = "regression",
+                        gate: str = "paper") -> tuple[int, ...]:
+    """The default deep-narrow architecture: ``DEFAULT_BLOCK_LAYERS`` (6) hidden layers of the
+    smallest equal width w for which some choice of l_j meets the condition (regression); for
+    classification the same 6 layers for the fitting blocks plus one gate layer of
+    (units per gate)·d_y units."""
+    gw = relu_units_per_gate(act, gate) * d_y
+    lo, hi = 1, 2
+    while True:
+        ws = _default(hi, variant, gw)
+        if plan_deep(ws, d_y, act, variant, gate).capacity >= N:
+            break
+        lo, hi = hi, 2 * hi
+    while lo + 1 < hi:  # capacity is monotone in the width: bisect
+        mid = (lo + hi) // 2
+        if plan_deep(_default(mid, variant, gw), d_y, act, variant, gate).capacity >= N:
+            hi = mid
+        else:
+            lo = mid
+    return _default(hi, variant, gw)
+
+
+def _default(w: int, variant: str, gw: int) -> tuple[int, ...]:
+    return (w,) * DEFAULT_BLOCK_LAYERS + ((gw,) if variant == "classification" else ())
+
+
+def _choose(ds: Dataset, widths: Any, act: Activation, variant: str, gate: str
+            ) -> tuple[DeepPlan, list[DeepPlan]]:
+    """The plan used (first variant, in order, whose condition holds) and every plan tried."""
+    tried = []
+    for v in _variants(ds, variant):
+        ws = tuple(int(w) for w in widths) if widths is not None else deep_default_widths(
+            ds.N, ds.d_y, act, v, gate)
+        plan = plan_deep(ws, ds.d_y, act, v, gate)
+        tried.append(plan)
+        if plan.capacity >= ds.N:
+            return plan, tried
+    return tried[0], tried
+
+
+def deep_sizes(ds: Dataset, widths: tuple[int, ...] | None = None, activation: str | Activation = "relu",
+               variant: str = "auto", gate: str = "paper", **_: Any) -> dict[str, Any]:
+    """Sizes of :func:`deep_network`: the given widths (the network is padded to exactly them) or
+    :func:`deep_default_widths`; parameters ``Σ_l d_l (d_{l-1} + 1)`` with d_0 = d_x, d_L = d_y."""
+    act = _act(activation)
+    plan, _ = _choose(ds, widths, act, variant, gate)
+    dims = [ds.d_x, *plan.widths, ds.d_y]
+    return {"widths": list(plan.widths), "depth": len(plan.widths) + 1,
+            "parameters": sum(dims[i + 1] * (dims[i] + 1) for i in range(len(dims) - 1))}
+
+
+def _deep_break(ds: Dataset, activation: str = "relu", **_: Any) -> dict[str, Any]:
+    """The default architecture one unit narrower in every block layer (the default width is the
+    smallest that works and capacity is monotone in the widths)."""
+    act = _act(activation)
+    v = "classification" if ds.task == "classification" else "regression"
+    ws = list(deep_default_widths(ds.N, ds.d_y, act, v))
+    ws[:DEFAULT_BLOCK_LAYERS] = [w - 1 for w in ws[:DEFAULT_BLOCK_LAYERS]]
+    return {"widths": tuple(ws), "activation": activation, "variant": v}
+
+
+def _conditions(plan: DeepPlan, N: int, d_y: int, act: Activation, gate: str) -> list[Condition]:
+    k = _k(act)
+    kind = "hard-tanh" if k == 2 else "ReLU-like"
+    if plan.variant == "regression":
+        src = "Prop. 3.4" if k == 2 else "Cor. A.1"
+        stmt = (f"4·Σ_j ⌊(d_lj - r_j)/{k}⌋·⌊(d_lj+1 - r_j)/({k}·d_y)⌋ ≥ N, r_j = d_y·1{{j>1}} + "
+                f"1{{j<m}} ({src}, {kind})")
+    else:
+        src = "Cor. A.2" if k == 2 else "Cor. A.3"
+        stmt = (f"4·Σ_(j<m) ⌊(d_lj - r_j)/{k}⌋·⌊(d_lj+1 - r_j)/{k}⌋ ≥ N, r_j = 1{{j>1}} + 1{{j<m-1}} "
+                f"({src}, {kind})")
+    conds = [Condition(stmt, {"l": plan.blocks, "r": plan.r, "p": plan.p, "q": plan.q,
+                              "lhs": plan.capacity, "N": N}, plan.capacity >= N)]
+    if plan.variant == "classification" and plan.gate is not None:
+        g = relu_units_per_gate(act, gate)
+        conds.append(Condition(f"d_lm ≥ {g}·d_y (gate layer l_m = {plan.gate})",
+                               {"d_lm": plan.widths[plan.gate - 1], "needed": g * d_y}, True))
+    return conds
+
+
+def _refusal(plan: DeepPlan, tried: list[DeepPlan], ds: Dataset, act: Activation, gate: str) -> str:
+    parts = []
+    for pl in tried:
+        what = "Cor. A.2/A.3 (classification, gate layer)" if pl.variant == "classification" else \
+            "Prop. 3.4/Cor. A.1 (one-hot targets)" if ds.task == "classification" else "Prop. 3.4/Cor. A.1"
+        if pl.problems:
+            parts.append(f"{what}: {'; '.join(pl.problems)}")
+        else:
+            parts.append(f"{what}: best choice l = {pl.blocks}"
+                         + (f", gate layer {pl.gate}" if pl.gate else "")
+                         + f" (r = {pl.r}, p = {pl.p}, q = {pl.q}) gives 4·Σ⌊⌋⌊⌋ = Σ p_j q_j = "
+                         f"{pl.capacity} < N = {ds.N}")
+    sugg = deep_default_widths(ds.N, ds.d_y, act, tried[0].variant, gate)
+    return (f"widths {list(plan.widths)} ({act.name}) cannot memorize N={ds.N} points (d_y={ds.d_y}) by "
+            f"Proposition 3.4 / Corollaries A.1-A.3: " + "; ".join(parts)
+            + f". Needed: a sum ≥ {ds.N}; e.g. widths {','.join(map(str, sugg))} satisfy it "
+            "(wider layers or more layer pairs raise the sum)")
+
+
+# ---- the construction ----------------------------------------------------------------------------
+@register(
+    "yun-deep",
+    theorem="Yun et al. 2019, Proposition 3.4 / Corollaries A.1-A.3",
+    condition="4Σ_j⌊(d_lj-r_j)/k⌋⌊(d_lj+1-r_j)/(k·dy)⌋ ≥ N (k = 2 hard-tanh, 4 ReLU-like), carrier layers "
+              "≥ dy+1 / dy; classification: scalar blocks + gate layer ≥ 4dy (Cor. A.2/A.3)",
+    sizes="any widths meeting the condition (padded to exactly them); default 6 equal layers (+ gate)",
+    size_formula=deep_sizes,
+    break_condition=_deep_break,
+)
+def deep_network(ds: Dataset, widths: tuple[int, ...] | None = None, activation: str | Activation = "relu",
+                 variant: str = "auto", gate: str = "paper", arithmetic: str = "float64",
+                 margin: float = 0.25, seed: int = 0, candidates: int = 20) -> Construction:
+    """Proposition 3.4 / Corollary A.1 (regression) and Corollaries A.2 / A.3 (classification) of
+    Yun et al. 2019 (proof App. E, Figure 2): an L-layer network with the given hidden widths
+    memorizing N distinct points when, for some l_1 < ... < l_m with l_{j+1} ≥ l_j + 2,
+
+    * ``4 Σ_j ⌊(d_{l_j} - r_j)/k⌋ ⌊(d_{l_j+1} - r_j)/(k d_y)⌋ ≥ N``, ``r_j = d_y 1{j>1} + 1{j<m}``,
+      k = 2 (hard-tanh, Prop. 3.4) or 4 (ReLU-like, Cor. A.1), layers strictly between blocks
+      ≥ d_y + 1 and layers after l_m + 1 ≥ d_y (the minus signs lost in the main text restored,
+      reading aid erratum 5);
+    * classification (``variant="classification"``, the default for class labels via ``"auto"``):
+      ``4 Σ_{j<m} ⌊(d_{l_j} - r_j)/k⌋ ⌊(d_{l_j+1} - r_j)/k⌋ ≥ N``, ``r_j = 1{j>1} + 1{j<m-1}``,
+      gate layer ``d_{l_m} ≥ 2 d_y`` (hard-tanh) / ``4 d_y`` (ReLU-like; 3 d_y with
+      ``gate="3unit"``), layers between fitting blocks ≥ 2, layers after the gate ≥ d_y.
+      ``"auto"`` falls back to the regression variant on one-hot targets when only that holds.
+
+    The l_j are chosen by :func:`plan_deep` (largest left-hand side). Per block j: ``p_j =
+    2⌊(d_{l_j} - r_j)/k⌋``, ``q_j = 2⌊(d_{l_j+1} - r_j)/(k d_y)⌋``; the data sorted along u fill the
+    blocks in order (block j the next p_j q_j points, the last used block padded with virtual points);
+    a block left without points gets zero weights. ``widths=None``: :func:`deep_default_widths`.
+
+    Carriers (hard-tanh units used as the identity on the data, ONE ReLU-like unit each): the input
+    carrier ``v = (u^T x - (c_max+c_min)/2)/(c_max - c_min) ∈ [-1/2, 1/2]`` in layers 1..l_m - 1
+    (block j > 1 reads c from it), and the output carriers holding Σ_{i<j} block sums ∈ [0, 1].
+    Block j fits ``(y - 1)/2 ∈ [-1, 0]`` (targets rescaled into [-1, 1] first, as in yun-3layer), so
+    its sums are ``(y+1)/2`` on its points and exactly 0 elsewhere (boundary-variant thresholds,
+    :func:`thm31_block` with ``boundary=True``); the output is ``2·(carrier + last sums) - 1``.
+    Classification: blocks fit ``(ρ - 1)/2``, the scalar S = (ρ+1)/2 is carried to the gate layer
+    (gates of half-width h/2 at (ρ_j + 1)/2), and one-hot carriers follow it.
+    """
+    t0 = time.perf_counter()
+    F = Field(arithmetic)
+    act = _act(activation)
+    N, d_y = ds.N, ds.d_y
+    plan, tried = _choose(ds, widths, act, variant, gate)
+    if plan.capacity < N:
+        raise ConditionError(_refusal(plan, tried, ds, act, gate))
+    H, k = len(plan.widths), _k(act)
+    cls = plan.variant == "classification"
+    M = len(plan.blocks)
+    lb, l2 = plan.blocks, [lj + 1 for lj in plan.blocks]
+    last = plan.gate - 1 if cls else H  # the last layer of the fitting part
+
+    # Step 0 (App. E): project, sort, split into consecutive chunks (block j: the next p_j q_j).
+    u, uf, order, c, delta = sorted_projection(ds, F, seed, candidates)
+    sizes = [p * q for p, q in zip(plan.p, plan.q, strict=True)]
+    n = sum(sizes)
+    cx = padded_neighbours(c, delta, n, F)  # c_0 .. c_{n+1}
+    if cls:
+        rho, h = class_numbers(d_y, F)
+        Yall = ((rho[ds.labels[order]] - 1) / 2).reshape(N, 1)
+        rescaled = False
+    else:
+        Yt = F.array(ds.targets)
+        _, scale, center, rescaled = rescale_targets(ds.targets.astype(np.float64))
+        if rescaled:
+            Yt = (Yt - F.array(center)) / F.array(scale)
+        Yall = (Yt[order] - 1) / 2
+    Yall = np.concatenate([Yall, F.zeros((n - N, Yall.shape[1])) - F.const(1) / 2])  # virtual: y = 0
+    # the input carrier v = s c + t ∈ [-1/2, 1/2] on the data
+    span = c[-1] - c[0] if N > 1 else F.const(1)
+    s_v, t_v = 1 / span, -(c[-1] + c[0]) / (2 * span)
+
+    blocks = []  # (w1, b1, W2, b2) per block, None for a block without real points
+    start = 0
+    for j in range(M):
+        if start >= N:
+            blocks.append(None)
+        else:
+            w1, b1, W2, b2, _ = thm31_block(cx[start:start + sizes[j] + 2], Yall[start:start + sizes[j]],
+                                            plan.p[j], plan.q[j], F, margin=margin, boundary=True)
+            blocks.append((w1, b1, W2, b2))
+        start += sizes[j]
+
+    # Layout: which units each hidden layer holds (Figure 2), in order block | v | carriers.
+    n_out = 1 if cls else d_y
+    units: list[dict[str, Any]] = []
+    for layer in range(1, H + 1):
+        lay: dict[str, Any] = {}
+        pos = 0
+        if layer in lb:
+            j = lb.index(layer)
+            lay["blk1"] = (j, pos)
+            pos += plan.p[j]
+        elif layer in l2:
+            j = l2.index(layer)
+            lay["blk2"] = (j, pos)
+            pos += plan.q[j] * n_out
+        if M and layer <= lb[-1] - 1:
+            lay["v"] = pos
+            pos += 1
+        if M and lb[0] + 2 <= layer <= last:
+            lay["out"] = pos
+            pos += n_out
+        if cls and layer == plan.gate:
+            lay["gate"] = pos
+            pos += 2 * d_y
+        if cls and layer > plan.gate:
+            lay["hot"] = pos
+            pos += d_y
+        lay["n"] = pos
+        units.append(lay)
+
+    one = F.const(1)
+    layers: list[Dense] = []
+    tags: dict[int, list[tuple[Any, ...]]] = {}
+    for li, lay in enumerate(units):
+        prev = units[li - 1] if li > 0 else None
+        n_in = ds.d_x if prev is None else prev["n"]
+        W, b = F.zeros((lay["n"], n_in)), F.zeros(lay["n"])
+        tg: list[tuple[Any, ...]] = [HT] * lay["n"]
+        if "v" in lay:
+            i = lay["v"]
+            if prev is None:
+                W[i, :], b[i] = uf * s_v, t_v
+            else:
+                W[i, prev["v"]] = one
+            tg[i] = carrier(-1)
+        if "blk1" in lay:
+            j, o = lay["blk1"]
+            if blocks[j] is not None:
+                w1, b1 = blocks[j][0], blocks[j][1]
+                if prev is None:  # l_j = 1: read x directly
+                    W[o:o + plan.p[j], :] = w1[:, None] * uf[None, :]
+                    b[o:o + plan.p[j]] = b1
+                else:  # c = (v - t)/s
+                    W[o:o + plan.p[j], prev["v"]] = w1 / s_v
+                    b[o:o + plan.p[j]] = b1 - w1 * (t_v / s_v)
+        if "blk2" in lay:
+            j, o = lay["blk2"]
+            if blocks[j] is not None:
+                W2, b2 = blocks[j][2], blocks[j][3]
+                pj = prev["blk1"][1]
+                W[o:o + W2.shape[0], pj:pj + plan.p[j]] = W2
+                b[o:o + W2.shape[0]] = b2
+        if "out" in lay:
+            o = lay["out"]
+            for t in range(n_out):
+                if "out" in prev:
+                    W[o + t, prev["out"] + t] = one
+                if "blk2" in prev:
+                    j, po = prev["blk2"]
+                    W[o + t, po + t * plan.q[j]:po + (t + 1) * plan.q[j]] = one
+                tg[o + t] = carrier(-1)
+        if "gate" in lay:
+            wS = F.zeros(n_in)
+            if "out" in prev:
+                wS[prev["out"]] = one
+            if "blk2" in prev:
+                j, po = prev["blk2"]
+                wS[po:po + plan.q[j]] = one
+            Wg, bg, gt, R = gate_layer(wS, F.const(0), (rho + 1) / 2, h / 2, F, gate == "3unit")
+            o = lay["gate"]
+            W[o:o + 2 * d_y, :], b[o:o + 2 * d_y] = Wg, bg
+            tg[o:o + 2 * d_y] = [(t[0], t[1] + o) if t[0] == "gate3" else t for t in gt]
+        if "hot" in lay:
+            o = lay["hot"]
+            if "gate" in prev:
+                W[o:o + d_y, prev["gate"]:prev["gate"] + 2 * d_y] = R
+            else:
+                W[o:o + d_y, prev["hot"]:prev["hot"] + d_y] = F.array(np.eye(d_y))
+            tg[o:o + d_y] = [carrier(-1)] * d_y
+        layers.append(Dense(W, b, HARDTANH))
+        tags[li] = tg
+
+    # Output: one-hot (classification) or 2·(carriers + last block sums) - 1, then undo the scaling.
+    top = units[-1]
+    Wo, bo = F.zeros((d_y, top["n"])), F.zeros(d_y)
+    if cls:
+        if "gate" in top:
+            Wo[:, top["gate"]:top["gate"] + 2 * d_y] = R
+        else:
+            Wo[:, top["hot"]:top["hot"] + d_y] = F.array(np.eye(d_y))
+    else:
+        two = F.const(2)
+        for t in range(d_y):
+            if "out" in top:
+                Wo[t, top["out"] + t] = two
+            if "blk2" in top:
+                j, po = top["blk2"]
+                Wo[t, po + t * plan.q[j]:po + (t + 1) * plan.q[j]] = two
+            bo[t] = -one
+    out = Dense(Wo, bo, IDENTITY)
+    if rescaled:
+        out = affine_output(out, F.array(scale), F.array(center))
+    layers.append(out)
+    layers = hardtanh_to_relu_like(layers, act, F, tags=tags)
+    for i, w in enumerate(plan.widths):
+        layers = pad_units(layers, i, w, F)
+    net = Network(layers, meta={"method": "yun-deep", "activation": act.name})
+
+    used = sum(1 for bl in blocks if bl is not None)
+    notes = [
+        f"projection u: best of {candidates} random integer directions (seed {seed})",
+        f"variant: {plan.variant}; blocks at layers l = {plan.blocks}" + (f", gate layer {plan.gate}"
+                                                                         if cls else "")
+        + "; chosen by plan_deep (largest left-hand side, then fewer blocks, then earlier layers)",
+        f"points per block: {[min(max(N - sum(sizes[:j]), 0), sizes[j]) for j in range(M)]}"
+        + (f" ({M - used} block(s) without points get zero weights)" if used < M else ""),
+        "boundary-variant thresholds (reading aid Sec. 1) so each block outputs exactly 0 off its chunk",
+    ]
+    if widths is None:
+        notes.append(f"default widths: {DEFAULT_BLOCK_LAYERS} hidden layers of the smallest equal width "
+                     "meeting the condition" + (" + a gate layer" if cls else ""))
+    if ds.task == "classification" and not cls:
+        notes.append("classification data fit as one-hot targets (the classification variant's condition "
+                     "fails for these widths; the regression variant's holds)")
+    if rescaled:
+        notes.append("targets outside [-1, 1] were rescaled per output into [-1, 1] and the last layer "
+                     f"undoes it: scale={scale.tolist()}, center={center.tolist()}")
+    cert = Certificate(
+        method="yun-deep",
+        theorem=("Corollary A.2" if k == 2 else "Corollary A.3") if cls else
+        ("Proposition 3.4" if k == 2 else "Corollary A.1"),
+        reference=REFERENCE,
+        conditions=[Condition("x_i distinct (Assumption 3.1)", {"N": N}, True),
+                    *_conditions(plan, N, d_y, act, gate)],
+        guarantees=["f(x_i) = y_i for every i in exact arithmetic of the stated weights"
+                    + (" (the one-hot vector of its class)" if cls else "")],
+        arithmetic=F.name, notes=notes,
+    )
+    info: dict[str, Any] = {
+        "variant": plan.variant, "blocks": plan.blocks, "gate_layer": plan.gate, "r": plan.r,
+        "p": plan.p, "q": plan.q, "capacity": plan.capacity, "u": u.tolist(), "margin": margin,
+        "activation": act.name, "build_seconds": time.perf_counter() - t0,
+    }
+    return Construction(net, cert, info)
