@@ -1,0 +1,352 @@
+"""Park, Lee, Yun & Shin (2021), "Provable memorization via deep neural networks using sub-linear
+parameters": Theorem 1 (``park-sublinear``) and Theorem 2 (``park-width3``).
+
+Pipeline (spec Sec. 2): projection to one dimension keeping the points ≥ 1 apart (Lemma 5/14) →
+compression 1 (Lemma 15, width-3 layers, bound K0 → U = ⌊N²/4⌋+1) → compression 2 (Lemma 16 stages,
+U → V) → lookup of a packed weight holding B labels (Lemmas 13/20) → bit extraction (Lemmas 21/22 or
+Lemma 23). Each gadget is a Step+Id block (:mod:`.park2021_gadgets`); the program is evaluated exactly
+on the data and compiled to an exact ReLU / hard-tanh network (:mod:`.park2021_program`). The
+architecture depends on (N, d_x, C, Δ) and the options only; its exact size comes from
+:mod:`.park2021_sizes` without building. Reading aid: ``shared/specs/park2021.md`` (errata E1–E11);
+where the paper is wrong the code says so at the spot.
+
+The lookup weights carry B·D bits (hundreds at N = 1000), so the networks are built in exact
+rationals; ``arithmetic="float64"`` is honoured only when every weight is a float64 number exactly.
+"""
+
+from __future__ import annotations
+
+import time
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from memcap.constructions.base import (
+    Certificate,
+    Condition,
+    ConditionError,
+    Construction,
+    ConstructionError,
+    register,
+)
+from memcap.constructions.park2021_gadgets import (
+    extract_rbit,
+    extract_width3,
+    lookup_single,
+    lookup_width3,
+    mod_gadget,
+    pack_labels,
+    project,
+)
+from memcap.constructions.park2021_program import (
+    ACTIVATIONS,
+    Expr,
+    Program,
+    Q,
+    compile_program,
+    evaluate_program,
+)
+from memcap.constructions.park2021_sizes import Plan, plan_sublinear, plan_width3, sizes_from_plan
+from memcap.data.dataset import Dataset
+from memcap.numerics import _fmpq, to_exact_array
+
+__all__ = ["park_sublinear", "park_width3", "separation", "check_separated", "default_delta",
+           "build_program"]
+
+REFERENCE = ("Park, Lee, Yun & Shin (2021), Provable memorization via deep neural networks using "
+             "sub-linear parameters")
+
+
+# ---- Δ-separation (Definition 1) ------------------------------------------------------------------
+def _pairwise_extremes(X: np.ndarray) -> tuple[float, tuple[int, int], float, tuple[int, int]]:
+    """Largest and smallest squared distance (float64) with their pairs; chunked, direct differences."""
+    n = len(X)
+    best_max, pmax, best_min, pmin = -1.0, (0, 0), np.inf, (0, 0)
+    step = max(1, 2_000_000 // max(1, n * X.shape[1]))
+    for i0 in range(0, n, step):
+        i1 = min(n, i0 + step)
+        diff = X[i0:i1, None, :] - X[None, :, :]
+        d2 = np.einsum("ijk,ijk->ij", diff, diff)
+        rows = np.arange(i0, i1)
+        d2_min = d2.copy()
+        d2_min[np.arange(i1 - i0), rows] = np.inf
+        a = np.unravel_index(np.argmax(d2), d2.shape)
+        if d2[a] > best_max:
+            best_max, pmax = float(d2[a]), (int(rows[a[0]]), int(a[1]))
+        b = np.unravel_index(np.argmin(d2_min), d2_min.shape)
+        if d2_min[b] < best_min:
+            best_min, pmin = float(d2_min[b]), (int(rows[b[0]]), int(b[1]))
+    return best_max, pmax, best_min, pmin
+
+
+def _exact_d2(X: np.ndarray, i: int, j: int) -> Fraction:
+    return sum((Fraction(float(a)) - Fraction(float(b))) ** 2 for a, b in zip(X[i], X[j], strict=True))
+
+
+def separation(ds: Dataset) -> dict[str, Any]:
+    """diam/min-distance of the inputs with the pairs attaining them (float64 with a rigorous band).
+
+    ``ratio_upper`` is a rational upper bound on the true ratio (float rounding accounted for).
+    """
+    X = np.asarray(ds.X, dtype=np.float64)
+    if ds.N < 2:
+        return {"ratio": 1.0, "ratio_upper": Fraction(1), "max_pair": None, "min_pair": None}
+    mx, pmax, mn, pmin = _pairwise_extremes(X)
+    eps = Fraction((X.shape[1] + 4) * 2, 2**52)
+    # exact values of the witnessing pairs, and a bound covering every other pair
+    dmax2, dmin2 = _exact_d2(X, *pmax), _exact_d2(X, *pmin)
+    up_max = max(dmax2, Fraction(mx) * (1 + eps))
+    lo_min = min(dmin2, Fraction(mn) * (1 - eps))
+    return {"ratio": float(np.sqrt(mx / mn)), "ratio2_upper": up_max / lo_min,
+            "max_pair": pmax, "min_pair": pmin, "dmax2": dmax2, "dmin2": dmin2}
+
+
+def default_delta(ds: Dataset) -> Fraction:
+    """The smallest dyadic Δ = k/1024 with Δ² above the certified ratio² (so the data are Δ-separated)."""
+    sep = separation(ds)
+    if ds.N < 2:
+        return Fraction(1)
+    r2 = sep["ratio2_upper"]
+    k = max(1024, int(np.floor(np.sqrt(float(r2)) * 1024)))
+    while Fraction(k, 1024) ** 2 <= r2:
+        k += 1
+    return Fraction(k, 1024)
+
+
+def check_separated(ds: Dataset, delta: Any) -> tuple[Fraction, Condition]:
+    """Definition 1: max ‖x−x'‖ < Δ · min ‖x−x'‖. Raises ConditionError naming the pairs otherwise."""
+    if delta is None:
+        d = default_delta(ds)
+        return d, Condition("Δ-separated (Def. 1): diam < Δ · min distance; Δ computed from the data",
+                            {"delta": str(d)}, True)
+    d = Fraction(delta).limit_denominator(10**12) if not isinstance(delta, Fraction) else delta
+    if d < 1:
+        raise ConditionError(f"Δ must be ≥ 1 (diameter ≥ minimum distance), got Δ = {float(d)}")
+    if ds.N < 2:
+        return d, Condition("Δ-separated (Def. 1)", {"delta": str(d), "N": ds.N}, True)
+    sep = separation(ds)
+    if sep["ratio2_upper"] < d * d:
+        return d, Condition("Δ-separated (Def. 1): diam < Δ · min distance",
+                            {"delta": str(d), "ratio": sep["ratio"]}, True)
+    (i, j), (k, m) = sep["max_pair"], sep["min_pair"]
+    if sep["dmax2"] >= d * d * sep["dmin2"]:
+        raise ConditionError(
+            f"the data are not Δ-separated at Δ = {float(d):.6g} (Definition 1 needs "
+            f"max ‖x−x'‖ < Δ · min ‖x−x'‖): points {i} and {j} are {float(sep['dmax2']) ** 0.5:.6g} "
+            f"apart but points {k} and {m} only {float(sep['dmin2']) ** 0.5:.6g}, ratio "
+            f"{(float(sep['dmax2']) / float(sep['dmin2'])) ** 0.5:.6g} ≥ Δ. Use Δ > that ratio "
+            "(or omit delta to compute it)")
+    raise ConditionError(  # the float band is ambiguous: refuse rather than guess
+        f"cannot certify Δ-separation at Δ = {float(d):.6g}: the ratio diam/min distance of points "
+        f"{i},{j} / {k},{m} is within float64 rounding of Δ; use a slightly larger Δ")
+
+
+# ---- the build ------------------------------------------------------------------------------------
+def _classifier_outputs(label: Expr, C: int) -> list[Expr]:
+    """Outputs f_c = 2c·k − c² for the label index k: argmax_c is k with margin (k−c)² ≥ 1 (affine,
+    no extra layer; the paper's network outputs k itself)."""
+    return [label * (2 * c) - c * c for c in range(C)]
+
+
+def build_program(ds: Dataset, plan: Plan, seed: int = 0) -> tuple[Program, dict[str, Any]]:
+    """The Step+Id program of Theorem 1 or 2 for these data, following ``plan``."""
+    Xq = to_exact_array(np.asarray(ds.X, dtype=np.float64))
+    labels = ds.labels
+    u, s, pmin, floors, tries = project(Xq, plan.K0, seed=seed)
+    prog = Program(ds.d_x)
+    x0 = prog.inputs()
+    z = Expr.constant(-pmin / s)
+    for k, uk in enumerate(u):
+        if uk:
+            z = z + x0[k] * (Q(uk) / s)
+    facts: dict[str, Any] = {"projection_tries": tries, "K_actual": int(floors.max()) + 1}
+    x = z
+    # compression 1 (Lemma 15 at width 3: one block [T, K))
+    K = plan.K0
+    for T in plan.c1_bounds:
+        M = [T, K] if K > T else []
+        x, floors = mod_gadget(prog, x, floors, T, M, [3], "compress1")
+        K = T
+    # compression 2 (Lemma 16 stages)
+    for T, c in zip(plan.c2_targets, plan.c2_blocks, strict=True):
+        M: list[int] = []
+        if K > T:
+            hi = np.sort(floors[floors >= T])
+            g = T // plan.N
+            M = [T] + [int(hi[i]) for i in range(g, len(hi), g)] + [K]
+            M = sorted(set(M))
+        widths = [2 * c + 1] if plan.theorem == 1 else (
+            [3] if c == 1 else [3] * (2 * c - 2))
+        x, floors = mod_gadget(prog, x, floors, T, M, widths, "compress2")
+        if plan.theorem == 1 and plan.bottlenecks:
+            prog.open_layer("pass")
+            x = prog.ident(x)
+        K = T
+    if int(floors.max()) >= plan.A * plan.B:
+        raise ConstructionError(f"floors reach {int(floors.max())} ≥ A·B = {plan.A * plan.B}")  # guard
+    ws = pack_labels(floors, labels, plan.A, plan.B, plan.D)
+    if plan.theorem == 1:
+        w, xr = lookup_single(prog, x, ws, plan.B)
+        if plan.bottlenecks:
+            prog.open_layer("pass")
+            w, xr = prog.ident(w), prog.ident(xr)
+        label = extract_rbit(prog, xr, w, plan.B, plan.D, plan.R)
+    else:
+        w, xr = lookup_width3(prog, x, ws, plan.B)
+        label = extract_width3(prog, xr, w, plan.B, plan.D)
+    prog.outputs = _classifier_outputs(label, plan.C)
+    facts["packed_weight_bits"] = plan.B * plan.D
+    return prog, facts
+
+
+def _finish(ds: Dataset, plan: Plan, method: str, theorem: str, arithmetic: str, seed: int,
+            cond: Condition, t0: float, extra_notes: list[str]) -> Construction:
+    if ds.task != "classification":
+        raise ConditionError(f"{method} memorizes class labels (Theorems 1–2 are for C classes); "
+                             "got regression data")
+    if arithmetic == "float64" and plan.B * plan.D + plan.D > 45:
+        raise ConditionError(
+            f"{method}: the packed lookup weights carry B·D = {plan.B * plan.D} bits, more than float64's "
+            "53-bit significand can hold; use arithmetic='exact' (memcap.construct escalates)")
+    prog, facts = build_program(ds, plan, seed=seed)
+    ev = evaluate_program(prog, to_exact_array(np.asarray(ds.X, dtype=np.float64)))
+    # the Step+Id program itself must output the labels exactly (internal check; verify re-checks)
+    best = np.array([max(range(plan.C), key=lambda c, r=r: ev.outputs[c][r]) for r in range(ds.N)])
+    if not np.array_equal(best, ds.labels):
+        bad = np.flatnonzero(best != ds.labels)[:5].tolist()
+        raise ConstructionError(f"internal: the Step+Id program mislabels points {bad}")
+    net = compile_program(prog, ev, plan.activation)
+    bits = max(max(int(v.p).bit_length(), int(v.q).bit_length())
+               for layer in net.layers for a in layer.arrays() for v in a.ravel())
+    if arithmetic == "float64":
+        fl = net.to_float()
+        exact_in_float = all(
+            _fmpq(float(fv)) == ev_ for layer, lf in zip(net.layers, fl.layers, strict=True)
+            for a, af in zip(layer.arrays(), lf.arrays(), strict=True)
+            for ev_, fv in zip(a.ravel(), af.ravel(), strict=True))
+        if not exact_in_float:
+            raise ConditionError(f"{method}: some weights are not float64 numbers ({bits}-bit rationals); "
+                                 "use arithmetic='exact'")
+        net = fl
+    net.meta.update({"method": method, "activation": plan.activation})
+    sizes = sizes_from_plan(plan)
+    notes = [
+        f"projection u: Gaussian direction rounded to integers (seed {seed}), accepted after "
+        f"{facts['projection_tries']} tries with K = {facts['K_actual']} ≤ K0 = {plan.K0}",
+        f"lookup weights carry B·D = {plan.B * plan.D} bits; largest weight numerator/denominator "
+        f"has {bits} bits — float64 evaluation is "
+        + ("not faithful in general (see the verification's float64/float32 fields)"
+           if plan.B * plan.D + plan.D > 50 else "possible at this size"),
+        "classification output f_c = 2c·k − c² of the extracted label k (margin ≥ 1)",
+        f"STEP/ID neurons compiled exactly on the data as {plan.activation} units "
+        "(margins δ read off an exact evaluation of the Step+Id network)",
+        *extra_notes,
+    ]
+    cert = Certificate(
+        method=method, theorem=theorem, reference=REFERENCE,
+        conditions=[
+            Condition("x_i distinct", {"N": ds.N}, True), cond,
+            Condition("⌊z⌋ ∈ ([K0] choose N) after the projection (Lemma 5)",
+                      {"K": facts["K_actual"], "K0": plan.K0}, facts["K_actual"] <= plan.K0),
+            Condition("V ≥ N and A·B ≥ V (Lemmas 13/17)", {"N": ds.N, "V": plan.V, "A": plan.A,
+                                                            "B": plan.B}, True),
+        ],
+        guarantees=["f(x_i) has argmax y_i for every i, in exact arithmetic of the stated weights "
+                    "(margin ≥ 1 before rounding)"],
+        arithmetic="exact" if net.exact else "float64",
+        notes=notes,
+    )
+    info = {"plan": plan.to_json(), "sizes": {k: v for k, v in sizes.items() if k != "widths"},
+            "weight_bits": bits, "build_seconds": time.perf_counter() - t0, **facts}
+    return Construction(net, cert, info)
+
+
+def _delta_opt(ds: Dataset, delta: Any) -> tuple[Fraction, Condition]:
+    return check_separated(ds, delta)
+
+
+def park_sublinear_sizes(ds: Dataset, delta: Any = None, variant: str = "improved", w: Any = None,
+                         R: Any = None, A: int | None = None, bottlenecks: bool = True,
+                         activation: str = "relu", **_: Any) -> dict[str, Any]:
+    """Exact widths/parameters/depth of :func:`park_sublinear` for these data and options."""
+    d, _c = _delta_opt(ds, delta)
+    pl = plan_sublinear(ds.N, ds.d_x, ds.n_classes, d, variant, w, R, A, bottlenecks, activation)
+    return sizes_from_plan(pl)
+
+
+def park_width3_sizes(ds: Dataset, delta: Any = None, activation: str = "hardtanh", **_: Any
+                      ) -> dict[str, Any]:
+    d, _c = _delta_opt(ds, delta)
+    return sizes_from_plan(plan_width3(ds.N, ds.d_x, ds.n_classes, d, activation))
+
+
+def _break(ds: Dataset, **_: Any) -> dict[str, Any]:
+    """Δ just below the data's ratio diam/min distance (Definition 1 fails)."""
+    sep = separation(ds)
+    r = Fraction(sep["ratio"]) * Fraction(999_999, 1_000_000)
+    return {"delta": max(Fraction(1), r) if ds.N > 1 else Fraction(1, 2)}
+
+
+@register(
+    "park-sublinear",
+    theorem="Park et al. 2021, Theorem 1",
+    condition="Δ-separated inputs (diam < Δ·min distance), C classes",
+    sizes="O(N^w + N^{1-w/2} log C + log Δ + d_x) parameters, w ∈ [2/3, 1]; ≈ 17k at N=1000, C=10",
+    tasks=("classification",),
+    size_formula=park_sublinear_sizes,
+    break_condition=_break,
+)
+def park_sublinear(ds: Dataset, arithmetic: str = "exact", delta: Any = None, variant: str = "improved",
+                   w: Any = None, R: Any = None, A: int | None = None, bottlenecks: bool = True,
+                   activation: str = "relu", seed: int = 0) -> Construction:
+    """Theorem 1 (Sec. 5, App. E, H): a deep network memorizing any Δ-separated N points with C classes
+    with O(N^{2/3}) parameters (w = 2/3; constant d_x, C, log Δ).
+
+    ``delta`` (Definition 1; computed from the data when omitted — then it is the data's own ratio
+    rounded up) fixes the architecture; data not Δ-separated at the given Δ are refused naming the
+    pairs. ``variant="paper"``: w = 2/3, R = 1 + (2p−1) log V, A = ⌈V^p⌉ (Lemma 4) with the
+    bottleneck layers of Section 5; ``"improved"`` (default) picks w, R (bits per extraction stage)
+    and the split A·B ≥ V minimizing the exact parameter count. ``bottlenecks=False`` folds the
+    pass-through layers (the literal reading; ~4× more parameters). ``activation``: ``relu`` (STEP =
+    two ReLUs), ``hardtanh`` (one unit per Step/Id neuron: the paper's widths) or ``relu-narrow``.
+    """
+    t0 = time.perf_counter()
+    if activation not in ACTIVATIONS:
+        raise ConditionError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    d, cond = check_separated(ds, delta)
+    try:
+        plan = plan_sublinear(ds.N, ds.d_x, ds.n_classes, d, variant, w, R, A, bottlenecks, activation)
+    except ValueError as exc:
+        raise ConditionError(str(exc)) from None
+    notes = [f"variant {plan.variant}: w = {plan.w}, V = {plan.V}, A = {plan.A}, B = {plan.B}, "
+             f"R = {plan.R}, S = {plan.S} extraction stages, bottlenecks = {plan.bottlenecks}"]
+    return _finish(ds, plan, "park-sublinear", "Theorem 1", arithmetic, seed, cond, t0, notes)
+
+
+@register(
+    "park-width3",
+    theorem="Park et al. 2021, Theorem 2",
+    condition="Δ-separated inputs (diam < Δ·min distance), C classes",
+    sizes="width 3, Θ(N^{2/3} log C) + log Δ + log d_x hidden layers; ≈ 1055 layers at N=1000, C=10",
+    tasks=("classification",),
+    size_formula=park_width3_sizes,
+    break_condition=_break,
+)
+def park_width3(ds: Dataset, arithmetic: str = "exact", delta: Any = None, activation: str = "hardtanh",
+                seed: int = 0) -> Construction:
+    """Theorem 2 (App. F): a width-3 network of Θ(N^{2/3} log C) hidden layers memorizing any
+    Δ-separated N points with C classes: Lemma 15 layers, Lemma 16 stages spread over width-3 layers
+    (max(1, 2C_i − 2) each), Lemma 20 at width 3 (A − 1 layers) and Lemma 23 ((2D+1)B layers).
+
+    ``activation="hardtanh"`` (default; sigmoidal as in the theorem) keeps width 3 exactly;
+    ``"relu-narrow"`` gives a width-3 ReLU network of twice the depth (footnote 6); ``"relu"`` doubles
+    STEP units instead (width 4).
+    """
+    t0 = time.perf_counter()
+    if activation not in ACTIVATIONS:
+        raise ConditionError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    d, cond = check_separated(ds, delta)
+    plan = plan_width3(ds.N, ds.d_x, ds.n_classes, d, activation)
+    notes = [f"V = {plan.V}, A = {plan.A}, B = {plan.B} (Theorem 2's choice V = ⌈N^{{4/3}}⌉)"]
+    return _finish(ds, plan, "park-width3", "Theorem 2", arithmetic, seed, cond, t0, notes)
