@@ -4,6 +4,7 @@ Registry names are stable strings shared by the API and the CLI (``memcap method
 Add a module here when a new paper's constructions arrive.
 """
 
+import memcap.constructions.park2021  # noqa: F401
 from memcap.constructions import yun2019  # noqa: F401
 from memcap.constructions.base import all_methods, get_method
 
