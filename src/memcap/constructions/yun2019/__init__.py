@@ -20,3 +20,5 @@ __all__ = ["three_layer", "three_layer_free_integers", "three_layer_minimal_widt
            "three_layer_sizes", "choose_projection", "rescale_targets"]
 from memcap.constructions.yun2019.classifier import four_layer_classifier  # noqa: E402,F401
 from memcap.constructions.yun2019.deep import deep_network  # noqa: E402,F401
+from memcap.constructions.yun2019.resnet import resnet, resnet_sizes  # noqa: E402,F401
+from memcap.constructions.yun2019.two_layer import two_layer_gp, two_layer_gp_sizes  # noqa: E402,F401
