@@ -23,7 +23,7 @@ from typing import Any
 import flint
 import numpy as np
 
-from memcap.network import Activation, Dense, Network
+from memcap.network import Activation, Dense, Network, Residual
 
 __all__ = [
     "unit_roundoff",
@@ -36,8 +36,6 @@ __all__ = [
     "exact_inputs",
 ]
 
-_TINY = {np.dtype(np.float64): 2.0**-1074, np.dtype(np.float32): 2.0**-149,
-         np.dtype(np.longdouble): 2.0**-1074}  # longdouble: any tiny >= its own is a sound bound
 #: an extended format with a 64-bit significand (x86 80-bit) exists on this platform
 #: assumed worst-case error of the libm tanh / log1p∘exp evaluation, in units of roundoff of the result
 SMOOTH_ULPS = 16
@@ -128,6 +126,27 @@ def forward_float(net: Network, X: np.ndarray, dtype: Any = np.float64) -> np.nd
 
 
 # ---- floating point with a rigorous error bound ------------------------------------------------
+# Soundness notes (issue 8 review of the foundation's bound):
+# * The bound must hold for the user's evaluation (torch, BLAS, any summation order), not only for
+#   numpy's trajectory. Every quantity that depends on the computed intermediate values therefore
+#   uses |â| + 2e (an upper bound on |a'| for ANY order's a', since |a' - a| <= e and |â - a| <= e),
+#   and a flat piece is used only when z_hat ± 2·ez stays inside it (then the exact z and every
+#   order's z' are inside it, so that piece's exact zero / saturation is reached in every order).
+# * Exact zeros: a product with an exact zero factor is an exact zero, and adding an exact zero is
+#   exact, so a dot product with k possibly-nonzero terms has error <= gamma_k (mass). k is bounded
+#   per output row (non-zeros of the weight row) and per point (inputs not certainly zero in every
+#   order). This keeps the bound tight for sparse layers and exactly-gated ReLU constructions.
+# * The absolute underflow term uses the smallest *normal* number, which also covers
+#   flush-to-zero / denormals-are-zero modes some BLAS kernels use.
+_TINY_NORMAL = {np.dtype(np.float64): 2.0**-1022, np.dtype(np.float32): 2.0**-126,
+                np.dtype(np.longdouble): 2.0**-1022}  # longdouble: a larger tiny is still sound
+_CHUNK_ELEMENTS = 4_000_000  # points are processed in chunks so memory stays bounded
+
+
+def _tiny(dtype: Any) -> float:
+    return _TINY_NORMAL.get(np.dtype(dtype), 2.0**-1022)
+
+
 def _abs64(a: np.ndarray) -> np.ndarray:
     """|a| as float64, rounded *up* for exact entries (so it is an upper bound)."""
     f = to_float_array(a, np.float64)
@@ -138,88 +157,171 @@ def _abs64(a: np.ndarray) -> np.ndarray:
 
 
 def _rep_err(a: np.ndarray, dtype: Any) -> np.ndarray:
-    """Upper bound on |round_dtype(a) - a| elementwise."""
+    """Upper bound on |round_dtype(a) - a| elementwise (exact difference for float arrays)."""
     arr = np.asarray(a)
     u = unit_roundoff(dtype)
     if arr.dtype == object:  # rounded to float64 first, then to dtype
         u = 2 * max(u, unit_roundoff(np.float64))
-    elif np.finfo(dtype).nmant >= np.finfo(arr.dtype).nmant:
+        return _abs64(arr) * u * (1 + 2.0**-50) + _tiny(np.float32)
+    if np.finfo(dtype).nmant >= np.finfo(arr.dtype).nmant:
         return np.zeros(arr.shape)  # widening is exact
-    return _abs64(arr) * u * (1 + 2.0**-50) + _TINY[np.dtype(np.float32)]
+    a64 = arr.astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        # round-to-nearest keeps the rounded value within a factor 2 of a, so the float64
+        # difference is exact (Sterbenz); overflow gives inf, which makes every bound inf
+        d = np.abs(arr.astype(dtype).astype(np.float64) - a64)
+    return np.where(np.isfinite(d), d, np.inf) + _tiny(dtype)
 
 
-def _prod_up(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """Upper bound on A @ B for nonnegative float64 A, B (inflates the rounding of the product)."""
+def _sparse_or_dense(M: np.ndarray) -> Any:
+    """M itself, or a CSR copy when it is mostly zeros (cheaper products, same values)."""
+    if M.size >= 4096 and np.count_nonzero(M) < 0.15 * M.size:
+        from scipy import sparse
+
+        return sparse.csr_matrix(M)
+    return M
+
+
+def _mm(A: np.ndarray, Bt: Any) -> np.ndarray:
+    """A @ Bt where either factor may be mostly zero (then scipy.sparse does the product)."""
+    from scipy import sparse
+
+    As = _sparse_or_dense(A)
+    if sparse.issparse(Bt):
+        if sparse.issparse(As):
+            return np.asarray((As @ Bt).toarray())
+        return np.asarray((Bt.T @ A.T).T)
+    if sparse.issparse(As):
+        return np.asarray(As @ Bt)
+    return A @ Bt
+
+
+def _prod_up(A: np.ndarray, Bt: Any) -> np.ndarray:
+    """Upper bound on A @ Bt for nonnegative float64 A, Bt (inflates the rounding of the product)."""
     n = A.shape[1] if A.ndim == 2 else 1
     g = _gamma(n + 2, unit_roundoff(np.float64))
-    return (A @ B) * (1 + 2 * g) + (n + 1) * _TINY[np.dtype(np.float64)]
+    return _mm(A, Bt) * (1 + 2 * g) + (n + 1) * 2.0**-1022
 
 
 def _act_bound(z_hat: np.ndarray, ez: np.ndarray, act: Activation, dtype: Any
-               ) -> tuple[np.ndarray, np.ndarray]:
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(â, e, nonzero): act of the computed z, a bound on |act(z') - act(z)| for every order's z',
+    and a mask of the units that are NOT certainly an exact zero in every order."""
     a_hat = _act_float(z_hat, act)
-    e = ez * float(act.lipschitz)
-    # Where the whole interval [z_hat - ez, z_hat + ez] lies in one piece, use that piece's slope:
-    # a flat piece (ReLU's negative side, hard-tanh's saturation) passes no error at all.
+    e = ez * float(act.lipschitz) * (1 + 2.0**-52)
     z64 = z_hat.astype(np.float64)
-    ez_safe = ez * (1 + 2.0**-48) + _TINY[np.dtype(np.float64)]
+    reach = 2 * ez * (1 + 2.0**-48) + 2 * _tiny(np.float64)  # exact z and every z' lie in z64 ± reach
+    nonzero = np.ones(z_hat.shape, dtype=bool)
     if act.kind == "hardtanh":
-        e = np.where((z64 - ez_safe >= 1) | (z64 + ez_safe <= -1), 0.0, e)
+        e = np.where((z64 - reach >= 1) | (z64 + reach <= -1), 0.0, e)
     elif act.kind == "relu_like":
-        e = np.where(z64 + ez_safe <= 0, ez * float(act.s_minus), e)
+        flat = z64 + reach <= 0
+        e = np.where(flat, ez * float(act.s_minus) * (1 + 2.0**-52), e)
+        if act.s_minus == 0:
+            nonzero = ~flat
     if act.smooth:
         # tanh and softplus are 1-Lipschitz (e above); the libm evaluation itself is assumed accurate to
         # SMOOTH_ULPS units of roundoff relative to the result (glibc and numpy's SIMD kernels document
         # at most a few ulps), plus an absolute floor for results near 0 / in the subnormal range.
-        e = e + np.abs(a_hat.astype(np.float64)) * SMOOTH_ULPS * unit_roundoff(dtype) \
-            + SMOOTH_ULPS * _TINY[np.dtype(dtype)]
+        # |â| + 2e bounds the result of every evaluation order.
+        e = e + (np.abs(a_hat.astype(np.float64)) + 2 * e) * SMOOTH_ULPS * unit_roundoff(dtype) \
+            + SMOOTH_ULPS * _tiny(dtype)
     if act.kind == "relu_like" and not (act.s_plus == 1 and act.s_minus == 0):
         # slopes are rounded to dtype and the product rounds once more
-        e = e + np.abs(a_hat.astype(np.float64)) * 3 * unit_roundoff(dtype) + _TINY[np.dtype(dtype)]
-    return a_hat, e
+        zmax = np.abs(z64) + reach
+        e = e + zmax * float(act.s_plus) * 3 * unit_roundoff(dtype) + _tiny(dtype)
+    return a_hat, e, nonzero
 
 
-def _affine_bound(a_hat: np.ndarray, e: np.ndarray, W: np.ndarray, b: np.ndarray, dtype: Any,
-                  extra: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Computed fl(a W^T + b [+ extra]) and a bound on its distance to the exact a W^T + b."""
-    Wd, bd = to_float_array(W, dtype), to_float_array(b, dtype)
-    z_hat = a_hat @ Wd.T + bd
+def _gamma_vec(n: np.ndarray, u: float) -> np.ndarray:
+    nu = n.astype(np.float64) * u
+    with np.errstate(divide="ignore"):
+        return np.where(nu < 1, nu / (1 - nu), np.inf) * (1 + 2.0**-50)
+
+
+class _Prepared:
+    """One affine map's rounded weights and their bounds, computed once for all chunks."""
+
+    def __init__(self, W: np.ndarray, b: np.ndarray, dtype: Any) -> None:
+        self.Wd, self.bd = to_float_array(W, dtype), to_float_array(b, dtype)
+        self.WdT = _sparse_or_dense(np.ascontiguousarray(self.Wd.T))
+        self.absWdT = _sparse_or_dense(np.abs(self.Wd.astype(np.float64)).T)
+        self.absWT = _sparse_or_dense(_abs64(W).T)
+        dW = _rep_err(W, dtype)
+        self.dWT = _sparse_or_dense(dW.T) if np.any(dW) else None
+        self.db = _rep_err(b, dtype)
+        self.absbd = np.abs(self.bd.astype(np.float64))
+        Wnz = np.asarray(to_float_array(W, np.float64) != 0) | (dW != 0)
+        self.row_nnz = Wnz.sum(axis=1)
+
+
+def _affine_bound(a_hat: np.ndarray, e: np.ndarray, nz: np.ndarray, P: _Prepared, dtype: Any,
+                  extra: np.ndarray | None = None, e_extra: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Computed fl(a W^T + b [+ extra]) and a bound on |z' - (a W^T + b [+ extra])| valid for every
+    evaluation order z' (see the soundness notes above)."""
+    z_hat = _mm(a_hat, P.WdT).astype(dtype) + P.bd
     if extra is not None:
         z_hat = z_hat + extra
-    n = W.shape[1] + (2 if extra is not None else 1)
-    aabs = np.abs(a_hat.astype(np.float64))
-    absW = _abs64(W)
-    absWd = np.abs(Wd.astype(np.float64))
+    k = 2 if extra is not None else 1  # the bias (and the skip term) add one rounding each
+    n = np.minimum(nz.sum(axis=1)[:, None], P.row_nnz[None, :]) + k
     u = unit_roundoff(dtype)
-    dW = _rep_err(W, dtype)
-    db = _rep_err(b, dtype)
-    mass = _prod_up(aabs, absWd.T) + np.abs(bd.astype(np.float64))
+    amax = np.abs(a_hat.astype(np.float64)) + 2 * e  # >= |a'| for every order
+    mass = _prod_up(amax, P.absWdT) + P.absbd
     if extra is not None:
-        mass = mass + np.abs(extra.astype(np.float64))
-    ez = _gamma(n, u) * mass + _prod_up(aabs, dW.T) + _prod_up(e, absW.T) + db
-    ez = ez * (1 + 2.0**-48) + n * _TINY[np.dtype(dtype)]
+        mass = mass + np.abs(extra.astype(np.float64)) + 2 * e_extra
+    ez = _gamma_vec(n, u) * mass + _prod_up(e, P.absWT) + P.db
+    if P.dWT is not None:
+        ez = ez + _prod_up(amax, P.dWT)
+    ez = ez * (1 + 2.0**-48) + (n + 1) * _tiny(dtype)
     return z_hat, ez
+
+
+def _bounded_chunk(net: Network, X64: np.ndarray, dtype: Any, prepared: list[Any]
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    a_hat = X64.astype(dtype)
+    e = _rep_err(X64, dtype)
+    nz = (a_hat != 0) | (e > _tiny(dtype))
+    for layer, P in zip(net.layers, prepared, strict=True):
+        if isinstance(layer, Dense):
+            z_hat, ez = _affine_bound(a_hat, e, nz, P, dtype)
+            a_hat, e, nz = _act_bound(z_hat, ez, layer.activation, dtype)
+        else:
+            Pu, Pv = P
+            z_hat, ez = _affine_bound(a_hat, e, nz, Pu, dtype)
+            h_hat, eh, hnz = _act_bound(z_hat, ez, layer.activation, dtype)
+            out, eo = _affine_bound(h_hat, eh, hnz, Pv, dtype, extra=a_hat, e_extra=e)
+            a_hat, e = out, (eo + e) * (1 + 2.0**-52)
+            nz = np.ones(a_hat.shape, dtype=bool)
+    out64 = a_hat.astype(np.float64)
+    bad = ~(np.isfinite(out64) & np.isfinite(e))
+    return out64, np.where(bad, np.inf, e)
 
 
 def forward_float_bounded(net: Network, X: np.ndarray, dtype: Any = np.float64
                           ) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(out, bound)``: the ``dtype`` evaluation and a rigorous elementwise bound on
-    ``|out - f(X)|`` where ``f`` is the network with exactly its stored weights evaluated in exact
-    arithmetic on exactly the float64 inputs ``X``. Valid for any summation order of the products.
+    ``|out' - f(X)|`` where ``f`` is the network with exactly its stored weights evaluated in exact
+    arithmetic on exactly the float64 inputs ``X``, and ``out'`` is the ``dtype`` evaluation in ANY
+    summation order (numpy's, torch's, any BLAS; weights and inputs rounded to nearest in
+    ``dtype``; with or without FMA and flush-to-zero). Non-finite results get an infinite bound.
     """
     X64 = np.asarray(X, dtype=np.float64)
-    a_hat = X64.astype(dtype)
-    e = _rep_err(X64, dtype)
+    prepared: list[Any] = []
     for layer in net.layers:
         if isinstance(layer, Dense):
-            z_hat, ez = _affine_bound(a_hat, e, layer.weight, layer.bias, dtype)
-            a_hat, e = _act_bound(z_hat, ez, layer.activation, dtype)
+            prepared.append(_Prepared(layer.weight, layer.bias, dtype))
         else:
-            z_hat, ez = _affine_bound(a_hat, e, layer.U, layer.b, dtype)
-            h_hat, eh = _act_bound(z_hat, ez, layer.activation, dtype)
-            out, eo = _affine_bound(h_hat, eh, layer.V, layer.c, dtype, extra=a_hat)
-            a_hat, e = out, eo + e
-    return a_hat.astype(np.float64), e
+            prepared.append((_Prepared(layer.U, layer.b, dtype), _Prepared(layer.V, layer.c, dtype)))
+    widest = max([X64.shape[1], *[L.out_dim for L in net.layers],
+                  *[L.hidden for L in net.layers if isinstance(L, Residual)]])
+    step = max(1, _CHUNK_ELEMENTS // max(1, widest))
+    outs, bnds = [], []
+    for s in range(0, max(1, X64.shape[0]), step):
+        o, b = _bounded_chunk(net, X64[s:s + step], dtype, prepared)
+        outs.append(o)
+        bnds.append(b)
+    return np.concatenate(outs, axis=0), np.concatenate(bnds, axis=0)
 
 
 # ---- ball arithmetic and exact rationals ------------------------------------------------------

@@ -1,0 +1,229 @@
+"""``twoproj-5layer``: numerics aid §3.3 (G4L, two projections with exact ReLU gating) + §3.4
+(exact clipping layer). Registered from :mod:`memcap.constructions.precision`."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from memcap.constructions.base import (
+    Certificate,
+    Condition,
+    ConditionError,
+    Construction,
+    ConstructionError,
+    Field,
+    register,
+)
+from memcap.constructions.gadgets import affine_output
+from memcap.constructions.precision_common import (
+    SLACK,
+    groups_for,
+    ht_design,
+    lp_direction,
+    pad_groups,
+    sorted_projection,
+    split_groups,
+)
+from memcap.constructions.yun2019.three_layer import choose_projection, rescale_targets
+from memcap.network import IDENTITY, RELU, Dense, Network
+
+__all__ = ["twoproj_five_layer", "twoproj_sizes", "twoproj_default_q"]
+
+REF = "memcap reading aid shared/specs/numerics.md §3.3 (G4L) + §3.4 (exact clip)"
+
+
+def twoproj_default_q(N: int) -> int:
+    """q = 32 up to N = 2¹⁶ (float32 regime: the certified float32 bound grows like q^1.5–2, see
+    docs/readme/precision.md), then even q ≈ √N (float64 regime; keeps the dense 2p×3p block small).
+    Never more than needed: q ≤ 2⌈N/2⌉."""
+    q = 32 if N <= 65536 else 2 * math.ceil(math.sqrt(N) / 2)
+    return max(2, min(q, 2 * math.ceil(N / 2)))
+
+
+def _pq(N: int, q: int | None, p: int | None, slack: float) -> tuple[int, int]:
+    qq = twoproj_default_q(N) if q is None else int(q)
+    if qq < 2 or qq % 2:
+        raise ConditionError(f"q must be an even number ≥ 2, got {qq}")
+    pp = groups_for(N, qq, slack) if p is None else min(int(p), N)
+    if pp < 1 or pp * qq < N:
+        raise ConditionError(
+            f"twoproj-5layer needs p·q ≥ N (p groups of at most q points): p={pp}, q={qq} give "
+            f"{pp * qq} < N = {N}; use p ≥ {math.ceil(N / qq)}")
+    return pp, qq
+
+
+def twoproj_sizes(ds: Any, q: int | None = None, p: int | None = None, slack: float = SLACK,
+                  **_: Any) -> dict[str, Any]:
+    """Widths (3p-2, 2p, d_y·q, d_y·q); dense P = (3p-2)(dx+1) + 2p(3p-1) + d_y·q(2p+1)
+    + d_y·q(d_y·q+1) + d_y(d_y·q+1). Non-zeros are far fewer (the 2p×3p block has ≤ 3 per row)."""
+    pp, qq = _pq(ds.N, q, p, slack)
+    dx, dy = ds.d_x, ds.d_y
+    w = [3 * pp - 2, 2 * pp, dy * qq, dy * qq]
+    P = w[0] * (dx + 1) + w[1] * (w[0] + 1) + w[2] * (w[1] + 1) + w[3] * (w[2] + 1) + dy * (w[3] + 1)
+    return {"widths": w, "depth": 5, "parameters": P}
+
+
+def _break(ds: Any, **_: Any) -> dict[str, Any]:
+    pp, qq = _pq(ds.N, None, None, SLACK)
+    return {"q": qq, "p": math.ceil(ds.N / qq) - 1} if math.ceil(ds.N / qq) > 1 else {"q": qq, "p": 0}
+
+
+def _group_direction(Xg: np.ndarray, rng: np.random.Generator, starts: int, rounds: int
+                     ) -> tuple[np.ndarray, float]:
+    """Layer-1 weights (w, b) of the carrier t_j = w^T x + b ∈ ≈[1/2, 3/2] on the group, rounded to
+    float32 (aid §5: round directions first, then build exactly on what is stored)."""
+    n = Xg.shape[0]
+    if n == 1:
+        return np.zeros(Xg.shape[1]), 1.0
+    v = lp_direction(Xg, rng, starts, rounds)
+    pr = Xg @ v
+    lo, hi = float(pr.min()), float(pr.max())
+    w = (v / (hi - lo)).astype(np.float32).astype(np.float64)
+    b = float(np.float32(0.5 - lo / (hi - lo)))
+    t = np.sort(Xg @ w + b)
+    if not np.all(np.diff(t) > 0):  # float32 rounding merged two points: keep float64 weights
+        w, b = v / (hi - lo), 0.5 - lo / (hi - lo)
+    return w, b
+
+
+@register(
+    "twoproj-5layer",
+    theorem="numerics aid §3.3 G4L + §3.4 exact clip (two projections, exact ReLU gating)",
+    condition="p·q ≥ N: p groups along u, each of ≤ q points (q even) resolved along its own "
+              "LP-optimized direction",
+    sizes="widths (3p-2, 2p, d_y·q, d_y·q), p ≈ 1.1·N/q; dense ≈ 6(p/q)N + 3N, non-zeros ≈ "
+          "2N + 3p(d_x+1)",
+    size_formula=twoproj_sizes,
+    break_condition=_break,
+)
+def twoproj_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = None,
+                       p: int | None = None, slack: float = SLACK, margin: float = 0.25,
+                       seed: int = 0, candidates: int = 20, lp_starts: int = 5, lp_rounds: int = 3,
+                       **_: Any) -> Construction:
+    """G4L + exact clip (numerics aid §3.3, §3.4): a 5-layer ReLU network, widths
+    (3p-2, 2p, q, q), memorizing N points when p·q ≥ N.
+
+    1. Group the points along c = u^T x (largest-gap boundaries, 10 % slack).
+    2. Per group j an LP-optimized direction v_j and carrier t_j(x) = (v_j^T x - lo_j)/(hi_j - lo_j)
+       + 1/2 (weights rounded to float32 first).
+    3. Layer 1: gates e+_j, e-_{j+1} = relu(±(c - a - G/3 ...)/(G/3)) around every boundary gap and
+       carriers τ_j = relu(t_j). Layer 2: r_j = relu(τ_j - M_j(e-_j + e+_j)), r'_j = relu(2 - τ_j -
+       M_j(...)): exactly t_j and 2 - t_j on group j, exactly 0 elsewhere (pre-activation ≤ -1).
+    4. Layer 3: ρ_k = relu(g_k + 1) with g_k = (B_jk + A_jk/2) r_j + (A_jk/2) r'_j = A_jk + B_jk t
+       (D3's alternating design in t). Layer 4: s_k = relu(2 - ρ_k). Output (q-1) - Σ_k s_k.
+       Saturated units give exactly 0 or 2, so only the designated unit carries rounding error.
+
+    The 2p×3p layer-2 block is stored dense with exact zeros (``Network.nonzeros`` counts the ≤ 3
+    non-zeros per row; sound float bounds use the zeros).
+    """
+    t0 = time.perf_counter()
+    F = Field(arithmetic)
+    N, d_x, d_y = ds.N, ds.d_x, ds.d_y
+    p, q = _pq(N, q, p, slack)
+    u = choose_projection(ds.X, seed=seed, candidates=candidates)
+    order, c = sorted_projection(ds, F, u)
+    Yt, scale, center, rescaled = (None, None, None, False)
+    Yt = F.array(ds.targets)
+    _, scale, center, rescaled = rescale_targets(ds.targets.astype(np.float64))
+    if rescaled:
+        Yt = (Yt - F.array(center)) / F.array(scale)
+    bounds = split_groups(c, p, q)
+    Xs = ds.X[order]
+    Xf = F.array(ds.X)[order] if F.exact else Xs
+    Ys = Yt[order]
+    rng = np.random.default_rng(seed + 1)
+    xmax = float(np.max(np.abs(ds.X)))
+    # ---- per-group carriers (steps 2, 3) ----
+    Wc = np.zeros((p, d_x))
+    bc = np.zeros(p)
+    t_sorted = []  # per group: points re-sorted by t
+    for j in range(p):
+        s, e = bounds[j], bounds[j + 1]
+        Wc[j], bc[j] = _group_direction(Xs[s:e], rng, lp_starts, lp_rounds)
+        tj = Xf[s:e] @ F.array(Wc[j]) + F.const(bc[j])
+        ordj = np.argsort(np.asarray(tj, dtype=np.float64), kind="stable")
+        if F.exact:
+            ordj = np.array(sorted(range(e - s), key=lambda i, tj=tj: tj[i]), dtype=int)
+        tj = tj[ordj]
+        if e - s > 1 and not np.all(tj[1:] - tj[:-1] > 0):
+            raise ConstructionError(f"group {j}: the carrier direction does not separate its points")
+        if not (np.all(tj > 0) and np.all(tj < 2)):
+            raise ConstructionError(f"group {j}: carrier values leave (0, 2)")
+        t_sorted.append((tj, Ys[s:e][ordj]))
+    # gate weights M_j ≥ max_i τ_j(x_i) + 2 (a cheap upper bound: ||w||_1 max|x| + |b| + 2)
+    M = np.maximum(3.0, np.ceil(np.abs(Wc).sum(axis=1) * xmax + np.abs(bc) + 2))
+    # ---- layer 1: gates around every boundary gap, then carriers ----
+    uf = F.array(u)
+    rows_W, rows_b = [], []
+    for i in bounds[1:-1]:
+        a, G = c[i - 1], c[i] - c[i - 1]
+        s3 = F.const(3) / G
+        rows_W += [uf * s3, -(uf * s3)]           # e+_j, e-_{j+1}
+        rows_b += [-a * s3 - F.const(1), a * s3 + F.const(2)]
+    rows_W += [F.array(w) for w in Wc]
+    rows_b += [F.const(float(b)) for b in bc]
+    W1 = np.stack(rows_W)
+    b1 = F.array(np.array(rows_b, dtype=object)) if F.exact else np.array(rows_b, dtype=float)
+    # ---- layer 2: r_j, r'_j ----
+    W2 = F.zeros((2 * p, 3 * p - 2))
+    b2 = F.zeros(2 * p)
+    for j in range(p):
+        tau = 2 * (p - 1) + j
+        W2[2 * j, tau] = F.const(1)
+        W2[2 * j + 1, tau] = F.const(-1)
+        b2[2 * j + 1] = F.const(2)
+        for col in ([2 * (j - 1) + 1] if j > 0 else []) + ([2 * j] if j < p - 1 else []):
+            W2[2 * j, col] = F.const(-M[j])
+            W2[2 * j + 1, col] = F.const(-M[j])
+    # ---- layer 3: the alternating design in t, per output coordinate ----
+    T, Yp, _ = _pad_t(t_sorted, q, F)
+    W3 = F.zeros((d_y * q, 2 * p))
+    m = F.const(margin)
+    for t in range(d_y):
+        A, B = ht_design(T, Yp[:, :, t], m, F)  # (p, q)
+        W3[t * q:(t + 1) * q, 0::2] = (B + A / 2).T
+        W3[t * q:(t + 1) * q, 1::2] = (A / 2).T
+    b3 = F.array(np.ones(d_y * q))
+    W4 = F.array(-np.eye(d_y * q))
+    b4 = F.array(np.full(d_y * q, 2.0))
+    W5 = F.zeros((d_y, d_y * q))
+    for t in range(d_y):
+        W5[t, t * q:(t + 1) * q] = F.const(-1)
+    b5 = F.array(np.full(d_y, q - 1.0))
+    out = Dense(W5, b5, IDENTITY)
+    if rescaled:
+        out = affine_output(out, F.array(scale), F.array(center))
+    net = Network([Dense(W1, b1, RELU), Dense(W2, b2, RELU), Dense(W3, b3, RELU), Dense(W4, b4, RELU),
+                   out], meta={"method": "twoproj-5layer", "activation": "relu"})
+    notes = [f"{p} groups of ≤ {q} points along u (best of {candidates} integer directions); "
+             f"per-group LP directions (HiGHS, {lp_starts} starts, ≤ {lp_rounds} rounds) rounded to "
+             "float32",
+             f"dense parameters {net.parameters}, non-zeros {net.nonzeros} (the 2p×3p layer-2 block is "
+             "stored dense with exact zeros: ≤ 3 non-zeros per row)"]
+    if rescaled:
+        notes.append("targets outside [-1, 1] rescaled per output; the last layer undoes it")
+    if ds.task == "classification":
+        notes.append("classification fit as one-hot targets; certified by margin > 0")
+    cert = Certificate(
+        "twoproj-5layer", "numerics aid §3.3 G4L + §3.4", REF,
+        [Condition("x_i distinct", {"N": N}, True),
+         Condition("p·q ≥ N", {"p": p, "q": q, "N": N}, True)],
+        ["f(x_i) = y_i for every i in exact arithmetic of the stated weights" if F.exact else
+         "f(x_i) = y_i up to the rounding of the construction to float64 (bounded by the verifier)",
+         "gated units are exact zeros with pre-activation margin ≥ 1; saturated clip units give "
+         f"exactly 0 or 2 when rounding stays below the margin m = {margin}"],
+        F.name, notes)
+    return Construction(net, cert, {"p": p, "q": q, "u": u.tolist(), "margin": margin,
+                                    "build_seconds": time.perf_counter() - t0})
+
+
+def _pad_t(t_sorted: list[tuple[np.ndarray, np.ndarray]], q: int, F: Field
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    vals = np.concatenate([t for t, _ in t_sorted])
+    Y = np.concatenate([y for _, y in t_sorted], axis=0)
+    bounds = np.cumsum([0] + [len(t) for t, _ in t_sorted])
+    return pad_groups(vals, Y, bounds, q, F, fallback_gap=F.const(1) / q)
