@@ -100,6 +100,9 @@ class Method:
     size_formula: Callable[..., dict[str, Any]] | None = None
     #: dataset -> options that break the theorem's condition by one unit (must raise ConditionError)
     break_condition: Callable[..., dict[str, Any]] | None = None
+    #: dataset -> None when the theorem's data assumption (beyond distinct points of an allowed task)
+    #: holds, else the reason; such data must be refused with a ConditionError (e.g. general position)
+    assumption: Callable[..., str | None] | None = None
 
 
 _REGISTRY: dict[str, Method] = {}
@@ -109,6 +112,7 @@ def register(name: str, theorem: str, condition: str, sizes: str,
              tasks: tuple[str, ...] = ("regression", "classification"),
              size_formula: Callable[..., dict[str, Any]] | None = None,
              break_condition: Callable[..., dict[str, Any]] | None = None,
+             assumption: Callable[..., str | None] | None = None,
              ) -> Callable[[Callable[..., Construction]], Callable[..., Construction]]:
     """Decorator registering a construction function under ``name``.
 
@@ -120,7 +124,7 @@ def register(name: str, theorem: str, condition: str, sizes: str,
         if name in _REGISTRY:
             raise ValueError(f"method {name!r} registered twice")
         _REGISTRY[name] = Method(name, theorem, condition, sizes, fn, tasks, size_formula,
-                                 break_condition)
+                                 break_condition, assumption)
         return fn
 
     return deco

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 from itertools import combinations
 from typing import Any
 
@@ -118,15 +119,20 @@ def hyperplane_through(points: list[list[int]]) -> tuple[list[list[int]], int]:
 
 
 def describe_hyperplane(w: list[int], c: int, maps: list[tuple[float, int, int]] | None = None) -> str:
-    """Text of the hyperplane w^T x + c = 0 (in original coordinates when it is axis-parallel)."""
+    """Text of the hyperplane w^T x' + c = 0 in original coordinates (coefficients rounded for display;
+    the test itself was exact)."""
     nz = [j for j, a in enumerate(w) if a]
-    if maps is not None and len(nz) == 1:
+    if maps is None:
+        return " + ".join(f"{a}·x'_{j}" for j, a in enumerate(w) if a) + f" + {c} = 0"
+    # x'_j = (x_j - lo_j) 2^s_j / g_j  =>  Σ a_j x_j + b = 0 with a_j = w_j 2^s_j / g_j
+    a = {j: Fraction(w[j]) * Fraction(2) ** maps[j][1] / maps[j][2] for j in nz}
+    b = Fraction(c) - sum((a[j] * Fraction(maps[j][0]) for j in nz), Fraction(0))
+    if len(nz) == 1:
         j = nz[0]
-        lo, shift, g = maps[j]
-        value = lo + (-c / w[j]) * g / 2.0**shift
-        return f"x_{j} = {value:.17g}"
-    terms = " + ".join(f"{a}·x'_{j}" for j, a in enumerate(w) if a)
-    return f"{terms} + {c} = 0 in integer coordinates x' (x'_j = (x_j - min_j)·2^s_j/g_j)"
+        return f"x_{j} = {float(-b / a[j]):.17g}"
+    top = max(abs(v) for v in a.values())
+    terms = " ".join(f"{float(a[j] / top):+.6g}·x_{j}" for j in nz)
+    return f"{terms} {float(b / top):+.6g} = 0".lstrip("+")
 
 
 def _subset_rank(rows: list[list[int]], idx: list[int]) -> int:

@@ -46,6 +46,7 @@ from memcap.constructions.yun2019.two_layer import (
     gate_count,
     gate_layer,
     gate_units,
+    gp_assumption,
     require_general_position,
     to_field,
     zeros_field,
@@ -97,6 +98,12 @@ def _resnet_break(ds: Dataset, activation: str = "relu", **_: Any) -> dict[str, 
     return {"widths": tuple(ws), "activation": activation}
 
 
+def _resnet_assumption(ds: Dataset) -> str | None:
+    if ds.d_x < ds.d_y:
+        return f"Theorem 4.1 needs d_x ≥ d_y, got d_x = {ds.d_x} < d_y = {ds.d_y}"
+    return gp_assumption(ds)
+
+
 @register(
     "yun-resnet",
     theorem="Yun et al. 2019, Theorem 4.1",
@@ -107,6 +114,7 @@ def _resnet_break(ds: Dataset, activation: str = "relu", **_: Any) -> dict[str, 
     tasks=("classification",),
     size_formula=resnet_sizes,
     break_condition=_resnet_break,
+    assumption=_resnet_assumption,
 )
 def resnet(ds: Dataset, widths: tuple[int, ...] | None = None, activation: str | Activation = "relu",
            gate: int | None = None, layers: int = 2, arithmetic: str = "float64", margin: float = 0.25,

@@ -271,6 +271,12 @@ def _two_layer_break(ds: Dataset, activation: str = "relu", **_: Any) -> dict[st
     return {"widths": (s["widths"][0] - 1,), "activation": activation}
 
 
+def gp_assumption(ds: Dataset, budget: int = 20_000) -> str | None:
+    """Registry hook: None when Assumption 4.1 is not refuted (exact check), else the reason."""
+    gp = general_position(ds.X, budget=budget)
+    return gp.message() if gp.holds is False else None
+
+
 def _check_task(ds: Dataset, name: str) -> None:
     if ds.task != "classification":
         raise ConditionError(f"{name} memorizes classification data (one-hot targets, Sec. 4), "
@@ -286,6 +292,7 @@ def _check_task(ds: Dataset, name: str) -> None:
     tasks=("classification",),
     size_formula=two_layer_gp_sizes,
     break_condition=_two_layer_break,
+    assumption=gp_assumption,
 )
 def two_layer_gp(ds: Dataset, widths: tuple[int, ...] | None = None, activation: str | Activation = "relu",
                  gate: int | None = None, arithmetic: str = "float64", margin: float = 0.25, seed: int = 0,
