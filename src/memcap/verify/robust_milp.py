@@ -1,0 +1,190 @@
+"""Tier 3 of robustness verification: an exact mixed-integer program per point (HiGHS).
+
+For a point ``x_i`` with label y and each class c != y not already excluded by tier 2, solve
+``min f_y(z) - f_c(z)`` over ``z`` in the ball, with the network encoded exactly:
+
+* ReLU-like neuron ``a = s+ t (t >= 0), s- t (t < 0)`` with pre-activation bounds ``l < 0 < u``
+  from tier 2 (the big-M constants): one binary d and
+  ``a >= s+ t,  a >= s- t,  a <= s+ t - (s+ - s-) l (1 - d),  a <= s- t + (s+ - s-) u d``
+  (plain ReLU: the usual four constraints). Stable neurons are linear.
+* Hard-tanh in its ReLU form ``clip(t, -1, 1) = -1 + relu(t + 1) - relu(t - 1)``: two binaries
+  when the interval contains both breakpoints (exact).
+* Identity layers and residual blocks ``h' = h + V a + c`` are linear equalities.
+* The ball: L∞ is a box; L1 adds ``s_j >= ±(z_j - x_j)``, ``sum s_j <= r``. **L2 is not linear**:
+  the program uses the outer polytope box ∩ {||z - x||_1 <= r sqrt(d)}, so "proven" stays sound
+  but the tier is not complete for L2 (a solution outside the L2 ball is reported as unknown).
+
+Outcome per point: *proven* when for every c the solver's dual bound exceeds ``proof_margin`` (the
+solver runs in floating point with feasibility tolerance 1e-9; the margin makes its rounding
+irrelevant in practice but this tier is not a floating-point proof in the sense of tier 2, and is
+reported separately); *refuted* when an optimal or incumbent solution, replayed in exact
+arithmetic and projected into the ball, is a counterexample; *unknown* otherwise (time limit,
+solver failure, or a spurious solution).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from memcap.network import Network
+from memcap.verify.robust_attack import Counterexample, _pull_inside, confirm
+from memcap.verify.robust_bounds import Op, prepare
+
+__all__ = ["MilpOutcome", "milp_point"]
+
+
+@dataclass
+class MilpOutcome:
+    status: str                      # "proven" | "refuted" | "unknown"
+    min_margin: float | None         # certified-by-solver lower bound on the worst margin (proven)
+    counterexample: Counterexample | None
+    binaries: int
+    seconds: float
+    detail: str = ""
+
+
+class _Model:
+    def __init__(self) -> None:
+        self.lb: list[float] = []
+        self.ub: list[float] = []
+        self.integ: list[int] = []
+        self.rows: list[tuple[dict[int, float], float, float]] = []
+
+    def var(self, lo: float, hi: float, integer: bool = False) -> int:
+        self.lb.append(float(lo))
+        self.ub.append(float(hi))
+        self.integ.append(1 if integer else 0)
+        return len(self.lb) - 1
+
+    def vars(self, lo: np.ndarray, hi: np.ndarray) -> list[int]:
+        return [self.var(a, b) for a, b in zip(lo, hi, strict=True)]
+
+    def row(self, coef: dict[int, float], lo: float, hi: float) -> None:
+        self.rows.append((coef, lo, hi))
+
+    def affine(self, W: np.ndarray, b: np.ndarray, inp: list[int], outs: list[int],
+               extra: list[int] | None = None) -> None:
+        """outs = W inp + b (+ extra)."""
+        for j, o in enumerate(outs):
+            coef = {o: 1.0}
+            for k in np.flatnonzero(W[j]):
+                coef[inp[k]] = coef.get(inp[k], 0.0) - float(W[j, k])
+            if extra is not None:
+                coef[extra[j]] = coef.get(extra[j], 0.0) - 1.0
+            self.row(coef, float(b[j]), float(b[j]))
+
+    def relu_like(self, t: int, lo: float, hi: float, sp: float, sm: float, shift: float = 0.0) -> int:
+        """A variable equal to relu_like(t + shift) for t + shift in [lo, hi]."""
+        if lo >= 0 or hi <= 0:
+            s = sp if lo >= 0 else sm
+            a = self.var(min(s * lo, s * hi), max(s * lo, s * hi))
+            self.row({a: 1.0, t: -s}, s * shift, s * shift)
+            return a
+        a = self.var(min(sm * lo, 0.0), sp * hi)
+        d = self.var(0, 1, integer=True)
+        g = sp - sm
+        self.row({a: 1.0, t: -sp}, sp * shift, np.inf)                      # a >= s+ (t+shift)
+        self.row({a: 1.0, t: -sm}, sm * shift, np.inf)                      # a >= s- (t+shift)
+        self.row({a: 1.0, t: -sp, d: -g * lo}, -np.inf, sp * shift - g * lo)  # a <= s+ x - g lo (1-d)
+        self.row({a: 1.0, t: -sm, d: -g * hi}, -np.inf, sm * shift)          # a <= s- x + g hi d
+        return a
+
+
+def _encode(ops: list[Op], x: np.ndarray, r: float, norm: str,
+            zb: list[tuple[np.ndarray, np.ndarray]]) -> tuple[_Model, list[int], list[int]]:
+    m = _Model()
+    d = len(x)
+    box_r = r
+    xin = m.vars(np.nextafter(x - box_r, -np.inf), np.nextafter(x + box_r, np.inf))
+    if norm in ("1", "2"):
+        R = r if norm == "1" else r * np.sqrt(d) * (1 + 1e-12)
+        s = m.vars(np.zeros(d), np.full(d, r))
+        for j in range(d):
+            m.row({s[j]: 1.0, xin[j]: -1.0}, -x[j], np.inf)
+            m.row({s[j]: 1.0, xin[j]: 1.0}, x[j], np.inf)
+        m.row(dict.fromkeys(s, 1.0), -np.inf, R)
+    h = xin
+    for k, op in enumerate(ops):
+        lo, hi = zb[k]
+        z = m.vars(lo, hi)
+        m.affine(op.W, op.b, h, z)
+        act = op.act
+        if act.kind == "identity":
+            a = z
+        elif act.kind == "relu_like":
+            sp, sm = float(act.s_plus), float(act.s_minus)
+            a = [m.relu_like(z[j], lo[j], hi[j], sp, sm) for j in range(len(z))]
+        else:
+            a = []
+            for j in range(len(z)):
+                r1 = m.relu_like(z[j], lo[j] + 1, hi[j] + 1, 1.0, 0.0, shift=1.0)
+                r2 = m.relu_like(z[j], lo[j] - 1, hi[j] - 1, 1.0, 0.0, shift=-1.0)
+                v = m.var(float(np.clip(lo[j], -1, 1)), float(np.clip(hi[j], -1, 1)))
+                m.row({v: 1.0, r1: -1.0, r2: 1.0}, -1.0, -1.0)
+                a.append(v)
+        if op.kind == "dense":
+            h = a
+        else:
+            hn = [m.var(-np.inf, np.inf) for _ in h]
+            m.affine(op.V, op.c, a, hn, extra=h)
+            h = hn
+    return m, xin, h
+
+
+def milp_point(net: Network, x: np.ndarray, label: int, r: float, norm: str,
+               zb: list[tuple[np.ndarray, np.ndarray]], classes: list[int] | None = None,
+               time_limit: float = 10.0, proof_margin: float = 1e-7) -> MilpOutcome:
+    """Decide one point exactly (up to the solver's tolerances; see the module docstring)."""
+    from scipy.optimize import LinearConstraint, milp
+    from scipy.sparse import coo_matrix
+
+    t0 = time.perf_counter()
+    ops = prepare(net)
+    if any(op.Wr is not None or op.Vr is not None for op in ops):
+        return MilpOutcome("unknown", None, None, 0, 0.0, "exact-rational weights: MILP tier skipped")
+    zb = [(np.nextafter(lo, -np.inf), np.nextafter(hi, np.inf)) for lo, hi in zb]
+    m, xin, out = _encode(ops, np.asarray(x, np.float64), r, norm, zb)
+    n = len(m.lb)
+    rr, cc, vv = [], [], []
+    for i, (coef, _, _) in enumerate(m.rows):
+        for j, v in coef.items():
+            rr.append(i)
+            cc.append(j)
+            vv.append(v)
+    A = coo_matrix((vv, (rr, cc)), shape=(len(m.rows), n)).tocsr()
+    cons = LinearConstraint(A, [r_[1] for r_ in m.rows], [r_[2] for r_ in m.rows])
+    from scipy.optimize import Bounds
+
+    bounds = Bounds(m.lb, m.ub)
+    integ = np.array(m.integ)
+    classes = [c for c in range(net.out_dim) if c != label] if classes is None else classes
+    worst = np.inf
+    for c in classes:
+        left = time_limit - (time.perf_counter() - t0)
+        if left <= 0:
+            return MilpOutcome("unknown", None, None, int(integ.sum()), time.perf_counter() - t0,
+                               "time limit")
+        obj = np.zeros(n)
+        obj[out[label]] += 1.0
+        obj[out[c]] -= 1.0
+        res = milp(obj, integrality=integ, bounds=bounds, constraints=cons,
+                   options={"time_limit": left, "mip_rel_gap": 1e-6, "presolve": True})
+        if res.x is not None and res.fun is not None and res.fun <= proof_margin:
+            z = _pull_inside(np.asarray(res.x[xin], np.float64), np.asarray(x, np.float64), r, norm)
+            if z is not None:
+                ok, cls = confirm(net, z[None, :], np.array([label]))
+                if ok[0]:
+                    mrg = float(net(z[None, :])[0, label] - net(z[None, :])[0, cls[0]])
+                    ce = Counterexample(-1, z, int(label), int(cls[0]), mrg, "milp")
+                    return MilpOutcome("refuted", None, ce, int(integ.sum()), time.perf_counter() - t0)
+        dual = getattr(res, "mip_dual_bound", None)
+        if res.status == 0 and res.fun is not None:
+            dual = res.fun if dual is None else dual
+        if dual is None or not np.isfinite(dual) or dual <= proof_margin:
+            why = res.message if res.status != 0 else f"optimum {res.fun:.3g} not confirmed by replay"
+            return MilpOutcome("unknown", None, None, int(integ.sum()), time.perf_counter() - t0, why)
+        worst = min(worst, float(dual))
+    return MilpOutcome("proven", worst, None, int(integ.sum()), time.perf_counter() - t0)
