@@ -67,3 +67,12 @@ def test_bounds_command():
     r = runner.invoke(app, ["bounds", "--widths", "16,24", "-n", "37", "--json"])
     rows = json.loads(r.stdout)
     assert r.exit_code == 0 and any(row["holds"] for row in rows)
+
+
+def test_info_shows_the_stored_certificate(tmp_path):
+    out = tmp_path / "net.npz"
+    assert runner.invoke(app, ["construct", "-d", "gen:gaussian?n=12&d=2", "-o", str(out)]).exit_code == 0
+    r = runner.invoke(app, ["info", str(out), "--json"])
+    payload = json.loads(r.stdout)
+    assert r.exit_code == 0 and payload["meta"]["certificate"]["method"] == "yun-3layer"
+    assert runner.invoke(app, ["info", str(tmp_path / "nope.npz")]).exit_code == 2

@@ -121,7 +121,7 @@ def forward_float(net: Network, X: np.ndarray, dtype: Any = np.float64) -> np.nd
             a = _act_float(a @ W.T + b, layer.activation)
         else:
             U, b, V, c = (to_float_array(x, dtype) for x in layer.arrays())
-            a = a + _act_float(a @ U.T + b, layer.activation) @ V.T + c
+            a = (_act_float(a @ U.T + b, layer.activation) @ V.T + c) + a
     return a
 
 

@@ -305,7 +305,8 @@ def three_layer(ds: Dataset, widths: tuple[int, int] | None = None, activation: 
         guarantees=[
             "f(x_i) = y_i for every i in exact arithmetic of the stated weights"
             if F.exact else
-            "f(x_i) = y_i for every i up to the rounding of weights to float64 (bounded by the verifier)",
+            "f(x_i) = y_i for every i for the ideal weights; the stored float64 weights are certified "
+            "by memcap.verify to within its tolerance",
         ],
         arithmetic=F.name,
         notes=notes,
