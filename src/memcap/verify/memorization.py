@@ -148,6 +148,17 @@ def _bounded(net: Network, X: np.ndarray, dtype: Any) -> tuple[np.ndarray, np.nd
     return np.concatenate([o for o, _ in parts]), np.concatenate([b for _, b in parts])
 
 
+def _start_precision(net: Network) -> int:
+    """First ball precision worth trying: exact weights of b bits (numerator or denominator) lose
+    their low bits below ~2b + 64 bits of working precision, so smaller precisions only re-run."""
+    if not net.exact:
+        return PRECISIONS[0]
+    bits = max((v.height_bits() for layer in net.layers for a in layer.arrays() if a.dtype == object
+                for v in a.ravel() if isinstance(v, flint.fmpq)), default=0)
+    want = 2 * bits + 64
+    return next((p for p in PRECISIONS if p >= want), PRECISIONS[-1])
+
+
 def _embed(a: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
     full = np.full((n, a.shape[1]), np.nan)
     full[rows] = a
@@ -199,7 +210,10 @@ def verify(net: Network, ds: Dataset, tol: float | None = None,
         tiers[name] = int(done.sum())
         todo = todo[~done]
     tol_q = None if tolerance is None else _fmpq(tolerance)
+    start = _start_precision(net) if len(todo) else PRECISIONS[0]
     for prec in PRECISIONS:
+        if prec < start:
+            continue
         if not len(todo):
             break
         say(f"ball arithmetic at {prec} bits on {len(todo)} undecided points")
@@ -253,7 +267,9 @@ def verify(net: Network, ds: Dataset, tol: float | None = None,
         K = b64.max(axis=1) / unit_roundoff(np.float64)
         with np.errstate(divide="ignore"):
             need = np.log2(np.maximum(K, 1e-300) / np.maximum(slack, 1e-300))
-        bits = max(1, int(math.ceil(float(np.max(need))))) + 1
+        worst = float(np.max(need))
+        # an overflowing float evaluation (huge weights) gives an infinite bound: bits unknown
+        bits = max(1, int(math.ceil(worst))) + 1 if math.isfinite(worst) else None
     return VerificationReport(
         memorized=memorized,
         certified=not undecided,
