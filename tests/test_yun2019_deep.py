@@ -277,3 +277,38 @@ def test_cli(tmp_path):
     r = runner.invoke(app, ["construct", "--data", "gen:gaussian?n=200&d=3&seed=1", "--method", "yun-deep",
                             "--widths", ",".join(["8"] * 22), "--activation", "hardtanh", "-o", str(out)])
     assert r.exit_code == 0, r.output
+
+
+# ---- bounds rows ---------------------------------------------------------------------------------
+def _rows(widths, N, d_y=3, act=RELU, ds=None):
+    from memcap.bounds import Architecture, evaluate
+
+    return {r.source: r for r in evaluate(Architecture(2, d_y, tuple(widths), act), N, ds)
+            if r.source.startswith("Yun et al. 2019") and "Theorem" not in r.source}
+
+
+def test_bounds_rows():
+    rows = _rows((8, 8, 12), 16)
+    assert rows["Yun et al. 2019, Proposition 3.2 (yun-classifier)"].holds
+    assert rows["Yun et al. 2019, Corollary A.3 (yun-deep, classification)"].holds
+    assert not _rows((8, 8, 11), 16)["Yun et al. 2019, Proposition 3.2 (yun-classifier)"].holds
+    g3 = _rows((8, 8, 9), 16)
+    key = "Yun et al. 2019, Proposition 3.2 (yun-classifier), 3-unit gate (reading aid; gate='3unit')"
+    assert g3[key].holds
+    assert not g3["Yun et al. 2019, Proposition 3.2 (yun-classifier)"].holds
+    # any depth: the rows agree with what yun-deep builds or refuses
+    ds = memcap.load_dataset("builtin:iris")
+    for ws in [(8,) * 6, (17,) * 6 + (12,), (29,) * 6]:
+        rows = _rows(ws, ds.N, ds=ds)
+        holds = any(r.holds for r in rows.values() if r.kind == "sufficient")
+        if holds:
+            assert memcap.construct(ds, "yun-deep", widths=ws).verification.certified
+        else:
+            with pytest.raises(ConditionError):
+                deep_network(ds, widths=ws)
+    info = _rows((8,) * 6, ds.N, ds=ds)
+    assert info["Yun et al. 2019, Prop. 3.4/Cor. A.1: smallest equal width at depth 7"].values["w"] == 29
+    assert info["Yun et al. 2019, Cor. A.2/A.3: smallest equal width at depth 7"].values["w"] == 21
+    # regression data: no classification rows
+    reg = Dataset(np.arange(10.0)[:, None], np.linspace(-1, 1, 10))
+    assert all("classification" not in s and "3.2" not in s for s in _rows((8,) * 3, 10, 1, ds=reg))
