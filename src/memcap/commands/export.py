@@ -1,0 +1,117 @@
+"""``memcap export``: ONNX model (checked with onnxruntime) and VNN-LIB robustness properties."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from memcap.cli import app, console, get_data, out, report_table, user_errors
+from memcap.export import atomic_write_bytes
+
+
+@app.command()
+def export(
+    network: Annotated[Path, typer.Argument(help="Network file (.npz) written by memcap.")],
+    onnx_path: Annotated[Path | None, typer.Option("--onnx", help="Write the network as ONNX here.")] = None,
+    vnnlib: Annotated[Path | None, typer.Option(
+        "--vnnlib", help="Folder for one VNN-LIB robustness property per data point.")] = None,
+    data: Annotated[str | None, typer.Option(
+        "--data", "-d", help="Classification data: the properties' points; the ONNX check.")] = None,
+    radius: Annotated[float | None, typer.Option(
+        help="L∞ radius of the properties (default: the radius the network's certificate promises).")
+                      ] = None,
+    dtype: Annotated[str, typer.Option(help="ONNX float type: float64 or float32.")] = "float64",
+    batch: Annotated[int, typer.Option(help="ONNX batch dimension (0: dynamic).")] = 1,
+    timeout: Annotated[float, typer.Option(help="Per-property timeout written to instances.csv.")] = 60.0,
+    allow_unverified: Annotated[bool, typer.Option(
+        help="Export even if memcap does not certify the network memorizes the data.")] = False,
+    label: Annotated[str | None, typer.Option(help="CSV label column.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Write the network as ONNX (outputs checked with onnxruntime against the certified float bound)
+    and VNN-LIB properties (input box, "label is not the max" as the negated property)."""
+    import memcap
+    from memcap.interchange import check_onnx, to_onnx, vnnlib_property
+    from memcap.verify.robust import promised_robustness
+
+    files: dict[Path, bytes] = {}
+    info: dict[str, Any] = {"network": str(network)}
+    with user_errors():
+        if onnx_path is None and vnnlib is None:
+            raise ValueError("nothing to export: give --onnx FILE and/or --vnnlib FOLDER")
+        if batch < 0:
+            raise ValueError(f"--batch must be >= 0 (0 = dynamic), got {batch}")
+        net = memcap.load(network)
+        ds = get_data(data, label, None) if data else None
+        if vnnlib is not None and ds is None:
+            raise ValueError("--vnnlib needs --data (the points and labels the properties are about)")
+        if ds is not None:
+            if ds.task != "classification":
+                raise ValueError(f"{data} is {ds.task} data; the properties are about class labels")
+            rep = memcap.verify(net, ds)
+            info["memorizes_certified"] = bool(rep.memorized and rep.certified)
+            if not info["memorizes_certified"] and not allow_unverified:
+                raise ValueError(f"memcap does not certify that {network} memorizes {data} "
+                                 f"({rep.summary()}); refusing to export (--allow-unverified to force)")
+        if vnnlib is not None:
+            promised = promised_robustness(net)
+            if radius is None:
+                if promised is None or promised["norm"] != "inf":
+                    raise ValueError("give --radius: the network's certificate promises no L∞ radius")
+                radius = promised["radius"]
+            if not (math.isfinite(radius) and radius > 0):
+                raise ValueError(f"--radius must be a finite number > 0, got {radius}")
+            info["radius"] = radius
+            lines = ["onnx,vnnlib,timeout"]
+            for i in range(ds.N):  # type: ignore[union-attr]
+                text = vnnlib_property(ds.X[i], int(ds.labels[i]), net.out_dim, radius,  # type: ignore
+                                       comment=f"memcap: {network.name}, data {data}, point {i}")
+                name = f"prop_{i:05d}.vnnlib"
+                files[vnnlib / name] = text.encode()
+                lines.append(f"{onnx_path.name if onnx_path else 'net.onnx'},{name},{timeout:g}")
+            files[vnnlib / "instances.csv"] = ("\n".join(lines) + "\n").encode()
+            info["properties"] = ds.N  # type: ignore[union-attr]
+        if onnx_path is not None:
+            model = to_onnx(net, dtype, batch or None)
+            X = ds.X if ds is not None else _probe_inputs(net)
+            chk = check_onnx(model, net, X, dtype, ds.labels if ds is not None else None)
+            info["onnx_check"] = chk.to_json()
+            if not chk.ok:
+                raise ValueError(
+                    f"onnxruntime disagrees with memcap beyond the certified rounding bound "
+                    f"(max |diff| {chk.max_diff:.3g}, {chk.worst_ratio:.3g}x the allowed 2·bound); "
+                    "not writing the ONNX model")
+            files[onnx_path] = model
+    for path, blob in files.items():  # everything was built and checked before the first write
+        atomic_write_bytes(path, blob)
+    chk_info = info.get("onnx_check")
+    if chk_info and chk_info["memorizes_any_order"] is False:
+        console.print(f"[yellow]warning:[/] in {dtype} the exported model is not certified to classify "
+                      "every point correctly under every summation order (margin ≤ 2·rounding bound)")
+    if as_json:
+        out.print_json(json.dumps(info, default=str))
+        return
+    rows: list[tuple[str, Any]] = [("network", network)]
+    if "memorizes_certified" in info:
+        rows.append(("memcap certifies memorization", info["memorizes_certified"]))
+    if onnx_path is not None:
+        c = info["onnx_check"]
+        rows += [("ONNX", f"{onnx_path} ({dtype}, opset 17)"),
+                 ("onnxruntime vs memcap: max |diff|", c["max_diff"]),
+                 ("within 2·certified bound",
+                  f"yes ({c['worst_ratio']:.3g} of allowed, {c['points']} inputs)"),
+                 ("classifies every point, any summation order", c["memorizes_any_order"])]
+    if vnnlib is not None:
+        rows += [("VNN-LIB", f"{info['properties']} properties in {vnnlib} (+ instances.csv)"),
+                 ("L∞ radius", info["radius"])]
+    out.print(report_table("export", rows))
+
+
+def _probe_inputs(net: Any) -> Any:
+    import numpy as np
+
+    return np.random.default_rng(0).standard_normal((64, net.in_dim))

@@ -1,0 +1,134 @@
+"""``memcap robust``: is every point classified correctly on its whole ball? Three tiers, separately."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from memcap.cli import _fmt, app, console, get_data, out, progress_status, user_errors
+from memcap.export import atomic_write_bytes
+from memcap.verify.robust import TIERS, RobustReport, parse_norm, verify_robust
+
+
+def _parse_tiers(text: str) -> tuple[str, ...]:
+    tiers = tuple(t.strip().lower() for t in text.split(",") if t.strip())
+    bad = [t for t in tiers if t not in TIERS]
+    if bad or not tiers:
+        raise ValueError(f"--tiers must be a comma-separated subset of {','.join(TIERS)}, got {text!r}")
+    return tiers
+
+
+def _tier_table(rep: RobustReport) -> Table:
+    t = Table(title="tiers (each reported on the points it examined)", title_justify="left")
+    for col in ("tier", "examined", "proven", "refuted", "undecided", "by", "s/point", "notes"):
+        t.add_column(col, overflow="fold")
+    for tr in rep.tiers.values():
+        t.add_row(tr.name, str(tr.examined), str(tr.proven), str(tr.refuted), str(tr.undecided),
+                  _fmt(", ".join(f"{k} {v}" for k, v in tr.by_method.items())),
+                  _fmt(tr.seconds_per_point), _fmt("; ".join(tr.notes)))
+    return t
+
+
+def save_counterexamples(rep: RobustReport, folder: Path) -> list[Path]:
+    """One JSON file per counterexample (floats as decimal and exact hex), written atomically."""
+    paths = []
+    for i, ce in sorted(rep.counterexamples.items()):
+        d = ce.to_json()
+        d["z_hex"] = [float(v).hex() for v in ce.z]
+        d.update({"radius": rep.radius, "norm": rep.norm})
+        p = folder / f"counterexample_{i:05d}.json"
+        atomic_write_bytes(p, json.dumps(d, indent=1).encode())
+        paths.append(p)
+    return paths
+
+
+@app.command()
+def robust(
+    network: Annotated[Path, typer.Argument(help="Network file (.npz) written by memcap.")],
+    data: Annotated[str, typer.Option("--data", "-d", help="Classification dataset source.")],
+    radius: Annotated[float, typer.Option("--radius", "-r", help="Ball radius r > 0.")],
+    norm: Annotated[str, typer.Option(help="Ball norm: inf, 2 or 1.")] = "inf",
+    tiers: Annotated[str, typer.Option(help="Comma-separated tiers to run: attack,bounds,milp.")
+                     ] = "attack,bounds,milp",
+    time_limit: Annotated[float, typer.Option(help="MILP time limit per point, seconds.")] = 10.0,
+    all_tiers: Annotated[bool, typer.Option(
+        "--all-tiers", help="Run every tier on every point (default: a tier sees only points the "
+                            "earlier tiers left open).")] = False,
+    counterexamples: Annotated[Path | None, typer.Option(
+        help="Folder to write one JSON file per counterexample found.")] = None,
+    label: Annotated[str | None, typer.Option(help="CSV label column.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the attack's random restarts.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Robust accuracy: prove (sound bounds, exact MILP) or refute (attack, MILP) robustness of every
+    point on its Lp ball. Exit 0 only when every point is proven robust."""
+    import memcap
+
+    with user_errors():
+        if not (math.isfinite(radius) and radius > 0):
+            raise ValueError(f"--radius must be a finite number > 0, got {radius}")
+        p = parse_norm(norm)
+        tier_t = _parse_tiers(tiers)
+        if time_limit <= 0:
+            raise ValueError(f"--time-limit must be > 0 seconds, got {time_limit}")
+        net = memcap.load(network)
+        ds = get_data(data, label, None)
+        if ds.task != "classification":
+            raise ValueError(f"{data} is {ds.task} data; robust memorization is defined for class "
+                             "labels (use a classification dataset, e.g. builtin:iris)")
+        with progress_status(not as_json) as say:
+            rep = verify_robust(net, ds, radius, p, tiers=tier_t, time_limit=time_limit,
+                                cascade=not all_tiers, seed=seed, progress=say)
+    written = save_counterexamples(rep, counterexamples) if counterexamples and rep.counterexamples else []
+    if as_json:
+        d = rep.to_json()
+        d["counterexample_files"] = [str(w) for w in written]
+        out.print_json(json.dumps(d, default=str))
+    else:
+        out.print(_summary(rep, network, ds.name))
+        out.print(_tier_table(rep))
+        for i, ce in list(sorted(rep.counterexamples.items()))[:5]:
+            zs = ", ".join(f"{v:.8g}" for v in ce.z[:8])
+            out.print(f"counterexample at point {i} (by {ce.found_by}): z = [{zs}"
+                      f"{', …' if len(ce.z) > 8 else ''}] is classified {ce.predicted}, label {ce.label} "
+                      f"(margin {ce.margin:.3g})")
+        if written:
+            out.print(f"[green]wrote[/] {len(written)} counterexample file(s) to {counterexamples}")
+    for n in rep.notes:
+        console.print(f"[yellow]note:[/] {n}")
+    if rep.inconsistent:
+        console.print(f"[bold red]BUG in the verifier:[/] points {rep.inconsistent[:10]} proven and refuted")
+    if rep.promise_broken:
+        pr = rep.promised
+        console.print(
+            f"[bold red]BUG:[/] the network's certificate promises robustness at radius "
+            f"{pr['radius']:.6g} (L{pr['norm']}) but at radius {rep.radius:.6g} only {rep.proven}/{rep.N} "
+            f"points are proven; {rep.refuted} refuted "
+            f"(counterexamples: {sorted(rep.counterexamples)[:10]}), "
+            f"{rep.unknown} unknown. Please report this network.")
+    if not rep.all_proven or rep.inconsistent:
+        raise typer.Exit(1)
+
+
+def _summary(rep: RobustReport, network: Path, name: str) -> Table:
+    from memcap.cli import report_table
+
+    lam = rep.separation
+    rows = [
+        ("ball", f"L{rep.norm}, radius {rep.radius:.6g} = {rep.radius / (lam / 2):.4g}·λ_D/2 "
+                 f"(λ_D = {lam:.6g} in L{rep.norm})"),
+        ("robust accuracy (proven, certified lower bound)", f"{rep.robust_accuracy:.4f} "
+                                                            f"({rep.proven}/{rep.N})"),
+        ("upper bound (1 - refuted/N)", f"{rep.robust_accuracy_upper:.4f} ({rep.refuted} refuted)"),
+        ("unknown", rep.unknown),
+        ("promised by the certificate", "—" if not rep.promised else
+         f"radius {rep.promised['radius']:.6g} (L{rep.promised['norm']}); covers this radius: "
+         f"{_fmt(rep.covered_by_promise)}"),
+        ("seconds", rep.seconds),
+    ]
+    return report_table(f"robust {network} on {name} (N={rep.N})", rows)

@@ -1,0 +1,248 @@
+"""Interchange with external verifiers: ONNX models and VNN-LIB robustness properties.
+
+* :func:`to_onnx` builds the ONNX graph directly with the ``onnx`` package (no torch exporter):
+  ``Gemm`` per affine map, ``Relu`` (plain ReLU), ``s- t + (s+ - s-) Relu(t)`` (other ReLU-like
+  slopes), ``Clip(-1, 1)`` (hard-tanh), ``Add`` for residual skips; float32 or float64; input
+  ``input`` of shape ``[batch, d_x]`` (batch 1 by default, the VNN-COMP convention), output ``output``.
+* :func:`check_onnx` runs the model with onnxruntime and checks every output lies within twice the
+  certified rounding bound of :func:`memcap.numerics.forward_float_bounded` of memcap's own float
+  evaluation (both are within the bound of the exact network, for any summation order); a larger
+  difference means the runtime computes something else, and the export is refused.
+* :func:`vnnlib_property` writes one VNN-LIB property per point in the VNN-COMP convention: the file
+  states the *counterexample* (input in the L∞ box, some other class scoring at least the label's
+  output; ties count as wrong, as in memcap), so "unsat" from a verifier means "robust". The box is
+  rounded outward, so it contains the ball. :func:`read_vnnlib` parses that subset back.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from memcap.export import require_extra
+from memcap.network import Dense, Network
+from memcap.numerics import forward_float_bounded, to_float_array
+
+__all__ = ["to_onnx", "check_onnx", "OnnxCheck", "vnnlib_property", "read_vnnlib", "VnnProperty",
+           "OPSET"]
+
+OPSET = 17
+
+
+def _dtype_of(name: str) -> tuple[Any, int]:
+    onnx = require_extra("onnx", "onnx")
+    if name in ("float32", "f32"):
+        return np.float32, onnx.TensorProto.FLOAT
+    if name in ("float64", "f64", "double"):
+        return np.float64, onnx.TensorProto.DOUBLE
+    raise ValueError(f"ONNX dtype must be float32 or float64, got {name!r}")
+
+
+def to_onnx(net: Network, dtype: str = "float64", batch: int | None = 1) -> bytes:
+    """The serialized ONNX model computing ``net`` with weights rounded to ``dtype``."""
+    onnx = require_extra("onnx", "onnx")
+    from onnx import helper, numpy_helper
+
+    np_dt, onnx_dt = _dtype_of(dtype)
+    nodes: list[Any] = []
+    inits: list[Any] = []
+    count = [0]
+
+    def const(arr: Any, hint: str) -> str:
+        count[0] += 1
+        name = f"{hint}_{count[0]}"
+        inits.append(numpy_helper.from_array(np.asarray(to_float_array(np.asarray(arr)), dtype=np_dt), name))
+        return name
+
+    def node(op: str, inputs: list[str], hint: str, **attrs: Any) -> str:
+        count[0] += 1
+        out = f"{hint}_{count[0]}"
+        nodes.append(helper.make_node(op, inputs, [out], **attrs))
+        return out
+
+    def act(t: str, a: Any) -> str:
+        if a.kind == "identity":
+            return t
+        if a.kind == "hardtanh":
+            return node("Clip", [t, const(-1.0, "lo"), const(1.0, "hi")], "hardtanh")
+        r = node("Relu", [t], "relu")
+        if a.s_plus == 1 and a.s_minus == 0:
+            return r
+        scaled = node("Mul", [r, const(float(a.s_plus - a.s_minus), "gap")], "scaled")
+        if a.s_minus == 0:
+            return scaled
+        lin = node("Mul", [t, const(float(a.s_minus), "smin")], "lin")
+        return node("Add", [lin, scaled], "relu_like")
+
+    h = "input"
+    for k, layer in enumerate(net.layers):
+        if isinstance(layer, Dense):
+            z = node("Gemm", [h, const(layer.weight, f"W{k}"), const(layer.bias, f"b{k}")], f"z{k}",
+                     transB=1)
+            h = act(z, layer.activation)
+        else:
+            z = node("Gemm", [h, const(layer.U, f"U{k}"), const(layer.b, f"b{k}")], f"z{k}", transB=1)
+            a = act(z, layer.activation)
+            v = node("Gemm", [a, const(layer.V, f"V{k}"), const(layer.c, f"c{k}")], f"v{k}", transB=1)
+            h = node("Add", [h, v], f"h{k}")
+    nodes.append(helper.make_node("Identity", [h], ["output"]))
+    bdim: Any = batch if batch is not None else "batch"
+    graph = helper.make_graph(
+        nodes, "memcap", [helper.make_tensor_value_info("input", onnx_dt, [bdim, net.in_dim])],
+        [helper.make_tensor_value_info("output", onnx_dt, [bdim, net.out_dim])], inits)
+    meta = net.meta or {}
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="memcap",
+                              doc_string=f"memcap network ({meta.get('method', '?')})")
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+    return model.SerializeToString()
+
+
+@dataclass
+class OnnxCheck:
+    ok: bool
+    max_diff: float          # max |onnxruntime - memcap float evaluation|
+    allowed: float           # smallest (2·certified bound) over the outputs compared
+    worst_ratio: float       # max diff / (2·bound); <= 1 required
+    points: int
+    dtype: str
+    memorizes_any_order: bool | None   # classification: margin > 2·(bound_y + bound_c) everywhere
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def check_onnx(model: bytes, net: Network, X: np.ndarray, dtype: str = "float64",
+               labels: np.ndarray | None = None) -> OnnxCheck:
+    """Run ``model`` with onnxruntime on the rows of ``X`` and compare with the certified bound."""
+    ort = require_extra("onnxruntime", "onnx")
+    np_dt, _ = _dtype_of(dtype)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    sess = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+    X = np.asarray(X, np.float64)
+    shape = sess.get_inputs()[0].shape
+    fixed = shape[0] if isinstance(shape[0], int) else None
+    if fixed:
+        got = np.concatenate([sess.run(None, {"input": X[i:i + fixed].astype(np_dt)})[0]
+                              for i in range(0, len(X), fixed)])
+    else:
+        got = sess.run(None, {"input": X.astype(np_dt)})[0]
+    got = got.astype(np.float64)
+    ref, bnd = forward_float_bounded(net, X, np_dt)
+    diff = np.abs(got - ref)
+    allowed = 2 * bnd * (1 + 2.0**-40) + 2.0**-1074
+    ratio = float(np.max(diff / allowed)) if diff.size else 0.0
+    mem = None
+    if labels is not None and net.out_dim > 1:
+        rows = np.arange(len(X))
+        lab = np.asarray(labels)
+        need = 2 * (bnd[rows, lab][:, None] + bnd)
+        marg = ref[rows, lab][:, None] - ref
+        marg[rows, lab] = np.inf
+        mem = bool(np.all(marg > need))
+    return OnnxCheck(bool(np.all(diff <= allowed)), float(diff.max(initial=0.0)),
+                     float(allowed.min(initial=np.inf)), ratio, len(X), dtype, mem)
+
+
+# ---- VNN-LIB ----------------------------------------------------------------------------------
+def _num(v: float) -> str:
+    s = np.format_float_positional(float(v), unique=True, trim="0")
+    return s + "0" if s.endswith(".") else s
+
+
+def vnnlib_property(x: np.ndarray, label: int, n_out: int, radius: float, comment: str = "") -> str:
+    """VNN-LIB text: input in the box ``x ± radius`` (rounded outward) and the unsafe output set
+    ``OR_{c != label} Y_c >= Y_label`` (a verifier answering unsat proves robustness)."""
+    x = np.asarray(x, np.float64)
+    if not (np.isfinite(radius) and radius > 0):
+        raise ValueError(f"the radius must be a finite number > 0, got {radius}")
+    if n_out < 2:
+        raise ValueError("a robustness property needs at least two outputs (classes)")
+    lo = np.nextafter(x - radius, -np.inf)
+    hi = np.nextafter(x + radius, np.inf)
+    lines = [f"; {line}" for line in (comment.splitlines() or [])]
+    lines += [f"; robustness of class {label} on the L-inf box of radius {_num(radius)} "
+              "(rounded outward); unsat = robust", ""]
+    lines += [f"(declare-const X_{j} Real)" for j in range(len(x))]
+    lines.append("")
+    lines += [f"(declare-const Y_{c} Real)" for c in range(n_out)]
+    lines += ["", "; input constraints"]
+    for j in range(len(x)):
+        lines.append(f"(assert (<= X_{j} {_num(hi[j])}))")
+        lines.append(f"(assert (>= X_{j} {_num(lo[j])}))")
+    lines += ["", f"; unsafe: some class scores at least as high as class {label}", "(assert (or"]
+    lines += [f"    (and (>= Y_{c} Y_{label}))" for c in range(n_out) if c != label]
+    lines.append("))")
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class VnnProperty:
+    n_inputs: int
+    n_outputs: int
+    lower: dict[int, float]
+    upper: dict[int, float]
+    unsafe: list[list[tuple[str, str, str]]]   # disjunction of conjunctions of (op, lhs, rhs)
+
+
+_TOKEN = re.compile(r"\(|\)|[^\s()]+")
+
+
+def _parse_sexprs(text: str) -> list[Any]:
+    text = "\n".join(line.split(";", 1)[0] for line in text.splitlines())
+    stack: list[list[Any]] = [[]]
+    for tok in _TOKEN.findall(text):
+        if tok == "(":
+            stack.append([])
+        elif tok == ")":
+            if len(stack) < 2:
+                raise ValueError("VNN-LIB: unbalanced ')'")
+            done = stack.pop()
+            stack[-1].append(done)
+        else:
+            stack[-1].append(tok)
+    if len(stack) != 1:
+        raise ValueError("VNN-LIB: unbalanced '('")
+    return stack[0]
+
+
+def read_vnnlib(text: str) -> VnnProperty:
+    """Parse the VNN-LIB subset :func:`vnnlib_property` writes (and the common VNN-COMP shape:
+    variable bounds plus one disjunction of conjunctions of comparisons on outputs)."""
+    n_in = n_out = 0
+    lower: dict[int, float] = {}
+    upper: dict[int, float] = {}
+    unsafe: list[list[tuple[str, str, str]]] = []
+    for ex in _parse_sexprs(text):
+        if not isinstance(ex, list) or not ex:
+            raise ValueError(f"VNN-LIB: unexpected top-level token {ex!r}")
+        if ex[0] == "declare-const":
+            name = ex[1]
+            if name.startswith("X_"):
+                n_in = max(n_in, int(name[2:]) + 1)
+            elif name.startswith("Y_"):
+                n_out = max(n_out, int(name[2:]) + 1)
+            else:
+                raise ValueError(f"VNN-LIB: unknown variable {name}")
+        elif ex[0] == "assert":
+            body = ex[1]
+            if body[0] in ("<=", ">=") and isinstance(body[1], str) and body[1].startswith("X_") \
+                    and isinstance(body[2], str) and not body[2].startswith(("X_", "Y_")):
+                j, v = int(body[1][2:]), float(body[2])
+                (upper if body[0] == "<=" else lower)[j] = v
+            elif body[0] == "or":
+                for conj in body[1:]:
+                    terms = conj[1:] if conj[0] == "and" else [conj]
+                    unsafe.append([(t[0], t[1], t[2]) for t in terms])
+            elif body[0] in ("<=", ">="):
+                unsafe.append([(body[0], body[1], body[2])])
+            else:
+                raise ValueError(f"VNN-LIB: unsupported assertion {body!r}")
+        else:
+            raise ValueError(f"VNN-LIB: unsupported command {ex[0]!r}")
+    return VnnProperty(n_in, n_out, lower, upper, unsafe)
