@@ -25,6 +25,9 @@ def bounds(
     residual: Annotated[bool, typer.Option(help="Residual hidden layers (ResNet).")] = False,
     label: Annotated[str | None, typer.Option(help="CSV label column.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    delta: Annotated[str | None, typer.Option(help="Δ-separation ratio (Park et al. 2021 Thm 3), "
+                                              "e.g. 100 or 1827/256.")] = None,
+    classes: Annotated[int | None, typer.Option(help="Number of classes C (without --data).")] = None,
 ) -> None:
     """Which theorems guarantee (sufficient) or rule out (necessary) memorizing N points."""
     with user_errors():
@@ -35,7 +38,8 @@ def bounds(
         ws = parse_widths(widths) or ()
         arch = Architecture(ds.d_x if ds else d_x, ds.d_y if ds else d_y, tuple(ws),
                             Activation.parse(activation), residual)
-        rows = evaluate(arch, N, ds)
+        opts = {k: v for k, v in {"delta": delta, "classes": classes}.items() if v is not None}
+        rows = evaluate(arch, N, ds, **opts)
     if as_json:
         out.print_json(json.dumps([r.__dict__ for r in rows], default=str))
         return
