@@ -148,3 +148,17 @@ def test_cli_digits(tmp_path):
     r = CliRunner().invoke(app, ["construct", "--data", "builtin:digits", "--method", "yun-classifier",
                                  "--widths", "72,100,39", "-o", str(bad)])
     assert r.exit_code == 2 and not bad.exists() and "needed=40" in r.output.replace("\n", "")
+
+
+def test_cli_method_options(tmp_path):
+    out = tmp_path / "g.npz"
+    r = CliRunner().invoke(app, ["construct", "-d", "builtin:iris", "-m", "yun-classifier",
+                                 "--option", "gate=3unit", "--option", "margin=0.5", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert memcap.load(out).widths == [20, 32, 9]
+    r = CliRunner().invoke(app, ["construct", "-d", "builtin:iris", "-m", "yun-classifier",
+                                 "--option", "gat=3unit", "-o", str(tmp_path / "h.npz")])
+    assert r.exit_code == 2 and "no option 'gat'" in r.output
+    r = CliRunner().invoke(app, ["construct", "-d", "builtin:iris", "-m", "yun-classifier",
+                                 "--option", "gate", "-o", str(tmp_path / "h.npz")])
+    assert r.exit_code == 2 and "KEY=VALUE" in r.output

@@ -86,6 +86,32 @@ def parse_widths(text: str | None) -> tuple[int, ...] | None:
     return ws
 
 
+def parse_method_options(method: str, items: list[str]) -> dict[str, Any]:
+    """``--option KEY=VALUE`` items -> keyword options of ``method``'s construction (numbers parsed),
+    refusing keys the construction does not take."""
+    import inspect
+
+    from memcap.constructions.base import get_method
+
+    params = inspect.signature(get_method(method).build).parameters
+    opts: dict[str, Any] = {}
+    for item in items:
+        key, sep, val = (x.strip() for x in item.partition("="))
+        if not sep or not key:
+            raise DataError(f"--option must be KEY=VALUE, got {item!r}")
+        if key not in params or key in ("ds", "widths", "activation", "arithmetic", "seed"):
+            allowed = [k for k in params if k not in ("ds", "widths", "activation", "arithmetic", "seed")]
+            raise DataError(f"{method} has no option {key!r} (its options: {', '.join(allowed) or 'none'}; "
+                            "widths, activation, arithmetic and seed have their own flags)")
+        for cast in (int, float):
+            try:
+                opts[key] = cast(val)
+                break
+            except ValueError:
+                opts[key] = val
+    return opts
+
+
 def report_table(title: str, rows: list[tuple[str, Any]]) -> Table:
     t = Table(title=title, show_header=False, title_justify="left")
     t.add_column("what", style="bold")
@@ -146,6 +172,9 @@ def construct(
     tol: Annotated[float | None, typer.Option(
         help="Regression tolerance (default 1e-6·max(1, max|y|)).")] = None,
     seed: Annotated[int, typer.Option(help="Seed for the random choices of the construction.")] = 0,
+    option: Annotated[list[str] | None, typer.Option(
+        "--option", help="A method option KEY=VALUE (repeatable), e.g. gate=3unit, variant=regression, "
+        "margin=0.5 (see the method's docstring).")] = None,
     label: LabelOpt = None,
     task: TaskOpt = None,
     as_json: JsonOpt = False,
@@ -160,6 +189,7 @@ def construct(
             opts["activation"] = activation
         if widths is not None:
             opts["widths"] = parse_widths(widths)
+        opts.update(parse_method_options(method, option or []))
         with progress_status(not as_json) as say:
             c = memcap.construct(ds, method, arithmetic=arithmetic, tol=tol, progress=say, **opts)
         c.network.meta["data"] = data

@@ -504,8 +504,10 @@ def deep_network(ds: Dataset, widths: tuple[int, ...] | None = None, activation:
         notes.append(f"default widths: {DEFAULT_BLOCK_LAYERS} hidden layers of the smallest equal width "
                      "meeting the condition" + (" + a gate layer" if cls else ""))
     if ds.task == "classification" and not cls:
-        notes.append("classification data fit as one-hot targets (the classification variant's condition "
-                     "fails for these widths; the regression variant's holds)")
+        notes.append("classification data fit as one-hot targets " + (
+            "(variant='regression')" if variant == "regression" else
+            "(the classification variant's condition fails for these widths; the regression variant's "
+            "holds)"))
     if rescaled:
         notes.append("targets outside [-1, 1] were rescaled per output into [-1, 1] and the last layer "
                      f"undoes it: scale={scale.tolist()}, center={center.tolist()}")
