@@ -242,7 +242,8 @@ def resnet(ds: Dataset, widths: tuple[int, ...] | None = None, activation: str |
         "(exact integer check)", {"gates": G}, True))
     conditions += [pack, last]
     notes = [gp.message(),
-             f"paper's condition Σ_(l<L) d_l ≥ {k}N/d_x + {k}d_y gives {paper_total}; the construction "
+             f"printed condition Σ_(l<L) d_l ≥ {k}N/d_x + {k}d_y (k = units per gate) gives {paper_total}; "
+             f"the construction "
              f"uses {k}·G = {k * G} units in {n_res} residual layer(s)",
              "Network.depth = L + 1: the last layer V^L σ(U^L h + b^L) + c^L is stored as two Dense layers"]
     if k == 4:

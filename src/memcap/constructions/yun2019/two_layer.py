@@ -46,17 +46,20 @@ REFERENCE = "Yun, Sra & Jadbabaie (2019), Corollary 4.2; proof in Appendix F.2"
 
 
 # ---- counting ----------------------------------------------------------------------------------------
-def gate_units(activation: Activation, gate: int | None = None) -> int:
-    """Units per gate: hard-tanh 2; ReLU-like 4 (the paper, via Gadget H) or 3 (``gate=3``)."""
+def gate_units(activation: Activation, gate: int | str | None = None) -> int:
+    """Units per gate: hard-tanh 2; ReLU-like 4 (the paper, via Gadget H) or 3 (``gate=3`` or
+    ``"3unit"``). ``None`` / ``"paper"`` is the paper's choice (same spelling as yun-classifier)."""
+    g = {None: None, "paper": None, "2unit": 2, "3unit": 3, "4unit": 4}.get(gate, gate) \
+        if not isinstance(gate, int) else gate
     if activation.kind == "hardtanh":
-        if gate not in (None, 2):
-            raise ConditionError(f"a hard-tanh gate has 2 units, got gate={gate}")
+        if g not in (None, 2):
+            raise ConditionError(f"a hard-tanh gate has 2 units, got gate={gate!r}")
         return 2
     if activation.kind != "relu_like":
         raise ConditionError(f"the gate σ_G needs a hard-tanh or ReLU-like activation, not {activation.name}")
-    if gate not in (None, 3, 4):
-        raise ConditionError(f"a ReLU-like gate has 4 units (paper) or 3 (gate=3), got gate={gate}")
-    return 4 if gate is None else int(gate)
+    if g not in (None, 3, 4):
+        raise ConditionError(f"a ReLU-like gate has 4 units (paper) or 3 (gate='3unit'), got gate={gate!r}")
+    return 4 if g is None else int(g)
 
 
 def gate_count(class_counts: Any, d_x: int) -> int:
@@ -360,7 +363,8 @@ def two_layer_gp(ds: Dataset, widths: tuple[int, ...] | None = None, activation:
         "every gate's hyperplane contains exactly its ≤ d_x chosen points (what the proof uses; exact "
         "integer check)", {"gates": G}, True))
     conditions.append(cond)
-    notes.append(f"paper's width condition d1 ≥ {k}N/d_x + {k}d_y gives {paper_w}; the construction "
+    notes.append(f"printed width condition d1 ≥ {k}N/d_x + {k}d_y (k = units per gate) gives {paper_w}; "
+                 f"the construction "
                  f"uses {k}·G = {k * G} (G ≤ N/d_x + d_y always)")
     if k == 3:
         notes.append("3-unit gate (σ_R(t+1) - 2σ_R(t) + σ_R(t-1))/(s+ - s-) (reading aid Sec. 0), no offset")
