@@ -220,7 +220,7 @@ def extract_rbit(prog: Program, x: Expr, v: Expr, B: int, D: int, R: int, tag: s
         vb = prog.ident(rest)
         v = vb
         for u, p, m in zip(us, pos, ms, strict=True):
-            a = prog.step(u + ind[m] - ind[m + 1] - 2)
+            a = prog.step(u + ind[m] - ind[m + 1] - 2, nonpos=True)  # ≤ 0: bits
             r = S * R + (p - 1) % D + 1
             v = v + a * Q(1, 2 ** r)
         if xb is not None:

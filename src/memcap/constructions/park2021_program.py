@@ -9,7 +9,8 @@ never adds a layer because a gadget's output is affine in its last hidden layer 
 the same outputs *exactly on the given data* (Lemma 12 states the sigmoidal version; the ReLU and
 hard-tanh forms below are exact, not approximate):
 
-* ``relu``        STEP(z) = ReLU(z/δ + 1) − ReLU(z/δ) (two units), ID(z) = ReLU(z − lo) + lo (one);
+* ``relu``        STEP(z) = ReLU(z/δ + 1) − ReLU(z/δ) (two units; one when a gadget guarantees
+  z ≤ 0, as for the AND neurons), ID(z) = ReLU(z − lo) + lo (one);
 * ``hardtanh``    STEP(z) = (ht(2z/δ + 1) + 1)/2, ID(z) = M·ht(z/M) (one unit each, same widths);
 * ``relu-narrow`` every layer becomes two ReLU layers of the same width (footnote 6 of the paper:
   STEP(z) = ReLU(1 − ReLU(−z/δ)), ID(z) = ReLU(ReLU(z − lo)) + lo), so width 3 stays width 3.
@@ -129,26 +130,28 @@ class Program:
         layer.append((kind, e))
         return Expr({len(layer) - 1: ONE}, 0, self.level)
 
-    def step(self, e: Expr) -> Expr:
-        """1[e >= 0] as a neuron of the open layer."""
-        return self._add("step", e)
+    def step(self, e: Expr, nonpos: bool = False) -> Expr:
+        """1[e >= 0] as a neuron of the open layer. ``nonpos=True`` declares that the gadget keeps
+        e <= 0 on every input (an AND of bits): then one ReLU, ReLU(e/δ + 1), computes it."""
+        return self._add("step0" if nonpos else "step", e)
 
     def ident(self, e: Expr) -> Expr:
         return self._add("id", e)
 
-    def kinds(self) -> list[tuple[int, int]]:
-        """(ID neurons, STEP neurons) per layer."""
-        return [(sum(k == "id" for k, _ in L), sum(k == "step" for k, _ in L)) for L in self.layers]
+    def kinds(self) -> list[tuple[int, int, int]]:
+        """(ID, STEP, non-positive STEP) neurons per layer."""
+        return [tuple(sum(k == t for k, _ in L) for t in ("id", "step", "step0"))  # type: ignore[misc]
+                for L in self.layers]
 
 
-def layer_widths(kinds: list[tuple[int, int]], activation: str) -> list[int]:
-    """Hidden widths of the compiled network for (ID, STEP) counts per Step+Id layer."""
+def layer_widths(kinds: list[tuple[int, int, int]], activation: str) -> list[int]:
+    """Hidden widths of the compiled network for (ID, STEP, STEP≤0) counts per Step+Id layer."""
     if activation == "relu":
-        return [i + 2 * s for i, s in kinds]
+        return [i + 2 * s + s0 for i, s, s0 in kinds]
     if activation == "hardtanh":
-        return [i + s for i, s in kinds]
+        return [i + s + s0 for i, s, s0 in kinds]
     if activation == "relu-narrow":
-        return [w for i, s in kinds for w in (i + s, i + s)]
+        return [w for i, s, s0 in kinds for w in (i + s + s0, i + s + s0)]
     raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
 
 
@@ -193,7 +196,9 @@ def evaluate_program(prog: Program, Xq: np.ndarray) -> Evaluation:
             z = _combine(e, prev, n)
             lo.append(min(z))
             hi.append(max(z))
-            if kind == "step":
+            if kind in ("step", "step0"):
+                if kind == "step0" and hi[-1] > 0:
+                    raise ValueError("a STEP declared non-positive has a positive pre-activation")
                 neg = [v for v in z if v < 0]
                 mg.append(-max(neg) if neg else None)
                 cur.append(np.where(np.array([v >= 0 for v in z]), one, zero))
@@ -265,11 +270,16 @@ def compile_program(prog: Program, ev: Evaluation, activation: str = "relu") -> 
         new_rep: list[tuple[dict[int, flint.fmpq], flint.fmpq]] = []
         for ni, (kind, e) in enumerate(layer):
             row, b = _substitute(e, rep)
-            if kind == "step":
+            if kind in ("step", "step0"):
                 m = ev.step_margin[li][ni]
                 delta = _pow2_floor(m) if m is not None else ONE
                 s = ONE / delta
-                if activation == "relu":
+                if activation == "relu" and kind == "step0":  # e <= 0: 1[e>=0] = ReLU(e/δ + 1)
+                    u = len(rows)
+                    rows.append({k: v * s for k, v in row.items()})
+                    biases.append(b * s + 1)
+                    new_rep.append(({u: ONE}, ZERO))
+                elif activation == "relu":
                     u = len(rows)
                     rows += [{k: v * s for k, v in row.items()}] * 2
                     biases += [b * s + 1, b * s]

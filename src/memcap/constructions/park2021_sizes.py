@@ -195,7 +195,7 @@ def plan_sublinear(N: int, d_x: int, C: int, delta: Fraction, variant: str = "im
 
 
 # ---- layer kinds and counts ---------------------------------------------------------------------
-Kind = tuple[int, int]
+Kind = tuple[int, int, int]  # (ID, STEP, STEP known ≤ 0)
 
 
 def _extract_kinds(pl: Plan) -> list[tuple[list[Kind], int]]:
@@ -211,13 +211,13 @@ def _extract_kinds(pl: Plan) -> list[tuple[list[Kind], int]]:
     segs: list[tuple[list[Kind], int]] = []
     body = S - 1
     # stages 1..S-1 (layer b keeps x), then the last stage (layer b drops x)
-    pattern = [[(2, 2 ** R - 1 + k_l(st)), (2, R)] for st in range(1, P + 1)]
+    pattern = [[(2, 2 ** R - 1 + k_l(st), 0), (2, 0, R)] for st in range(1, P + 1)]
     full, rest = divmod(body, P)
     if full:
         segs.append(([k for pair in pattern for k in pair], full))
     for i in range(rest):
         segs.append((pattern[i], 1))
-    segs.append(([(2, 2 ** R - 1 + k_l(S)), (1, R)], 1))
+    segs.append(([(2, 2 ** R - 1 + k_l(S), 0), (1, 0, R)], 1))
     return segs
 
 
@@ -225,35 +225,35 @@ def segments(pl: Plan) -> list[tuple[list[Kind], int]]:
     """The whole network's Step+Id layer kinds, run-length encoded."""
     segs: list[tuple[list[Kind], int]] = []
     if pl.L1:
-        segs.append(([(1, 2)], pl.L1))
+        segs.append(([(1, 2, 0)], pl.L1))
     if pl.theorem == 1:
         for c in pl.c2_blocks:
-            segs.append(([(1, 2 * c)] + ([(1, 0)] if pl.bottlenecks else []), 1))
-        segs.append(([(1, pl.A - 1)] + ([(2, 0)] if pl.bottlenecks else []), 1))
+            segs.append(([(1, 2 * c, 0)] + ([(1, 0, 0)] if pl.bottlenecks else []), 1))
+        segs.append(([(1, pl.A - 1, 0)] + ([(2, 0, 0)] if pl.bottlenecks else []), 1))
         segs.extend(_extract_kinds(pl))
     else:
         for c in pl.c2_blocks:
             L = max(1, 2 * c - 2)
             if L == 1:
-                segs.append(([(1, 2)], 1))
+                segs.append(([(1, 2, 0)], 1))
             else:
-                segs.append(([(1, 2)], 1))
+                segs.append(([(1, 2, 0)], 1))
                 if L > 2:
-                    segs.append(([(2, 1)], L - 2))
-                segs.append(([(1, 2)], 1))
+                    segs.append(([(2, 1, 0)], L - 2))
+                segs.append(([(1, 2, 0)], 1))
         if pl.A > 1:
-            segs.append(([(2, 1)], pl.A - 1))
-        segs.append(([(2, 1)] * (2 * pl.D + 1), pl.B))  # Lemma 23: h, then (g, f) per bit
+            segs.append(([(2, 1, 0)], pl.A - 1))
+        segs.append(([(2, 1, 0)] * (2 * pl.D + 1), pl.B))  # Lemma 23: h, then (g, f) per bit
     return segs
 
 
 def _widths_of(kind: Kind, activation: str) -> list[int]:
-    i, s = kind
+    i, s, s0 = kind
     if activation == "relu":
-        return [i + 2 * s]
+        return [i + 2 * s + s0]
     if activation == "hardtanh":
-        return [i + s]
-    return [i + s, i + s]
+        return [i + s + s0]
+    return [i + s + s0, i + s + s0]
 
 
 def count(pl: Plan, activation: str | None = None, d_out: int | None = None) -> dict[str, Any]:
@@ -266,7 +266,7 @@ def count(pl: Plan, activation: str | None = None, d_out: int | None = None) -> 
     prev_s = pl.d_x
     for pattern, rep in segments(pl):
         ws = [w for k in pattern for w in _widths_of(k, act)]
-        sw = [i + s for i, s in pattern]
+        sw = [i + s + s0 for i, s, s0 in pattern]
         # first repetition reads `prev`; later ones read the pattern's last width
         first = sum((a + 1) * b for a, b in zip([prev, *ws[:-1]], ws, strict=True))
         again = sum((a + 1) * b for a, b in zip([ws[-1], *ws[:-1]], ws, strict=True))
