@@ -1,0 +1,129 @@
+"""ONNX export (checked with onnxruntime) and VNN-LIB properties (parsed back)."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import memcap
+from memcap.cli import app
+from memcap.interchange import check_onnx, read_vnnlib, to_onnx, vnnlib_property
+from memcap.network import Dense, Network
+from memcap.verify.robust import verify_robust
+from tests.test_robust_helpers import ACTS, nearest_prototype_linf, random_net, three_points
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("act", ACTS, ids=lambda a: a.name)
+def test_onnx_matches_within_the_certified_bound(dtype, act):
+    rng = np.random.default_rng(1)
+    net = random_net(rng, 3, [7, 5], 3, act, residual=True)
+    X = rng.standard_normal((40, 3)) * 2
+    for batch in (1, None):
+        chk = check_onnx(to_onnx(net, dtype, batch), net, X, dtype)
+        assert chk.ok and chk.worst_ratio <= 1 and chk.points == 40
+
+
+def test_onnx_check_catches_a_different_network():
+    rng = np.random.default_rng(2)
+    net = random_net(rng, 2, [4], 2, ACTS[0])
+    other = Network([*net.layers[:-1], Dense(net.layers[-1].weight * 1.001, net.layers[-1].bias)])
+    chk = check_onnx(to_onnx(other, "float64"), net, rng.standard_normal((10, 2)), "float64")
+    assert not chk.ok and chk.worst_ratio > 1
+
+
+def test_vnnlib_states_the_intended_property():
+    x = np.array([0.1, -2.5, 1e-7])
+    r = 0.05
+    prop = read_vnnlib(vnnlib_property(x, 2, 4, r, comment="point 7"))
+    assert prop.n_inputs == 3 and prop.n_outputs == 4
+    for j in range(3):
+        lo, hi = prop.lower[j], prop.upper[j]
+        assert lo <= x[j] - r <= x[j] + r <= hi                       # the box contains the ball
+        assert np.nextafter(lo, np.inf) >= x[j] - r and np.nextafter(hi, -np.inf) <= x[j] + r
+    assert sorted(prop.unsafe) == sorted([[(">=", f"Y_{c}", "Y_2")] for c in (0, 1, 3)])
+    with pytest.raises(ValueError):
+        vnnlib_property(x, 0, 4, 0.0)
+    with pytest.raises(ValueError, match="unbalanced"):
+        read_vnnlib("(assert (<= X_0 1.0)")
+
+
+def test_counterexample_satisfies_the_exported_unsafe_property():
+    """The VNN-LIB file of a non-robust point is satisfiable: our counterexample satisfies it
+    (input bounds, and onnxruntime's outputs satisfy one disjunct)."""
+    import onnxruntime as ort
+
+    ds = three_points()
+    P = ds.X.copy()
+    P[0] = [-0.3, 0.0]
+    net = nearest_prototype_linf(P)
+    rep = verify_robust(net, ds, 0.4, "inf", tiers=("attack",))
+    ce = rep.counterexamples[0]
+    prop = read_vnnlib(vnnlib_property(ds.X[0], 0, 3, 0.4))
+    assert all(prop.lower[j] <= ce.z[j] <= prop.upper[j] for j in range(2))
+    sess = ort.InferenceSession(to_onnx(net, "float64"), providers=["CPUExecutionProvider"])
+    y = sess.run(None, {"input": ce.z[None, :]})[0][0]
+    val = {f"Y_{c}": y[c] for c in range(3)}
+    assert any(all(val[a] >= val[b] for _, a, b in conj) for conj in prop.unsafe)
+
+
+def test_export_command(tmp_path):
+    ds = memcap.load_dataset("gen:gaussian?n=12&d=2&seed=3&task=classification&classes=3")
+    src = "gen:gaussian?n=12&d=2&seed=3&task=classification&classes=3"
+    c = memcap.construct(ds, "yu-robust", budget=0.9)
+    netf = tmp_path / "yu.npz"
+    memcap.save(c.network, netf)
+    onnx_f, props = tmp_path / "yu.onnx", tmp_path / "props"
+    r = runner.invoke(app, ["export", str(netf), "--onnx", str(onnx_f), "--vnnlib", str(props),
+                            "--data", src, "--dtype", "float32", "--json"])
+    assert r.exit_code == 0, r.output
+    info = json.loads(r.stdout)
+    assert info["onnx_check"]["ok"] and info["memorizes_certified"] and info["properties"] == 12
+    radius = c.network.meta["robust"]["radius"]
+    assert info["radius"] == radius
+    files = sorted(p.name for p in props.iterdir())
+    assert files == ["instances.csv"] + [f"prop_{i:05d}.vnnlib" for i in range(12)]
+    for i in (0, 11):
+        prop = read_vnnlib((props / f"prop_{i:05d}.vnnlib").read_text())
+        y = int(ds.labels[i])
+        assert prop.unsafe == [[(">=", f"Y_{k}", f"Y_{y}")] for k in range(3) if k != y]
+        assert all(prop.lower[j] <= ds.X[i, j] - radius and prop.upper[j] >= ds.X[i, j] + radius
+                   for j in range(2))
+    lines = (props / "instances.csv").read_text().splitlines()
+    assert lines[0] == "onnx,vnnlib,timeout" and lines[1].startswith("yu.onnx,prop_00000.vnnlib,")
+
+
+def test_export_bad_input_writes_nothing(tmp_path):
+    ds = three_points()
+    data = tmp_path / "d.npz"
+    np.savez(data, X=ds.X, y=ds.labels)
+    reg = tmp_path / "reg.npz"
+    np.savez(reg, X=ds.X, y=np.array([0.1, 0.2, 0.3]))
+    netf = tmp_path / "n.npz"
+    memcap.save(nearest_prototype_linf(ds.X), netf)
+    onnx_f, props = tmp_path / "o.onnx", tmp_path / "props"
+    cases = [
+        [],                                                      # nothing to export
+        ["--onnx", str(onnx_f), "--vnnlib", str(props)],          # properties need data
+        ["--vnnlib", str(props), "--data", str(data)],           # no radius, none promised
+        ["--vnnlib", str(props), "--data", str(data), "--radius", "-0.1"],
+        ["--onnx", str(onnx_f), "--data", str(reg)],             # regression data
+        ["--onnx", str(onnx_f), "--dtype", "float16"],
+        ["--onnx", str(onnx_f), "--data", "builtin:iris"],       # wrong dimensions
+    ]
+    for args in cases:
+        r = runner.invoke(app, ["export", str(netf), *args])
+        assert r.exit_code == 2, (args, r.output)
+    # a network that does not memorize the data is refused unless forced
+    P = ds.X.copy()
+    P[[0, 1]] = P[[1, 0]]
+    memcap.save(nearest_prototype_linf(P), netf)
+    r = runner.invoke(app, ["export", str(netf), "--onnx", str(onnx_f), "--data", str(data)])
+    assert r.exit_code == 2 and "refusing" in r.output
+    assert not onnx_f.exists() and not props.exists()
+    r = runner.invoke(app, ["export", str(netf), "--onnx", str(onnx_f), "--data", str(data),
+                            "--allow-unverified"])
+    assert r.exit_code == 0 and onnx_f.exists()
