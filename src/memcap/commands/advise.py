@@ -1,0 +1,90 @@
+"""``memcap advise``: rank the registered constructions for a dataset, sizes and bounds side by side."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from memcap.cli import _fmt, app, console, get_data, out, progress_status, report_table, user_errors
+
+
+def _short(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+@app.command()
+def advise(
+    data: Annotated[str, typer.Option("--data", "-d", help="Dataset source (as for construct).")],
+    budget_params: Annotated[int | None, typer.Option(
+        "--budget-params", help="Parameter budget: methods above it rank last.")] = None,
+    build: Annotated[bool, typer.Option(
+        help="Build and certify each method to measure the precision bits it needs.")] = True,
+    max_build_n: Annotated[int, typer.Option(help="Build only when N is at most this.")] = 2000,
+    plot: Annotated[Path | None, typer.Option(
+        "--plot", help="Write a PNG of parameters vs N for every method against Theorem 3.3.")] = None,
+    label: Annotated[str | None, typer.Option(help="CSV label column.")] = None,
+    task: Annotated[str | None, typer.Option(help="Override the inferred task.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Which construction fits this data best: applicable methods ranked by parameters, with hidden
+    neurons, depth, precision bits, each theorem's condition and Theorem 3.3's floor."""
+    from memcap.advise import advise as run_advise
+    from memcap.advise import plot_sizes
+
+    with user_errors():
+        if budget_params is not None and budget_params < 1:
+            raise ValueError(f"--budget-params must be a positive integer, got {budget_params}")
+        if plot is not None and plot.suffix.lower() != ".png":
+            raise ValueError(f"--plot writes a PNG file; give a name ending in .png, got {str(plot)!r}")
+        ds = get_data(data, label, task)
+        with progress_status(not as_json) as say:
+            say("checking conditions and building each method")
+            rep = run_advise(ds, budget_params=budget_params, build=build, max_build_n=max_build_n)
+            plotted = None
+            if plot is not None:
+                say("computing size curves for the plot")
+                plotted = plot_sizes(str(plot), ds.d_x, ds.d_y, ds.task, N_data=ds.N)
+    if as_json:
+        d = rep.to_json()
+        if plotted:
+            d["plot"] = plotted["path"]
+        out.print_json(json.dumps(d, default=str))
+        if rep.best() is None:
+            raise typer.Exit(1)
+        return
+    c = rep.conditions
+    out.print(report_table(f"data {ds.name}: N={ds.N}, d_x={ds.d_x}, d_y={ds.d_y}, {ds.task}", [
+        ("general position (Assumption 4.1)", c["general_position_detail"]),
+        ("separation λ_D (L2 / L∞)", f"{_fmt(c['lambda_D_l2'])} / {_fmt(c['lambda_D_linf'])}"),
+        ("min distance (L2)", c["min_distance_l2"]),
+        ("d_x ≥ d_y", c["d_x>=d_y"]),
+        ("parameter budget", budget_params),
+    ]))
+    t = Table(title="methods, best first")
+    for col in ("#", "method", "ok", "depth", "widths", "neurons", "params", "bits", "certified",
+                "theorem: condition", "Thm 3.3 floor", "note"):
+        t.add_column(col, overflow="fold")
+    for i, r in enumerate(rep.rows, 1):
+        ok = "yes" if r.applicable and r.within_budget is not False else (
+            "over budget" if r.applicable else "no")
+        widths = "" if r.widths is None else (
+            ",".join(map(str, r.widths)) if len(r.widths) <= 6 else f"{len(r.widths)} layers")
+        t.add_row(str(i), r.method, ok, _fmt(r.depth), widths, _fmt(r.hidden_neurons),
+                  _fmt(r.parameters), _fmt(r.bits_needed), _fmt(r.certified),
+                  _fmt(_short(f"{r.theorem}: {r.condition}", 110)), _fmt(r.floor),
+                  _fmt(_short(r.reason, 110)))
+    out.print(t)
+    best = rep.best()
+    if best is not None:
+        out.print(f"[green]best:[/] {best.method} — {best.parameters} parameters, {best.hidden_neurons} "
+                  f"hidden neurons, depth {best.depth}"
+                  + (f", {best.bits_needed} mantissa bits" if best.bits_needed else ""))
+    if plotted:
+        out.print(f"[green]plot written[/] {plotted['path']}")
+    if best is None:
+        console.print("[yellow]no registered method applies within the budget[/]")
+        raise typer.Exit(1)
