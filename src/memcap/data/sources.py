@@ -28,7 +28,8 @@ __all__ = ["load_dataset", "SOURCES_HELP"]
 
 SOURCES_HELP = (
     "a .npz file (arrays X, y), a .csv file (label column via --label), builtin:digits, "
-    "builtin:iris, builtin:mnist1d, or gen:NAME?n=..&d=..&seed=..&task=.. with NAME in "
+    "builtin:iris, builtin:mnist1d, cifar10:DIR or svhn:DIR (local binary/.mat files, ?split=&n=), "
+    "or gen:NAME?n=..&d=..&seed=..&task=.. with NAME in "
     + ", ".join(GENERATORS)
 )
 
@@ -45,6 +46,11 @@ def load_dataset(source: str, label: str | int | None = None, task: Task | None 
         X, y, inferred, name = _builtin(source.removeprefix("builtin:"))
     elif source.startswith("gen:"):
         return _generator(source.removeprefix("gen:"), task, limit)
+    elif source.startswith(("cifar10:", "svhn:")):  # local archives (memcap.data.cifar)
+        from memcap.data.cifar import load_source
+
+        ds = load_source(source)
+        return ds if limit is None else Dataset(ds.X[:limit], ds.y[:limit], task=ds.task, name=ds.name)
     else:
         path = Path(source)
         if not path.exists():
