@@ -81,5 +81,5 @@ def test_load_dataset_source_string(tmp_path):
     _write_cifar(tmp_path)
     ds = memcap.load_dataset(f"cifar10:{tmp_path}", limit=9)
     assert ds.N == 9 and ds.task == "classification"
-    with pytest.raises(DataError, match="svhn"):
+    with pytest.raises(DataError, match="train_32x32.mat"):
         memcap.load_dataset(f"svhn:{tmp_path}")
