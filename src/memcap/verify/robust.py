@@ -240,7 +240,7 @@ def verify_robust(net: Network, ds: Dataset, radius: float, norm: Any = "inf",
             if zb is None:
                 say("sound bounds (IBP, CROWN) on all points")
                 tb = time.perf_counter()
-                res = bound_margins(net, X, labels, radius, norm, crown=crown)
+                res = bound_margins(net, X, labels, radius, norm, crown="auto" if crown else False)
                 zb, per_class = res.z_bounds, res.per_class
                 crown_lo = res.crown if res.crown is not None else np.full(N, -np.inf)
                 bounds_margin = [float(v) for v in np.maximum(res.ibp, crown_lo)]

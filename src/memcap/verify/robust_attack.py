@@ -169,6 +169,8 @@ def _pgd_run(torch: Any, net: Network, X: np.ndarray, labels: np.ndarray, r: flo
             if out.shape[1] < 2:
                 break
             (g,) = torch.autograd.grad(m.sum(), z)
+            if not bool(g.any()):
+                break  # flat everywhere in this batch: no step moves any point
             with torch.no_grad():
                 if norm == "inf":
                     step = g.sign()

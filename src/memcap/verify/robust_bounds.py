@@ -337,8 +337,11 @@ def ibp(net: Network, X: np.ndarray, r: float, norm: str) -> list[NodeBounds]:
 
 
 def bound_margins(net: Network, X: np.ndarray, labels: np.ndarray, r: float, norm: str,
-                  crown: bool = True, window: int = 12, batch: int = 64) -> BoundsResult:
-    """Certified lower bounds on ``min_{z in B(x_i, r)} f_y(z) - max_{c != y} f_c(z)``."""
+                  crown: bool | str = True, window: int = 12, batch: int = 64) -> BoundsResult:
+    """Certified lower bounds on ``min_{z in B(x_i, r)} f_y(z) - max_{c != y} f_c(z)``.
+
+    ``crown``: True (CROWN on every point), "auto" (only where IBP does not prove the point; the
+    others get ``-inf`` in ``crown``) or False. ``z_bounds`` are CROWN-tightened where CROWN ran."""
     X = np.asarray(X, np.float64)
     ops = prepare(net)
     d_out = net.out_dim
@@ -361,14 +364,20 @@ def bound_margins(net: Network, X: np.ndarray, labels: np.ndarray, r: float, nor
         pc[rows, yb] = np.inf
         ibp_lo.append(pc.min(axis=1))
         prop = base
-        if crown:
-            prop = _Prop(ops, Xb, float(r), norm, window)
+        todo = np.flatnonzero(pc.min(axis=1) <= 0) if crown == "auto" else rows
+        crown_b = np.full(len(Xb), -np.inf)
+        if crown and len(todo):
+            prop = _Prop(ops, Xb[todo], float(r), norm, window)
             prop.run(crown=True)
-            low = prop.backsub(_spec(yb, d_out), len(ops) - 1, start_pre=False)
-            crown_lo.append(low.min(axis=1))
-            cols = np.array([[c for c in range(d_out) if c != y] for y in yb])
-            pc[rows[:, None], cols] = np.maximum(pc[rows[:, None], cols], low)
+            low = prop.backsub(_spec(yb[todo], d_out), len(ops) - 1, start_pre=False)
+            crown_b[todo] = low.min(axis=1)
+            cols = np.array([[c for c in range(d_out) if c != y] for y in yb[todo]])
+            pc[todo[:, None], cols] = np.maximum(pc[todo[:, None], cols], low)
+        crown_lo.append(crown_b)
         per.append(pc)
-        zb.extend([[(n.z[0][i], n.z[1][i]) for n in prop.nodes] for i in rows])
+        refined = {int(i): k for k, i in enumerate(todo)} if crown else {}
+        for i in rows:
+            src, k = (prop, refined[int(i)]) if int(i) in refined else (base, int(i))
+            zb.append([(n.z[0][k], n.z[1][k]) for n in src.nodes])
     return BoundsResult(np.concatenate(ibp_lo), np.concatenate(crown_lo) if crown else None,
                         np.concatenate(per), zb)
