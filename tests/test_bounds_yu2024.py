@@ -1,0 +1,113 @@
+"""memcap bounds rows from Yu, Gao & Zhang 2024 (Sec. 4.2, 5.2 necessary conditions; Thms 4.8 and 5.2
+sufficient), with the paper's numbers; and the mechanism of Theorem 4.3 checked on real networks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import memcap
+from memcap.bounds import Architecture, evaluate
+from memcap.bounds.yu2024 import shell_cover_size
+from memcap.cli import app
+from memcap.network import IDENTITY, RELU, Dense, Network
+
+
+def rows(arch, N, **opts):
+    return {r.source.split("2024, ", 1)[1]: r for r in evaluate(arch, N, **opts)
+            if r.source.startswith("Yu, Gao")}
+
+
+def test_theorem_48_and_52_sufficient_match_the_built_networks():
+    rng = np.random.default_rng(0)
+    ds = memcap.Dataset(rng.standard_normal((6, 3)), [0, 1, 2, 0, 1, 2], task="classification")
+    for method, key in (("yu-robust", "Theorem 4.8 (yu-robust)"),
+                        ("yu-lipschitz", "Theorem 5.2 (yu-lipschitz)")):
+        c = memcap.construct(ds, method)
+        arch = Architecture(3, 3, tuple(c.network.widths))
+        assert rows(arch, 6)[key].holds is True
+        short = tuple(c.network.widths[:-1])
+        assert rows(Architecture(3, 3, short), 6)[key].holds is False
+        thin = tuple(w - 1 if i == 0 else w for i, w in enumerate(c.network.widths))
+        assert rows(Architecture(3, 3, thin), 6)[key].holds is False
+
+
+def test_theorem_43_width_n():
+    r = rows(Architecture(4, 1, (3, 50, 50)), 10)["Theorem 4.3"]
+    assert r.kind == "necessary" and r.holds is False and r.values["robust_accuracy_at_most"] == 0.8
+    assert rows(Architecture(4, 1, (4, 2)), 10)["Theorem 4.3"].holds is True
+    assert rows(Architecture(4, 1, (3,)), 10, budget=0.5)["Theorem 4.3"].holds is None
+    assert "Theorem 4.3" not in rows(Architecture(4, 1, (3,)), 4)  # needs N >= n + 1
+
+
+def test_theorem_43_mechanism_on_networks():
+    """App. B.2: a first layer narrower than n has a null direction v; the points x_0 + δ_0 and
+    x_s + δ_s (||δ||_∞ = 1/3 < λ_D/2 = 1/2) then get the same output, so one of the two differently
+    labelled points is not robust at budget λ_D/3."""
+    rng = np.random.default_rng(1)
+    n = 5
+    for _ in range(5):
+        net = Network([Dense(rng.standard_normal((n - 1, n)), rng.standard_normal(n - 1), RELU),
+                       Dense(rng.standard_normal((7, n - 1)), rng.standard_normal(7), RELU),
+                       Dense(rng.standard_normal((1, 7)), rng.standard_normal(1), IDENTITY)])
+        W1 = net.layers[0].weight
+        v = np.linalg.svd(W1)[2][-1]
+        v /= np.max(np.abs(v))
+        s = int(np.argmax(np.abs(v)))
+        d0 = -v[s] * v / 3
+        d0[s] = 1 / 3
+        ds_ = v[s] * v / 3
+        ds_[s] = 0
+        x0, xs = np.zeros(n), np.eye(n)[s]
+        assert np.max(np.abs(d0)) <= 1 / 3 + 1e-12 and np.max(np.abs(ds_)) <= 1 / 3 + 1e-12
+        a, b = net(np.array([x0 + d0, xs + ds_]))
+        assert a == pytest.approx(b, abs=1e-9)
+
+
+def test_proposition_45_needs_enough_points():
+    assert shell_cover_size(2, 0.5) == 1 + 4 * 6  # (λ+2μ)/μ = 2/0.5 + 2 = 6 cubes per face
+    assert shell_cover_size(3, 0.9) == 1 + 6 * 5 ** 2
+    few = rows(Architecture(2, 1, (1, 9)), 10, budget=0.5)["Proposition 4.5"]
+    assert few.holds is None and few.values["N_needed"] == 25
+    many = rows(Architecture(2, 1, (1, 9)), 25, budget=0.5)["Proposition 4.5"]
+    assert many.holds is False
+    assert rows(Architecture(2, 1, (2, 9)), 25, budget=0.5)["Proposition 4.5"].holds is True
+
+
+def test_proposition_46_depth2_width():
+    N = 20
+    assert rows(Architecture(1, 1, (2 * (N - 4) - 1,)), N)["Proposition 4.6(2)"].holds is False
+    assert rows(Architecture(1, 1, (2 * (N - 4),)), N)["Proposition 4.6(2)"].holds is True
+    assert rows(Architecture(1, 1, (9,)), 9)["Proposition 4.6(2)"].holds is False  # 2(9-4) = 10 > 9
+    assert rows(Architecture(1, 1, (8,)), 8)["Proposition 4.6(2)"].holds is True  # 2(8-4) = 8
+    assert rows(Architecture(1, 1, (N,)), N, budget=0.7)["Proposition 4.6(2)"].holds is None
+    assert "Proposition 4.6(2)" not in rows(Architecture(1, 1, (5, 5)), N)
+
+
+def test_section_52_rows():
+    r = rows(Architecture(3, 1, (100,)), 10)["Proposition 5.4"]
+    assert r.holds is False
+    assert rows(Architecture(2, 1, (100,)), 10)["Proposition 5.4"].holds is None  # E6: n <= 2
+    n, N = 10, 110
+    M = N // (n + 1)
+    need = M * n * (n - 1) // 2
+    assert need == 450
+    assert rows(Architecture(n, 1, (need - 1,)), N)["Proposition 5.5(2)"].holds is False
+    assert rows(Architecture(n, 1, (need,)), N)["Proposition 5.5(2)"].holds is True
+    assert rows(Architecture(9, 1, (10,)), N)["Proposition 5.5(2)"].holds is None  # needs n > 9
+    r = rows(Architecture(n, 1, (4 * n * M,)), N)["Proposition 5.5(2)"]
+    assert r.holds is False and r.values["budget_from"] == pytest.approx(2 / (2 + 1 / (100 * n * n)))
+
+
+def test_bad_budget_and_regression():
+    with pytest.raises(ValueError, match="budget"):
+        evaluate(Architecture(2, 1, (3,)), 5, budget=1.0)
+    reg = memcap.Dataset(np.arange(5.0)[:, None], np.arange(5.0), task="regression")
+    assert not [r for r in evaluate(Architecture(1, 1, (3,)), 5, reg) if r.source.startswith("Yu, Gao")]
+
+
+def test_cli_shows_rows():
+    res = CliRunner().invoke(app, ["bounds", "--widths", "3,3", "-n", "10", "--d-x", "4", "--json"])
+    assert res.exit_code == 0, res.output
+    assert "Theorem 4.3" in res.output and "Theorem 4.8" in res.output
