@@ -111,3 +111,12 @@ def test_cli_shows_rows():
     res = CliRunner().invoke(app, ["bounds", "--widths", "3,3", "-n", "10", "--d-x", "4", "--json"])
     assert res.exit_code == 0, res.output
     assert "Theorem 4.3" in res.output and "Theorem 4.8" in res.output
+
+
+def test_cli_budget_option():
+    res = CliRunner().invoke(app, ["bounds", "--widths", "3,40", "-n", "25", "--d-x", "4", "--budget", "0.5",
+                                   "--json"])
+    assert res.exit_code == 0, res.output
+    assert "N_needed" in res.output and "1729" in res.output  # 1 + 8·6^3 points cover the shell
+    bad = CliRunner().invoke(app, ["bounds", "--widths", "3", "-n", "5", "--budget", "1.5"])
+    assert bad.exit_code == 2 and "budget" in bad.output

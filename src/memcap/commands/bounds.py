@@ -28,6 +28,8 @@ def bounds(
     delta: Annotated[str | None, typer.Option(help="Δ-separation ratio (Park et al. 2021 Thm 3), "
                                               "e.g. 100 or 1827/256.")] = None,
     classes: Annotated[int | None, typer.Option(help="Number of classes C (without --data).")] = None,
+    budget: Annotated[float | None, typer.Option(help="Robust radius as a fraction of λ_D/2, in (0, 1) "
+                                                 "(Yu et al. 2024 rows).")] = None,
 ) -> None:
     """Which theorems guarantee (sufficient) or rule out (necessary) memorizing N points."""
     with user_errors():
@@ -38,7 +40,8 @@ def bounds(
         ws = parse_widths(widths) or ()
         arch = Architecture(ds.d_x if ds else d_x, ds.d_y if ds else d_y, tuple(ws),
                             Activation.parse(activation), residual)
-        opts = {k: v for k, v in {"delta": delta, "classes": classes}.items() if v is not None}
+        opts = {k: v for k, v in {"delta": delta, "classes": classes, "budget": budget}.items()
+                if v is not None}
         rows = evaluate(arch, N, ds, **opts)
     if as_json:
         out.print_json(json.dumps([r.__dict__ for r in rows], default=str))
