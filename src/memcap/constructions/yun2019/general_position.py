@@ -55,7 +55,9 @@ class GeneralPosition:
 
     def message(self) -> str:
         if self.holds is False:
-            return (f"Assumption 4.1 (general position) fails: points {self.subset} "
+            shown = (str(self.subset) if len(self.subset) <= 12 else
+                     f"[{', '.join(map(str, self.subset[:12]))}, ...]")
+            return (f"Assumption 4.1 (general position) fails: points {shown} "
                     f"({len(self.subset)} points) lie on one affine hyperplane"
                     + (f" ({self.description})" if self.description else ""))
         if self.holds:

@@ -39,6 +39,7 @@ from memcap.constructions.yun2019.two_layer import (
     IntegerFrame,
     _check_task,
     _parse,
+    _shown,
     build_gates,
     class_groups,
     cor42_theorem_width,
@@ -186,7 +187,8 @@ def resnet(ds: Dataset, widths: tuple[int, ...] | None = None, activation: str |
                 moved = [i for i in exc.subset if layer_of[gate_of[i]] < li]
                 if not moved:
                     raise ConditionError(degenerate_message(
-                        ds, exc.subset, f"Assumption 4.1 fails: {exc.reason}")) from None
+                        ds, exc.subset, f"Assumption 4.1 fails: points {_shown(exc.subset)} lie on one "
+                        f"affine hyperplane ({exc.reason})")) from None
                 conflict = gate_of[moved[0]]
                 break
             built.append([mine, gates])

@@ -184,10 +184,14 @@ def require_general_position(ds: Dataset, budget: int) -> GeneralPosition:
 
 
 def degenerate_message(ds: Dataset, subset: list[int], what: str) -> str:
-    shown = subset if len(subset) <= 12 else [*subset[:12], "..."]
+    """``what`` names the degenerate points; add what the theorem needs and what to do."""
     return (f"{what}. Theorem 4.1 / Corollary 4.2 need Assumption 4.1 (no d_x+1 = {ds.d_x + 1} points on "
-            f"one affine hyperplane); degenerate subset (rows): {shown}. Use a method without this "
-            "assumption (yun-3layer, zhang17-wide) or perturb the inputs slightly")
+            "one affine hyperplane). Use a method without this assumption (yun-3layer, zhang17-wide) or "
+            "perturb the inputs slightly")
+
+
+def _shown(subset: list[int]) -> str:
+    return str(subset) if len(subset) <= 12 else f"[{', '.join(map(str, subset[:12]))}, ...]"
 
 
 def _fq(v: Fraction | int) -> flint.fmpq:
@@ -341,7 +345,8 @@ def two_layer_gp(ds: Dataset, widths: tuple[int, ...] | None = None, activation:
         gates = build_gates(frame, frame.rows, groups, margin, rng)
     except DegenerateSubset as exc:
         raise ConditionError(degenerate_message(
-            ds, exc.subset, f"Assumption 4.1 fails: {exc.reason}")) from None
+            ds, exc.subset, f"Assumption 4.1 fails: points {_shown(exc.subset)} lie on one affine "
+            f"hyperplane ({exc.reason})")) from None
     U, b, V, off = gate_layer(gates, act, k, [flint.fmpq(1)] * len(gates), ds.d_y)
     n_units = len(U)
     W1 = to_field(U, exact, (n_units, ds.d_x))
