@@ -56,6 +56,8 @@ def robust(
     tiers: Annotated[str, typer.Option(help="Comma-separated tiers to run: attack,bounds,milp.")
                      ] = "attack,bounds,milp",
     time_limit: Annotated[float, typer.Option(help="MILP time limit per point, seconds.")] = 10.0,
+    milp_max_points: Annotated[int | None, typer.Option(
+        help="Run the MILP on at most this many open points (the rest stay unknown).")] = None,
     all_tiers: Annotated[bool, typer.Option(
         "--all-tiers", help="Run every tier on every point (default: a tier sees only points the "
                             "earlier tiers left open).")] = False,
@@ -74,6 +76,8 @@ def robust(
             raise ValueError(f"--radius must be a finite number > 0, got {radius}")
         p = parse_norm(norm)
         tier_t = _parse_tiers(tiers)
+        if milp_max_points is not None and milp_max_points < 0:
+            raise ValueError(f"--milp-max-points must be >= 0, got {milp_max_points}")
         if time_limit <= 0:
             raise ValueError(f"--time-limit must be > 0 seconds, got {time_limit}")
         net = memcap.load(network)
@@ -83,7 +87,8 @@ def robust(
                              "labels (use a classification dataset, e.g. builtin:iris)")
         with progress_status(not as_json) as say:
             rep = verify_robust(net, ds, radius, p, tiers=tier_t, time_limit=time_limit,
-                                cascade=not all_tiers, seed=seed, progress=say)
+                                cascade=not all_tiers, seed=seed, milp_max_points=milp_max_points,
+                                progress=say)
     written = save_counterexamples(rep, counterexamples) if counterexamples and rep.counterexamples else []
     if as_json:
         d = rep.to_json()

@@ -24,7 +24,7 @@ from memcap.export import require_extra
 from memcap.network import Network
 from memcap.numerics import forward_exact, forward_float, forward_float_bounded
 
-__all__ = ["Counterexample", "attack", "confirm", "inside_exact"]
+__all__ = ["Counterexample", "attack", "confirm", "inside_exact", "polish"]
 
 
 @dataclass
@@ -92,6 +92,38 @@ def confirm(net: Network, Z: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray
             if vals[best] >= vals[y]:
                 ok[k], c[k] = True, best
     return ok, c
+
+
+def polish(net: Network, z: np.ndarray, x: np.ndarray, label: int, r: float, norm: str,
+           seed: int = 0, tries: int = 64) -> tuple[np.ndarray, int] | None:
+    """A confirmed counterexample near a candidate ``z`` whose float margin is ~0 (e.g. a MILP
+    optimum at a tie): random nearby points at scales 1e-12·r ... 1e-3·r, pulled into the ball."""
+    rng = np.random.default_rng(seed)
+    scales = r * 10.0 ** -rng.uniform(3, 12, size=tries)
+    dirs = rng.choice([-1.0, 1.0], size=(tries, len(z))) * rng.uniform(0, 1, size=(tries, len(z)))
+    Z = _project_np(z[None, :] + scales[:, None] * dirs, x, r, norm)
+    Z = np.concatenate([z[None, :], Z])
+    m, _ = _margins(forward_float(net, Z), np.full(len(Z), label))
+    order = np.argsort(m)[:8]
+    keep = [q for q in (_pull_inside(Z[k].copy(), x, r, norm) for k in order) if q is not None]
+    if not keep:
+        return None
+    ok, c = confirm(net, np.array(keep), np.full(len(keep), label))
+    hits = np.flatnonzero(ok)
+    return (keep[hits[0]], int(c[hits[0]])) if len(hits) else None
+
+
+def _project_np(Z: np.ndarray, x: np.ndarray, r: float, norm: str) -> np.ndarray:
+    D = Z - x
+    if norm == "inf":
+        D = np.clip(D, -r, r)
+    elif norm == "2":
+        n = np.linalg.norm(D, axis=1, keepdims=True)
+        D = D * np.minimum(1.0, r / np.maximum(n, 1e-300))
+    else:
+        n = np.abs(D).sum(axis=1, keepdims=True)
+        D = D * np.minimum(1.0, r / np.maximum(n, 1e-300))
+    return x + D
 
 
 def _corners(x: np.ndarray, r: float, norm: str, rng: np.random.Generator, cap: int) -> np.ndarray:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from memcap.network import Network
-from memcap.verify.robust_attack import Counterexample, _pull_inside, confirm
+from memcap.verify.robust_attack import Counterexample, _pull_inside, confirm, polish
 from memcap.verify.robust_bounds import Op, prepare
 
 __all__ = ["MilpOutcome", "milp_point"]
@@ -176,9 +176,11 @@ def milp_point(net: Network, x: np.ndarray, label: int, r: float, norm: str,
             z = _pull_inside(np.asarray(res.x[xin], np.float64), np.asarray(x, np.float64), r, norm)
             if z is not None:
                 ok, cls = confirm(net, z[None, :], np.array([label]))
-                if ok[0]:
-                    mrg = float(net(z[None, :])[0, label] - net(z[None, :])[0, cls[0]])
-                    ce = Counterexample(-1, z, int(label), int(cls[0]), mrg, "milp")
+                hit = (z, int(cls[0])) if ok[0] else polish(net, z, np.asarray(x, np.float64), label, r, norm)
+                if hit is not None:
+                    z, cl = hit
+                    mrg = float(net(z[None, :])[0, label] - net(z[None, :])[0, cl])
+                    ce = Counterexample(-1, z, int(label), cl, mrg, "milp")
                     return MilpOutcome("refuted", None, ce, int(integ.sum()), time.perf_counter() - t0)
         dual = getattr(res, "mip_dual_bound", None)
         if res.status == 0 and res.fun is not None:
