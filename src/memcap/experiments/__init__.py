@@ -30,7 +30,7 @@ __all__ = ["EXPERIMENTS", "EXPERIMENT_MODULES", "Experiment", "ExperimentContext
 PROFILES: tuple[str, ...] = ("quick", "full", "test")
 
 #: modules under memcap.experiments that register experiments
-EXPERIMENT_MODULES: list[str] = []
+EXPERIMENT_MODULES: list[str] = ["park2021"]
 
 
 @dataclass
