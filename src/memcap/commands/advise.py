@@ -66,18 +66,22 @@ def advise(
     ]))
     t = Table(title="methods, best first")
     for col in ("#", "method", "ok", "depth", "widths", "neurons", "params", "bits", "certified",
-                "theorem: condition", "Thm 3.3 floor", "note"):
+                "Thm 3.3 floor", "note"):
         t.add_column(col, overflow="fold")
+    conds = Table(title="each method's theorem and sufficient condition")
+    for col in ("method", "theorem", "condition"):
+        conds.add_column(col, overflow="fold")
     for i, r in enumerate(rep.rows, 1):
         ok = "yes" if r.applicable and r.within_budget is not False else (
             "over budget" if r.applicable else "no")
         widths = "" if r.widths is None else (
             ",".join(map(str, r.widths)) if len(r.widths) <= 6 else f"{len(r.widths)} layers")
         t.add_row(str(i), r.method, ok, _fmt(r.depth), widths, _fmt(r.hidden_neurons),
-                  _fmt(r.parameters), _fmt(r.bits_needed), _fmt(r.certified),
-                  _fmt(_short(f"{r.theorem}: {r.condition}", 110)), _fmt(r.floor),
-                  _fmt(_short(r.reason, 110)))
+                  _fmt(r.parameters), _fmt(r.bits_needed), _fmt(r.certified), _fmt(r.floor),
+                  _fmt(_short(r.reason, 160)))
+        conds.add_row(r.method, _fmt(r.theorem), _fmt(r.condition))
     out.print(t)
+    out.print(conds)
     best = rep.best()
     if best is not None:
         out.print(f"[green]best:[/] {best.method} — {best.parameters} parameters, {best.hidden_neurons} "
