@@ -24,7 +24,11 @@ solver failure, or a spurious solution).
 
 from __future__ import annotations
 
+import os
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,6 +95,27 @@ class _Model:
         self.row({a: 1.0, t: -sp, d: -g * lo}, -np.inf, sp * shift - g * lo)  # a <= s+ x - g lo (1-d)
         self.row({a: 1.0, t: -sm, d: -g * hi}, -np.inf, sm * shift)          # a <= s- x + g hi d
         return a
+
+
+@contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """HiGHS prints some diagnostics straight to file descriptor 1 (which would corrupt the CLI's
+    JSON output): send fd 1 to /dev/null while it runs."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(fd)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _encode(ops: list[Op], x: np.ndarray, r: float, norm: str,
@@ -170,8 +195,9 @@ def milp_point(net: Network, x: np.ndarray, label: int, r: float, norm: str,
         obj = np.zeros(n)
         obj[out[label]] += 1.0
         obj[out[c]] -= 1.0
-        res = milp(obj, integrality=integ, bounds=bounds, constraints=cons,
-                   options={"time_limit": left, "mip_rel_gap": 1e-6, "presolve": True})
+        with _quiet_stdout():
+            res = milp(obj, integrality=integ, bounds=bounds, constraints=cons,
+                       options={"time_limit": left, "mip_rel_gap": 1e-6, "presolve": True})
         if res.x is not None and res.fun is not None and res.fun <= proof_margin:
             z = _pull_inside(np.asarray(res.x[xin], np.float64), np.asarray(x, np.float64), r, norm)
             if z is not None:
