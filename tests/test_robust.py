@@ -125,8 +125,8 @@ def test_milp_is_exact_in_one_dimension():
     rng = np.random.default_rng(5)
     outcomes = set()
     for act in ACTS:
-        for r in (0.7, 2.0):
-            net = random_net(rng, 1, [6, 5], 2, act)
+        for r, residual in ((0.7, False), (2.0, False), (1.0, True)):
+            net = random_net(rng, 1, [6, 5], 2, act, residual)
             x = np.array([0.2])
             y = int(np.argmax(net(x[None, :])[0]))
             zb = bound_margins(net, x[None, :], np.array([y]), r, "inf").z_bounds[0]
@@ -184,3 +184,6 @@ def test_exact_weight_network_bounds_are_sound():
     r = promised_robustness(c.network)["radius"]
     rep = verify_robust(c.network, ds, r, "inf", tiers=("bounds", "milp"))
     assert rep.proven + rep.unknown == ds.N and rep.refuted == 0
+    assert rep.tiers["milp"].proven == 0          # rounded weights: the MILP never claims a proof
+    rep = verify_robust(c.network, ds, 0.6 * ds.separation_linf, "inf", tiers=("milp",))
+    assert rep.refuted >= 1 and rep.proven == 0   # ... but its counterexamples are confirmed exactly

@@ -14,12 +14,13 @@ For a point ``x_i`` with label y and each class c != y not already excluded by t
   the program uses the outer polytope box ∩ {||z - x||_1 <= r sqrt(d)}, so "proven" stays sound
   but the tier is not complete for L2 (a solution outside the L2 ball is reported as unknown).
 
-Outcome per point: *proven* when for every c the solver's dual bound exceeds ``proof_margin`` (the
-solver runs in floating point with feasibility tolerance 1e-9; the margin makes its rounding
-irrelevant in practice but this tier is not a floating-point proof in the sense of tier 2, and is
-reported separately); *refuted* when an optimal or incumbent solution, replayed in exact
-arithmetic and projected into the ball, is a counterexample; *unknown* otherwise (time limit,
-solver failure, or a spurious solution).
+Outcome per point: *proven* when for every c the solver's dual bound exceeds ``proof_margin``
+(1e-7). HiGHS works in floating point with its own tolerances (primal feasibility 1e-7, integrality
+1e-6 by default), so this is a proof up to the solver's tolerances, not a floating-point proof like
+tier 2's; it is reported separately, and never claimed for exact-rational weights (the solver sees
+them rounded). *Refuted* when an optimal or incumbent solution, replayed in exact arithmetic (after
+pulling it into the ball and, at a near-tie, polishing it), is a counterexample. *Unknown* otherwise
+(time limit, solver failure, or a spurious solution).
 """
 
 from __future__ import annotations
@@ -168,8 +169,10 @@ def milp_point(net: Network, x: np.ndarray, label: int, r: float, norm: str,
 
     t0 = time.perf_counter()
     ops = prepare(net)
-    if any(op.Wr is not None or op.Vr is not None for op in ops):
-        return MilpOutcome("unknown", None, None, 0, 0.0, "exact-rational weights: MILP tier skipped")
+    # exact-rational weights: the program uses their float64 roundings, so it can still find
+    # counterexamples (each is confirmed on the exact network) but cannot prove anything
+    rounded = any(op.Wr is not None or op.br is not None or op.Vr is not None or op.cr is not None
+                  for op in ops)
     zb = [(np.nextafter(lo, -np.inf), np.nextafter(hi, np.inf)) for lo, hi in zb]
     m, xin, out = _encode(ops, np.asarray(x, np.float64), r, norm, zb)
     n = len(m.lb)
@@ -215,4 +218,8 @@ def milp_point(net: Network, x: np.ndarray, label: int, r: float, norm: str,
             why = res.message if res.status != 0 else f"optimum {res.fun:.3g} not confirmed by replay"
             return MilpOutcome("unknown", None, None, int(integ.sum()), time.perf_counter() - t0, why)
         worst = min(worst, float(dual))
+    if rounded:
+        return MilpOutcome("unknown", None, None, int(integ.sum()), time.perf_counter() - t0,
+                           "no counterexample, but exact-rational weights were rounded for the "
+                           "solver, so this is not a proof")
     return MilpOutcome("proven", worst, None, int(integ.sum()), time.perf_counter() - t0)
