@@ -28,6 +28,9 @@ def experiment(
                       "for a local instance.")] = False,
     workers: Annotated[int | None, typer.Option(
         help="Local worker processes (default: all cores; 1 = in this process).")] = None,
+    option: Annotated[list[str] | None, typer.Option(
+        "--option", "-O", help="Experiment option KEY=VALUE (repeatable), e.g. -O data=builtin:mnist1d.")
+    ] = None,
     list_: Annotated[bool, typer.Option("--list", help="List the experiments and exit.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
@@ -52,6 +55,12 @@ def experiment(
         if address is not None and not ray:
             raise ValueError(f"unexpected argument {address!r}: a cluster ADDRESS is only accepted "
                              "after --ray (memcap experiment NAME --ray ADDRESS)")
+        options: dict[str, str] = {}
+        for item in option or []:
+            k, sep, v = item.partition("=")
+            if not sep or not k.strip():
+                raise ValueError(f"--option must be KEY=VALUE, got {item!r}")
+            options[k.strip()] = v.strip()
         folder = out_dir if out_dir is not None else Path("results") / f"{name}-{profile}"
         folder.mkdir(parents=True, exist_ok=True)
         executor = make_executor(ray=ray, address=address, workers=workers)
@@ -61,7 +70,7 @@ def experiment(
     try:
         with executor, progress_status(not as_json) as say, user_errors():
             res = exp.run(ExperimentContext(profile=profile, out_dir=folder, executor=executor,
-                                            progress=say))
+                                            progress=say, options=options))
             files = [*res.files, *res.save(folder)]
     except KeyboardInterrupt:
         raise fail(f"interrupted; finished runs are stored in {folder}, re-run to resume", 130) from None

@@ -30,7 +30,7 @@ __all__ = ["EXPERIMENTS", "EXPERIMENT_MODULES", "Experiment", "ExperimentContext
 PROFILES: tuple[str, ...] = ("quick", "full", "test")
 
 #: modules under memcap.experiments that register experiments
-EXPERIMENT_MODULES: list[str] = ["park2021"]
+EXPERIMENT_MODULES: list[str] = ["zhang2021", "yun2019_sgd", "park2021"]
 
 
 @dataclass
@@ -72,7 +72,7 @@ class ExperimentResult:
         out = Path(out_dir)
         written: list[Path] = []
         for i, t in enumerate(self.tables):
-            slug = re.sub(r"[^a-z0-9]+", "-", t.title.lower()).strip("-")[:60] or f"table{i}"
+            slug = re.sub(r"[^a-z0-9]+", "-", t.title.lower()).strip("-")[:40] or f"table{i}"
             buf = io.StringIO()
             w = csv.writer(buf)
             w.writerow(t.columns)

@@ -112,6 +112,7 @@ def train(ds: Dataset, width: int, regime: str = "zhang21", *, activation: str =
           seed: int = 0, target_loss: float | None = None, log_every: int | None = None,
           checkpoint: str | os.PathLike[str] | None = None, checkpoint_every: int = 1000,
           progress: Callable[[int, int, float], None] | None = None, threads: int | None = None,
+          lr_milestones: Sequence[int] = (),
           ) -> TrainResult:
     """Train a 1-hidden-layer net of width ``width`` on ``ds`` under ``regime``.
 
@@ -127,6 +128,8 @@ def train(ds: Dataset, width: int, regime: str = "zhang21", *, activation: str =
       reading aid E2) or ``"off"`` (as the experiments were evidently run, E1). zhang21 only.
     - ``batch_size``: ``None`` = full batch (the synthetic experiment); otherwise without-replacement
       mini-batches reshuffled every epoch; a *step* is one update.
+    - ``lr_milestones``: steps at which both step sizes are multiplied by 0.1 (the stage-wise schedule
+      of the random-label experiment, App. H.6).
     - ``target_loss``: stop early once every run's loss is below it.
     - ``checkpoint``: a ``.npz`` path; training resumes from it when it exists and matches the
       configuration, and it is rewritten every ``checkpoint_every`` steps and at the end.
@@ -145,7 +148,8 @@ def train(ds: Dataset, width: int, regime: str = "zhang21", *, activation: str =
                       lrs=lrs, momentum=momentum, optimizer=optimizer, loss=loss, zeta=zeta, kappa=kappa,
                       v_projection=v_projection, init=init, batch_size=batch_size, seed=seed,
                       target_loss=target_loss, log_every=log_every, checkpoint=checkpoint,
-                      checkpoint_every=checkpoint_every, progress=progress)
+                      checkpoint_every=checkpoint_every, progress=progress,
+                      lr_milestones=tuple(int(s) for s in lr_milestones))
     finally:
         torch.set_num_threads(before)
 
@@ -155,7 +159,8 @@ def _train(ds: Dataset, width: int, regime: str, *, activation: str, steps: int,
            optimizer: str, loss: str | None, zeta: float, kappa: float, v_projection: str, init: str,
            batch_size: int | None, seed: int, target_loss: float | None, log_every: int | None,
            checkpoint: str | os.PathLike[str] | None, checkpoint_every: int,
-           progress: Callable[[int, int, float], None] | None) -> TrainResult:
+           progress: Callable[[int, int, float], None] | None, lr_milestones: tuple[int, ...] = ()
+           ) -> TrainResult:
     """The training loop of :func:`train` (arguments documented there)."""
     torch = require_extra("torch", "torch")
     if regime not in REGIMES:
@@ -233,6 +238,7 @@ def _train(ds: Dataset, width: int, regime: str, *, activation: str, steps: int,
     cfg = {"regime": regime, "width": m, "activation": activation, "eps": eps, "pairs": pairs,
            "momentum": momentum, "optimizer": optimizer, "loss": loss, "zeta": zeta, "kappa": kappa,
            "v_projection": v_projection, "init": init, "batch_size": batch_size, "seed": seed,
+           "lr_milestones": list(lr_milestones),
            "data": [n, d, C, hashlib.sha256(np.ascontiguousarray(ds.X, dtype=np.float64).tobytes()
                                             + np.ascontiguousarray(ds.targets, dtype=np.float64).tobytes()
                                             ).hexdigest()[:16]]}
@@ -308,8 +314,9 @@ def _train(ds: Dataset, width: int, regime: str, *, activation: str, steps: int,
                 c1, c2 = 1 - b1 ** (step + 1), 1 - beta2 ** (step + 1)
                 dW = (bufs["mW"] / c1) / ((bufs["sW"] / c2).sqrt() + adam_eps)
                 dv = (bufs["mv"] / c1) / ((bufs["sv"] / c2).sqrt() + adam_eps)
-            Wn = Z.project_ball(W - lr_w_t.view(-1, 1, 1) * dW, W0, eps)
-            vn = v - lr_v_t.view(-1, 1, 1) * dv
+            decay = 0.1 ** sum(step >= s for s in lr_milestones)
+            Wn = Z.project_ball(W - decay * lr_w_t.view(-1, 1, 1) * dW, W0, eps)
+            vn = v - decay * lr_v_t.view(-1, 1, 1) * dv
             if project_v:
                 vn = Z.project_v(vn, zeta, kappa)
             W = torch.where(a3, Wn, W)

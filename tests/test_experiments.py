@@ -1,0 +1,88 @@
+"""Named experiments at the tiny "test" scale: they run, save JSON/CSV/PNG, resume, and the CLI works."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from memcap.cli import app
+from memcap.experiments import ExperimentContext, get_experiment, load_experiments
+from memcap.experiments.executor import LocalExecutor
+
+runner = CliRunner()
+
+
+class NoRuns(LocalExecutor):
+    """Fails if asked to run anything: everything must come from the result store."""
+
+    def map_unordered(self, fn, tasks):
+        if tasks:
+            raise AssertionError(f"{len(tasks)} runs were recomputed")
+        return iter(())
+
+
+def _run(name, tmp_path, executor=None):
+    exp = get_experiment(name)
+    ctx = ExperimentContext(profile="test", out_dir=tmp_path, executor=executor or LocalExecutor(1))
+    res = exp.run(ctx)
+    files = [*res.files, *res.save(tmp_path)]
+    return res, files
+
+
+def test_registry_lists_the_three_experiments():
+    assert {"zhang21-synthetic", "zhang21-random-labels", "yun19-sgd"} <= set(load_experiments())
+
+
+def test_synthetic_test_profile(tmp_path):
+    res, files = _run("zhang21-synthetic", tmp_path)
+    assert any(f.suffix == ".png" for f in files) and any(f.suffix == ".csv" for f in files)
+    cells = res.summary["cells"]
+    # measured, not assumed: unconstrained "ours" at m = 16 >= 2n/d = 10 fits this tiny problem
+    assert cells["ours eps=inf v=off"]["16"] < 1e-6
+    doc = json.loads((tmp_path / "result.json").read_text())
+    assert doc["name"] == "zhang21-synthetic" and doc["tables"][0]["rows"]
+    # the claims table puts the paper beside ours
+    assert any("Fig. 4" in str(row[0]) for t in res.tables for row in t.rows)
+    # resumable: a second call recomputes nothing
+    res2, _ = _run("zhang21-synthetic", tmp_path, NoRuns(1))
+    assert res2.summary["cells"] == cells
+
+
+def test_random_labels_test_profile(tmp_path):
+    res, files = _run("zhang21-random-labels", tmp_path)
+    runs = res.summary["runs"]
+    assert len(runs) == 4 and all(0 <= r["train_accuracy"] <= 1 for r in runs)
+    assert {r["regime"] for r in runs} == {"ours", "regular"}
+    assert any(t.title.startswith("the paper's Table 3") for t in res.tables)
+
+
+def test_random_labels_explicit_missing_data_is_a_clear_error(tmp_path):
+    exp = get_experiment("zhang21-random-labels")
+    ctx = ExperimentContext(profile="test", out_dir=tmp_path, executor=LocalExecutor(1),
+                            options={"data": str(tmp_path / "missing.npz")})
+    with pytest.raises(Exception, match="cannot load"):
+        exp.run(ctx)
+
+
+def test_yun_sgd_test_profile(tmp_path):
+    res, files = _run("yun19-sgd", tmp_path)
+    runs = res.summary["runs"]
+    assert all(r["pattern_changes"] == 0 for r in runs)
+    assert all(r["risk_end"] < r["risk0"] for r in runs)  # SGD from the perturbed memorizer descends
+    assert all(r["xi_stays_within_2xi0"] for r in runs)
+    assert abs(res.summary["slope_risk0"] - 2) < 0.25  # R(θ(0)) = O(||ξ(0)||²)
+
+
+def test_cli_experiment(tmp_path):
+    r = runner.invoke(app, ["experiment", "yun19-sgd", "--profile", "test", "--workers", "1",
+                            "--out", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "yun19-sgd.png").exists() and (tmp_path / "result.json").exists()
+    r = runner.invoke(app, ["experiment", "no-such-thing"])
+    assert r.exit_code == 2 and "unknown experiment" in r.output
+    r = runner.invoke(app, ["experiment", "yun19-sgd", "some-address", "--out", str(tmp_path)])
+    assert r.exit_code == 2 and "--ray" in r.output
+    r = runner.invoke(app, ["experiment", "yun19-sgd", "--profile", "huge", "--out", str(tmp_path)])
+    assert r.exit_code == 2 and "--profile" in r.output
+    r = runner.invoke(app, ["experiment", "--list"])
+    assert r.exit_code == 0 and "zhang21-synthetic" in r.output
