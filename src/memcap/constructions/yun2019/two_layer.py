@@ -138,24 +138,31 @@ def gate_hyperplane(A: flint.fmpz_mat, rows: list[list[int]], P: list[int], rng:
     basis, nullity = hyperplane_through([rows[i] for i in P])
     if nullity != d + 1 - len(P):
         raise DegenerateSubset(sorted(P), f"the {len(P)} chosen points are affinely dependent")
-    B = flint.fmpz_mat(d + 1, nullity, [basis[c][r] for r in range(d + 1) for c in range(nullity)])
-    V = A * B
-    Vl = [[int(V[i, c]) for c in range(nullity)] for i in range(A.nrows())]
     Pset = set(P)
-    others = [i for i in range(len(Vl)) if i not in Pset]
-    stuck = [i for i in others if not any(Vl[i])]
-    if stuck:
-        raise DegenerateSubset(sorted([*P, stuck[0]]), f"point {stuck[0]} lies on every hyperplane "
-                               f"through the group {sorted(P)}")
-    if nullity == 1:
-        return list(basis[0]), [v[0] for v in Vl]
+    N = A.nrows()
+
+    def values(w: list[int]) -> list[int]:
+        return [int(v) for v in (A * flint.fmpz_mat(d + 1, 1, w)).entries()]
+
+    def stuck(i: int) -> bool:  # point i lies on every hyperplane through P (in P's affine hull)
+        row = [int(A[i, c]) for c in range(d + 1)]
+        return all(sum(a * b for a, b in zip(row, bv, strict=True)) == 0 for bv in basis)
+
     R = 8
     for _ in range(60):
-        coef = [int(v) for v in rng.integers(-R, R + 1, size=nullity)]
-        vals = [sum(a * b for a, b in zip(v, coef, strict=True)) for v in Vl]
-        if all(vals[i] != 0 for i in others):
+        if nullity == 1:
+            w = list(basis[0])
+        else:  # a random hyperplane through P (the reading aid's auxiliary points)
+            coef = [int(v) for v in rng.integers(-R, R + 1, size=nullity)]
             w = [sum(basis[c][r] * coef[c] for c in range(nullity)) for r in range(d + 1)]
+        vals = values(w)
+        zeros = [i for i in range(N) if i not in Pset and vals[i] == 0]
+        if not zeros and any(w[:d]):
             return w, vals
+        for i in zeros:
+            if nullity == 1 or stuck(i):
+                raise DegenerateSubset(sorted([*P, i]), f"point {i} lies on every hyperplane through the "
+                                       f"group {sorted(P)}")
         R *= 4
     raise DegenerateSubset(sorted(P), "no hyperplane through the group avoided the other points "
                            "(60 random draws)")  # pragma: no cover - probability ~ 0
