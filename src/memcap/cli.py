@@ -40,6 +40,10 @@ LabelOpt = Annotated[str | None, typer.Option("--label", help="CSV label column 
 TaskOpt = Annotated[str | None, typer.Option(
     "--task", help="Override the inferred task: regression or classification.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
+PrecisionOpt = Annotated[str | None, typer.Option(
+    "--precision", help="float32, float64 or exact: certify memorization when the network is "
+    "evaluated in float32 / float64 (any summation order; default tolerance 1e-3·max(1,|y|) for "
+    "float32) or in exact arithmetic.")]
 
 
 def fail(msg: str, code: int = 2) -> typer.Exit:
@@ -131,6 +135,23 @@ def _fmt(v: Any) -> str:
     return escape(str(v))
 
 
+def precision_rows(pc: Any, attempts: list[Any]) -> list[tuple[str, Any]]:
+    """Rows of a :class:`memcap.precision.PrecisionCertificate` (and the methods passed over)."""
+    rows: list[tuple[str, Any]] = [
+        ("precision", pc.precision), ("certified", pc.certified), ("why", pc.reason)]
+    if pc.task == "regression":
+        rows += [("tolerance", pc.tolerance), ("worst-case |f - y| (certified ≤)", pc.worst_bound)]
+    else:
+        rows += [("smallest margin at this precision (certified ≥)", pc.worst_bound)]
+    rows += [("rounding bound (any summation order)", pc.rounding_bound),
+             ("measured error (numpy)", pc.measured_error), ("significand bits needed", pc.bits_needed)]
+    for a in attempts:
+        if not a.certified:
+            rows.append((f"passed over: {a.method} {a.options or ''}".strip(),
+                         f"{a.parameters} parameters: {a.reason}"))
+    return rows
+
+
 def verification_rows(rep: Any) -> list[tuple[str, Any]]:
     rows: list[tuple[str, Any]] = [
         ("memorized", rep.memorized), ("certified", rep.certified),
@@ -161,8 +182,9 @@ def verification_rows(rep: Any) -> list[tuple[str, Any]]:
 def construct(
     data: DataOpt,
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the network (.npz).")],
-    method: Annotated[str, typer.Option("--method", "-m", help="Registry name (see `memcap methods`).")
-                      ] = "yun-3layer",
+    method: Annotated[str | None, typer.Option(
+        "--method", "-m", help="Registry name (see `memcap methods`; default yun-3layer, or with "
+        "--precision the smallest method certified at that precision).")] = None,
     activation: Annotated[str | None, typer.Option(
         help="relu, hardtanh, leaky:SLOPE or relu_like:S+,S- (default: the method's).")] = None,
     widths: Annotated[str | None, typer.Option(
@@ -178,20 +200,36 @@ def construct(
     label: LabelOpt = None,
     task: TaskOpt = None,
     as_json: JsonOpt = False,
+    precision: PrecisionOpt = None,
 ) -> None:
     """Build a network that memorizes the data, certify it, and save it (only if certified)."""
     import memcap
 
+    pcert, attempts = None, []
     with user_errors():
         ds = get_data(data, label, task)
         opts: dict[str, Any] = {"seed": seed}
         if activation is not None:
             opts["activation"] = activation
         if widths is not None:
+            if precision is not None and method is None:
+                raise DataError("--widths belongs to one method: with --precision, also give --method")
             opts["widths"] = parse_widths(widths)
-        opts.update(parse_method_options(method, option or []))
+        if method is not None or precision is None:
+            method = method or "yun-3layer"
+            opts.update(parse_method_options(method, option or []))
+        elif option:
+            raise DataError("--option belongs to one method: with --precision, also give --method")
         with progress_status(not as_json) as say:
-            c = memcap.construct(ds, method, arithmetic=arithmetic, tol=tol, progress=say, **opts)
+            if precision is None:
+                c = memcap.construct(ds, method, arithmetic=arithmetic, tol=tol, progress=say, **opts)
+            else:
+                from memcap.precision import choose_method
+
+                c, pcert, attempts = choose_method(
+                    ds, precision, tol=tol, methods=None if method is None else [method],
+                    progress=say, **opts)
+                method = c.certificate.method
         c.network.meta["data"] = data
         memcap.save(c.network, output)
     rep = c.verification
@@ -200,6 +238,10 @@ def construct(
             "output": str(output), "method": method, "counts": c.network.counts(),
             "certificate": c.certificate.to_json(), "verification": rep.to_json(),
             "info": {k: v for k, v in c.info.items() if k != "u"},
+            **({"precision": pcert.to_json(), "attempts": [
+                {"method": a.method, "options": a.options, "parameters": a.parameters,
+                 "certified": a.certified, "reason": a.reason} for a in attempts]}
+               if pcert is not None else {}),
         }, default=str))
         return
     cert = c.certificate
@@ -212,6 +254,8 @@ def construct(
         *[("note", n) for n in cert.notes],
     ]))
     out.print(report_table("certified verification", verification_rows(rep)))
+    if pcert is not None:
+        out.print(report_table(f"certified at precision {pcert.precision}", precision_rows(pcert, attempts)))
     out.print(f"[green]saved[/] {output}")
 
 
@@ -223,20 +267,34 @@ def verify(
     label: LabelOpt = None,
     task: TaskOpt = None,
     as_json: JsonOpt = False,
+    precision: PrecisionOpt = None,
 ) -> None:
-    """Certify that a saved network memorizes the data (exit 0 only if certified)."""
+    """Certify that a saved network memorizes the data (exit 0 only if certified; with
+    --precision, only if certified when evaluated at that precision)."""
     import memcap
 
+    pcert = None
     with user_errors():
         net = memcap.load(network)
         ds = get_data(data, label, task)
         with progress_status(not as_json) as say:
-            rep = memcap.verify(net, ds, tol=tol, progress=say)
+            if precision is None:
+                rep = memcap.verify(net, ds, tol=tol, progress=say)
+            else:
+                from memcap.precision import certify_precision, precision_tolerance
+
+                rep = memcap.verify(net, ds, tol=precision_tolerance(ds, precision, tol), progress=say)
+                pcert = certify_precision(net, ds, precision, tol=tol, report=rep)
     if as_json:
-        out.print_json(json.dumps(rep.to_json(), default=str))
+        d = rep.to_json()
+        if pcert is not None:
+            d["precision"] = pcert.to_json()
+        out.print_json(json.dumps(d, default=str))
     else:
         out.print(report_table(f"verify {network} on {ds.name} (N={ds.N})", verification_rows(rep)))
-    if not (rep.memorized and rep.certified):
+        if pcert is not None:
+            out.print(report_table(f"certified at precision {pcert.precision}", precision_rows(pcert, [])))
+    if not (rep.memorized and rep.certified) or (pcert is not None and not pcert.certified):
         raise typer.Exit(1)
 
 

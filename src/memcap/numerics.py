@@ -251,8 +251,9 @@ class _Prepared:
         self.dWT = _sparse_or_dense(dW.T) if np.any(dW) else None
         self.db = _rep_err(b, dtype)
         self.absbd = np.abs(self.bd.astype(np.float64))
-        Wnz = np.asarray(to_float_array(W, np.float64) != 0) | (dW != 0)
-        self.row_nnz = Wnz.sum(axis=1)
+        # terms of the computed sum that can be non-zero: the non-zero *rounded* weights (an entry
+        # rounded to 0 contributes an exact 0; its representation error is in dW)
+        self.row_nnz = np.count_nonzero(self.Wd, axis=1)
 
 
 def _affine_bound(a_hat: np.ndarray, e: np.ndarray, nz: np.ndarray, P: _Prepared, dtype: Any,

@@ -195,20 +195,26 @@ def join_pieces(A: np.ndarray, B: np.ndarray, kap: np.ndarray, R: Any, F: Field
 
 def lp_direction(Xg: np.ndarray, rng: np.random.Generator, starts: int = 5, rounds: int = 3
                  ) -> np.ndarray:
-    """Aid §3.1: a direction v maximizing min consecutive gap / range of v^T x on the group.
+    """Aid §3.1, adapted: a direction v maximizing min consecutive gap of v^T x on the group
+    relative to the float *mass* Σ_i |v_i|·s_i (s_i = max |x_i| on the group).
 
-    Best of ``starts`` random directions, then ``rounds`` LP rounds (fix the order, maximize δ
-    subject to v^T(x_{π(i+1)} - x_{π(i)}) ≥ δ and v^T(x_{π(n)} - x_{π(1)}) ≤ n²; HiGHS). The n²
-    range bound (not 1) matters: with 1, δ falls below HiGHS's feasibility tolerance (aid §3.1).
+    The aid bounds the range v^T(x_{π(n)} - x_{π(1)}) ≤ n². We bound the l1 mass instead, because
+    the rounding error of the carrier v^T x + b in any float format is γ_{d+1}·(Σ|v_i x_i| + |b|),
+    not a multiple of the range: a range-normalized LP direction can have large cancelling
+    components (measured: 50x larger certified float32 bound at N = 4096). Best of ``starts``
+    random directions, then ``rounds`` LP rounds (fix the order, maximize δ subject to
+    v^T(x_{π(i+1)} - x_{π(i)}) ≥ δ and Σ s_i |v_i| ≤ n², v = v⁺ - v⁻; HiGHS). The n² scale keeps
+    δ well above HiGHS's feasibility tolerance (aid §3.1).
     """
     from scipy.optimize import linprog
 
     n, d = Xg.shape
+    sc = np.max(np.abs(Xg), axis=0) + 1e-300
 
     def score(v: np.ndarray) -> float:
         s = np.sort(Xg @ v)
-        rg = s[-1] - s[0]
-        return float(np.min(np.diff(s)) / rg) if rg > 0 else -1.0
+        mass = float(np.abs(v) @ sc)
+        return float(np.min(np.diff(s)) / mass) if mass > 0 else -1.0
 
     cands = rng.standard_normal((max(1, starts), d))
     best = max(cands, key=score)
@@ -217,20 +223,60 @@ def lp_direction(Xg: np.ndarray, rng: np.random.Generator, starts: int = 5, roun
     for _ in range(rounds):
         order = np.argsort(Xg @ v, kind="stable")
         D = Xg[order[1:]] - Xg[order[:-1]]
-        A_ub = np.zeros((n, d + 1))
+        A_ub = np.zeros((n, 2 * d + 1))
         A_ub[:-1, :d] = -D
-        A_ub[:-1, d] = 1
-        A_ub[-1, :d] = Xg[order[-1]] - Xg[order[0]]
+        A_ub[:-1, d:2 * d] = D
+        A_ub[:-1, -1] = 1
+        A_ub[-1, :d] = sc
+        A_ub[-1, d:2 * d] = sc
         b_ub = np.zeros(n)
         b_ub[-1] = float(n) ** 2
-        res = linprog(np.r_[np.zeros(d), -1.0], A_ub=A_ub, b_ub=b_ub,
-                      bounds=[(None, None)] * d + [(0, None)], method="highs")
+        res = linprog(np.r_[np.zeros(2 * d), -1.0], A_ub=A_ub, b_ub=b_ub,
+                      bounds=[(0, None)] * (2 * d + 1), method="highs")
         if res.status != 0 or res.x is None:
             break
-        v = res.x[:d]
+        v = res.x[:d] - res.x[d:2 * d]
         s = score(v)
         if s > best_s:
             best, best_s = v, s
         else:
             break
     return np.asarray(best, dtype=np.float64)
+
+
+def maxmin_groups(c: np.ndarray, p: int, q: int) -> np.ndarray:
+    """Boundaries of at most p consecutive groups of at most q sorted points that MAXIMIZE the
+    smallest boundary gap (binary search on the threshold; greedy farthest boundary is optimal for
+    the number of groups at a fixed threshold). Used by twoproj-5layer, whose float32 gates need
+    every boundary gap to stay well above the rounding error of u^T x (departure from the aid's
+    window rule of §3.2, which it keeps for D3). May return fewer than p groups."""
+    N = len(c)
+    if p * q < N:
+        raise ConditionError(f"{p} groups of at most {q} points cannot hold N={N} points")
+    if N <= q:
+        return np.array([0, N], dtype=int)
+    g = np.asarray(c[1:] - c[:-1], dtype=np.float64)  # g[i-1] is the gap before sorted point i
+
+    def partition(th: float) -> list[int] | None:
+        cand = np.flatnonzero(g >= th) + 1  # admissible boundary positions
+        b = [0]
+        while N - b[-1] > q:
+            k = int(np.searchsorted(cand, b[-1] + q, side="right")) - 1
+            if k < 0 or cand[k] <= b[-1] or len(b) > p - 1:
+                return None
+            b.append(int(cand[k]))
+        b.append(N)
+        return b
+
+    vals = np.unique(g)
+    lo, hi = 0, len(vals) - 1  # vals[lo] is always feasible (every position admissible)
+    best = partition(float(vals[0]))
+    assert best is not None
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        b = partition(float(vals[mid]))
+        if b is not None:
+            lo, best = mid, b
+        else:
+            hi = mid - 1
+    return np.array(best, dtype=int)

@@ -18,15 +18,15 @@ from memcap.constructions.base import (
     Field,
     register,
 )
-from memcap.constructions.gadgets import affine_output
+from memcap.constructions.gadgets import affine_output, pad_units
 from memcap.constructions.precision_common import (
     SLACK,
     groups_for,
     ht_design,
     lp_direction,
+    maxmin_groups,
     pad_groups,
     sorted_projection,
-    split_groups,
 )
 from memcap.constructions.yun2019.three_layer import choose_projection, rescale_targets
 from memcap.network import IDENTITY, RELU, Dense, Network
@@ -131,7 +131,8 @@ def twoproj_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = Non
     _, scale, center, rescaled = rescale_targets(ds.targets.astype(np.float64))
     if rescaled:
         Yt = (Yt - F.array(center)) / F.array(scale)
-    bounds = split_groups(c, p, q)
+    bounds = maxmin_groups(c, p, q)
+    p_width, p = p, len(bounds) - 1  # groups used (≤ p); unused slots become idle units
     Xs = ds.X[order]
     Xf = F.array(ds.X)[order] if F.exact else Xs
     Ys = Yt[order]
@@ -154,16 +155,21 @@ def twoproj_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = Non
         if not (np.all(tj > 0) and np.all(tj < 2)):
             raise ConstructionError(f"group {j}: carrier values leave (0, 2)")
         t_sorted.append((tj, Ys[s:e][ordj]))
-    # gate weights M_j ≥ max_i τ_j(x_i) + 2 (a cheap upper bound: ||w||_1 max|x| + |b| + 2)
-    M = np.maximum(3.0, np.ceil(np.abs(Wc).sum(axis=1) * xmax + np.abs(bc) + 2))
+    # gate weights M_j = 2·max(3, max_i τ_j(x_i) + 2) (τ bounded cheaply by ||w||_1 max|x| + |b|):
+    # an open gate (value ≥ 1 exactly) still closes r_j, r'_j with margin ≥ 1 when float rounding
+    # has cost it up to 1/2
+    M = 2 * np.maximum(3.0, np.ceil(np.abs(Wc).sum(axis=1) * xmax + np.abs(bc) + 2))
     # ---- layer 1: gates around every boundary gap, then carriers ----
+    # The aid puts the two gate thresholds at a + G/3 and a + 2G/3; we put both at the middle
+    # a + G/2 (e+ = relu((c - a - G/2)/(G/2)), e- = relu((a + G/2 - c)/(G/2))): still ≤ -1 on the
+    # closed side and ≥ 1 on the open side, with 1.5x more room for the rounding of u^T x.
     uf = F.array(u)
     rows_W, rows_b = [], []
     for i in bounds[1:-1]:
         a, G = c[i - 1], c[i] - c[i - 1]
-        s3 = F.const(3) / G
-        rows_W += [uf * s3, -(uf * s3)]           # e+_j, e-_{j+1}
-        rows_b += [-a * s3 - F.const(1), a * s3 + F.const(2)]
+        s2 = F.const(2) / G
+        rows_W += [uf * s2, -(uf * s2)]           # e+_j, e-_{j+1}
+        rows_b += [-a * s2 - F.const(1), a * s2 + F.const(1)]
     rows_W += [F.array(w) for w in Wc]
     rows_b += [F.const(float(b)) for b in bc]
     W1 = np.stack(rows_W)
@@ -197,9 +203,12 @@ def twoproj_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = Non
     out = Dense(W5, b5, IDENTITY)
     if rescaled:
         out = affine_output(out, F.array(scale), F.array(center))
-    net = Network([Dense(W1, b1, RELU), Dense(W2, b2, RELU), Dense(W3, b3, RELU), Dense(W4, b4, RELU),
-                   out], meta={"method": "twoproj-5layer", "activation": "relu"})
-    notes = [f"{p} groups of ≤ {q} points along u (best of {candidates} integer directions); "
+    layers = [Dense(W1, b1, RELU), Dense(W2, b2, RELU), Dense(W3, b3, RELU), Dense(W4, b4, RELU), out]
+    layers = pad_units(layers, 0, 3 * p_width - 2, F)
+    layers = pad_units(layers, 1, 2 * p_width, F)
+    net = Network(layers, meta={"method": "twoproj-5layer", "activation": "relu"})
+    notes = [f"{p} groups (of {p_width} slots) of ≤ {q} points along u, boundaries maximizing the "
+             "smallest boundary gap (best of {candidates} integer directions); "
              f"per-group LP directions (HiGHS, {lp_starts} starts, ≤ {lp_rounds} rounds) rounded to "
              "float32",
              f"dense parameters {net.parameters}, non-zeros {net.nonzeros} (the 2p×3p layer-2 block is "
