@@ -268,18 +268,37 @@ def test_lp_strict_on_balls(p, seed):
     y = rng.integers(0, 3, 7)
     y[:3] = [0, 1, 2]
     ds = memcap.Dataset(X, y, task="classification")
-    with pytest.raises(ConditionError, match="exact"):
-        robust(ds, norm=p)  # float64 weights are not offered for finite p
-    c = memcap.construct(ds, "yu-robust", norm=p, budget=0.85)
-    assert c.certificate.arithmetic == "exact" and c.verification.certified
-    sizes = robust_sizes(ds, norm=p, budget=0.85)
-    assert c.network.widths == sizes["widths"] and c.network.depth == 3 * ds.N + 1
-    assert c.network.parameters == sizes["parameters"]
-    if p == 1:
-        assert sizes["knots"] == 1 and c.network.widths[0] == 3 * ds.d_x + 1
-    assert c.info["robust"]["norm"] == str(p)
-    assert c.info["robust"]["radius"] == pytest.approx(0.85 * ds.separation(p) / 2, rel=1e-9)
-    check_strict(c, ds)
+    for arith in ("float64", "exact"):
+        c = memcap.construct(ds, "yu-robust", norm=p, budget=0.85, arithmetic=arith)
+        assert c.certificate.arithmetic == arith and c.verification.certified
+        sizes = robust_sizes(ds, norm=p, budget=0.85)
+        assert c.network.widths == sizes["widths"] and c.network.depth == 3 * ds.N + 1
+        assert c.network.parameters == sizes["parameters"]
+        if p == 1:
+            assert sizes["knots"] == 1 and c.network.widths[0] == 3 * ds.d_x + 1
+        assert c.info["robust"]["norm"] == str(p)
+        assert c.info["robust"]["radius"] == pytest.approx(0.85 * ds.separation(p) / 2, rel=1e-9)
+        check_strict(c, ds)
+
+
+@settings(max_examples=8, deadline=None)
+@given(ds=datasets(task="classification", max_n=12), budget=st.floats(0.05, 0.99), p=st.sampled_from([1, 2]))
+def test_lp_hypothesis_data(ds, budget, p):
+    c = memcap.construct(ds, "yu-robust", norm=p, budget=budget)
+    assert c.verification.certified and c.verification.memorized
+    assert c.network.widths == robust_sizes(ds, norm=p, budget=budget)["widths"]
+    check_strict(c, ds, k=10)
+
+
+def test_lp_verified_by_part_b():
+    verify_robust = robust_verifier()
+    if verify_robust is None:
+        pytest.skip("memcap.verify.robust not present")
+    ds = grid_data(3, N=8, n=2, L=2)
+    for p in (1, 2):
+        c = memcap.construct(ds, "yu-robust", norm=p, budget=0.9)
+        rep = verify_robust(c.network, ds, c.info["robust"]["radius"], str(p), tiers=("attack", "bounds"))
+        assert rep.refuted == 0 and not rep.inconsistent
 
 
 def test_theorem_b6_paper_constants_fail_ours_hold():

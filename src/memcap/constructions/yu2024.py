@@ -477,16 +477,33 @@ def robust(ds: Dataset, arithmetic: str = "float64", budget: float | None = None
 
 def _robust_lp(ds: Dataset, arithmetic: str, budget: float | None, radius: float | None, p: int,
                t0: float) -> Construction:
-    """Theorems B.5 (p = 1) and B.6 (integer p >= 2); exact weights only."""
-    if arithmetic != "exact":
-        raise ConditionError(f"yu-robust with norm={p} builds exact rational weights only: use "
-                             "arithmetic='exact' (memcap.construct's 'auto' escalates by itself)")
+    """Theorems B.5 (p = 1) and B.6 (integer p >= 2).
+
+    float64 weights: every hinge of layer (a) is shifted by at most η (bias roundings), so each
+    coordinate's G(|v|) moves by at most 2η·A (A = Σ a_k), and the slopes a_k, τ by a relative u.
+    τ is raised to cover the ball's worst S and κ computed from the opposite labels' worst S, both
+    rounded up; the build asks for exact arithmetic when the slack is gone."""
     lam_p, pair = exact_separation(ds, p)
     lam = _root_lower(lam_p, p)  # λ_D itself when p = 1; a rational lower bound otherwise
     mu = choose_radius(lam, budget, radius, f"L{p}")
     n, L = ds.d_x, ds.n_classes
-    F, Xf, _maxabs, C, Cq = _setup(ds, arithmetic, mu)
+    F, Xf, maxabs, C, Cq = _setup(ds, arithmetic, mu)
     t, a, tau, kappa = _lp_plan(n, p, lam, mu, L)
+    R = lam - mu
+    eta = Fraction(0)
+    if not F.exact:
+        u = EPS52
+        eta = 2 * EPS52 * (maxabs + Cq + R + 1)
+        A = sum(a, Fraction(0)) * (1 + u)
+        h = t[1] - t[0] if len(t) > 1 else R
+        eps_bar = 0 if p == 1 else h * h * p * (p - 1) * R ** (p - 2) / 8
+        s_in = mu ** p + n * eps_bar  # largest exact S on a ball
+        tau = Fraction(_round_up(max(tau, (s_in * (1 + u) + 2 * n * eta * A) / (1 - u))))
+        room = R ** p * (1 - u) - 2 * n * eta * A - tau * (1 + u)
+        if room <= 0:
+            raise ConditionError(f"μ = {float(mu):.17g} leaves no room for float64 rounding in the L{p} "
+                                 "construction: rebuild with arithmetic='exact'")
+        kappa = Fraction(_round_up(Fraction(L) / room))
     q = [_num(F, v) for v in t]
     layers = _lp_layers(Xf, _paper_labels(ds), L, q, [_num(F, v) for v in a], _num(F, tau),
                         _num(F, kappa), C, F)
@@ -524,8 +541,11 @@ def _robust_lp(ds: Dataset, arithmetic: str, budget: float | None, radius: float
         arithmetic=F.name,
         notes=notes,
     )
+    if not F.exact:
+        notes.append(f"float64 weights: hinges may move by η = {float(eta):.3g}; τ raised and κ rounded up "
+                     "to absorb it, so F = y_i still holds exactly on the balls for the stored network")
     info: dict[str, Any] = {
-        "robust": robust_info, "lambda_D": float(lam), "norm": str(p), "mu_exact": str(mu),
+        "robust": robust_info, "lambda_D": float(lam), "norm": str(p), "mu_exact": str(mu), "eta": float(eta),
         "knots": len(t), "tau": float(tau), "kappa": float(kappa), "C": float(Cq),
         "closest_pair": pair, "build_seconds": time.perf_counter() - t0,
     }
@@ -608,7 +628,9 @@ def _lip_layers(Xf: Any, labels: np.ndarray, L: int, w: Any, C: Any, F: Field) -
                  + [({m + j: -one}, xk[j]) for j in range(n)] + carries(m))
         st.layer(chan() + [({m + j: one, m + n + j: one}, zero) for j in range(n)] + carries(m + 2 * n))
         # Step 2b: ν = ||x - x_k||_∞ by the max tree of Lemma C.1 (max(u, v) = r(u) + r(v - u));
-        # with an odd count the last value is carried unpaired (the paper pads n to 2^e instead)
+        # with an odd count the last value is carried unpaired (the paper pads n to 2^e instead).
+        # n = 1: e = ⌈log2 1⌉ = 0 rounds and ν = a_1, so a block has 5 hidden layers. Lemma C.1's
+        # "4d parameters" for the |·| layers means 4n (reading aid E5)
         cnt = n
         while cnt > 1:
             P, U = cnt // 2, cnt % 2
