@@ -195,3 +195,16 @@ def test_exact_weights_are_exact_rationals():
     assert [int(np.argmax([float(v) for v in r])) for r in out] == ds.labels[:5].tolist()
     assert to_exact_array(np.array([0.5]))[0] == Q(1, 2)
     assert isinstance(Expr.constant(1), Expr)
+
+
+def test_to_torch_refuses_exact_only_networks_unless_asked():
+    torch = pytest.importorskip("torch")
+    ds = _gauss(80, 3, 10, 6)
+    c = memcap.construct(ds, "park-sublinear", variant="paper")
+    assert c.network.meta["exact_only"] is True
+    assert c.network.meta["verification"]["float64_memorizes"] is False
+    assert any("float64 NOT certified" in n for n in c.certificate.notes)
+    with pytest.raises(ValueError, match="not certified to memorize"):
+        c.network.to_torch(torch.float64)
+    with pytest.warns(RuntimeWarning, match="not certified"):
+        c.network.to_torch(torch.float64, allow_unfaithful=True)

@@ -55,11 +55,19 @@ def construct(ds: Dataset, method: str = "yun-3layer", *, arithmetic: str = "aut
         if report.memorized and report.certified:
             if failures:
                 c.certificate.notes.append("escalated to exact arithmetic: " + "; ".join(failures))
+            c.certificate.notes.append(
+                "float evaluation of these weights (any summation order): float64 "
+                + ("certified to memorize" if report.float64_memorizes else "NOT certified to memorize")
+                + ", float32 " + ("certified" if report.float32_memorizes else "NOT certified")
+                + ("" if report.bits_needed is None
+                   else f"; about {report.bits_needed} mantissa bits needed"))
             c.network.meta["certificate"] = c.certificate.to_json()
             c.network.meta["verification"] = {
                 "memorized": True, "certified": True, "tolerance": report.tolerance,
                 "worst_error": report.worst_error, "min_margin": report.min_margin,
                 "bits_needed": report.bits_needed,
+                "float64_memorizes": report.float64_memorizes,
+                "float32_memorizes": report.float32_memorizes,
             }
             return c
         failures.append(

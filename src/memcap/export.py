@@ -164,11 +164,38 @@ def _residual_module(layer: Residual, dtype: Any, torch: Any, act_mod: Callable[
     return block
 
 
-def to_torch(net: Network, dtype: Any = None) -> Any:
+def _check_float_faithful(net: Network, dtype: Any, torch: Any, allow_unfaithful: bool) -> None:
+    """Refuse (or warn) when memcap's verifier did not certify a float evaluation of ``net``.
+
+    ``meta["verification"]`` (written by :func:`memcap.construct`) says whether float64 / float32
+    evaluation is certified to memorize; ``meta["exact_only"]`` marks constructions whose weights
+    need more bits than a float carries (e.g. packed lookup weights). Those are refused unless
+    ``allow_unfaithful=True``; an uncertified float export of any other network only warns.
+    """
+    import warnings
+
+    ver = net.meta.get("verification") or {}
+    key = "float64_memorizes" if dtype == torch.float64 else "float32_memorizes"
+    certified = ver.get(key)
+    exact_only = bool(net.meta.get("exact_only"))
+    if certified is True or (certified is None and not exact_only):
+        return
+    msg = (f"{net.meta.get('method', 'this network')} is not certified to memorize when evaluated in "
+           f"{dtype}: memcap certified it in exact arithmetic of its stored weights"
+           + (f" (about {ver['bits_needed']} mantissa bits needed)" if ver.get("bits_needed") else "")
+           + ". Evaluate it with memcap (memcap.verify / numerics.forward_exact)")
+    if exact_only and not allow_unfaithful:
+        raise ValueError(msg + "; pass allow_unfaithful=True to export the rounded weights anyway")
+    warnings.warn(msg, RuntimeWarning, stacklevel=3)
+
+
+def to_torch(net: Network, dtype: Any = None, allow_unfaithful: bool = False) -> Any:
     """``torch.nn.Sequential`` computing the same function (weights rounded to ``dtype``,
-    default float64). Needs the ``torch`` extra."""
+    default float64). Needs the ``torch`` extra. Refuses networks marked exact-only whose float
+    evaluation is not certified (see :func:`_check_float_faithful`) unless ``allow_unfaithful``."""
     torch = require_extra("torch", "torch")
     dtype = dtype or torch.float64
+    _check_float_faithful(net, dtype, torch, allow_unfaithful)
     mods: list[Any] = []
     for layer in net.layers:
         if isinstance(layer, Dense):

@@ -287,8 +287,9 @@ class Network:
                 layers.append(Residual(*(to_float_array(a) for a in layer.arrays()), layer.activation))
         return Network(layers, dict(self.meta))
 
-    def to_torch(self, dtype: Any = None) -> Any:
-        """An equivalent ``torch.nn.Sequential`` (needs the ``torch`` extra)."""
+    def to_torch(self, dtype: Any = None, allow_unfaithful: bool = False) -> Any:
+        """An equivalent ``torch.nn.Sequential`` (needs the ``torch`` extra); see
+        :func:`memcap.export.to_torch` for the refusal of float-unfaithful networks."""
         from memcap.export import to_torch
 
-        return to_torch(self, dtype=dtype)
+        return to_torch(self, dtype=dtype, allow_unfaithful=allow_unfaithful)

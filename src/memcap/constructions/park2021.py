@@ -229,7 +229,8 @@ def _finish(ds: Dataset, plan: Plan, method: str, theorem: str, arithmetic: str,
             raise ConditionError(f"{method}: some weights are not float64 numbers ({bits}-bit rationals); "
                                  "use arithmetic='exact'")
         net = fl
-    net.meta.update({"method": method, "activation": plan.activation})
+    # weights of more bits than float64 holds: exports to float must be refused unless certified
+    net.meta.update({"method": method, "activation": plan.activation, "exact_only": bits > 53})
     sizes = sizes_from_plan(plan)
     notes = [
         f"projection u: Gaussian direction rounded to integers (seed {seed}), accepted after "
