@@ -32,6 +32,7 @@ def main() -> None:
     steps = args.steps or steps
     ds = synthetic_data(n, d)
     lrs = [(a, b) for a in (0.1, 0.5) for b in (0.1, 0.5)]
+    train(ds, widths[0], steps=2, threads=1)  # warm-up: torch import and first-call costs not timed
     print(f"n={n}, d={d}, 2n/d={2 * n / d:g}, {steps} full-batch steps, {len(lrs)} lr pairs batched, "
           "1 torch thread")
     print(f"{'width':>6} {'regime':>8} {'steps/s':>9} {'steps/cpu-s':>11} {'seconds':>8} {'rel. error':>11} "
