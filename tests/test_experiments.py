@@ -86,3 +86,22 @@ def test_cli_experiment(tmp_path):
     assert r.exit_code == 2 and "--profile" in r.output
     r = runner.invoke(app, ["experiment", "--list"])
     assert r.exit_code == 0 and "zhang21-synthetic" in r.output
+
+
+def test_random_labels_on_local_cifar10_files(tmp_path):
+    """CIFAR-10 in its binary archive format (1 label byte + 3072 pixel bytes per record), tiny."""
+    import numpy as np
+
+    folder = tmp_path / "cifar-10-batches-bin"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]:
+        rec = np.concatenate([rng.integers(0, 10, size=(12, 1)), rng.integers(0, 256, size=(12, 3072))],
+                             axis=1).astype(np.uint8)
+        (folder / name).write_bytes(rec.tobytes())
+    exp = get_experiment("zhang21-random-labels")
+    ctx = ExperimentContext(profile="test", out_dir=tmp_path / "out", executor=LocalExecutor(1),
+                            options={"data": f"cifar10:{folder}"})
+    res = exp.run(ctx)
+    runs = res.summary["runs"]
+    assert {r["d"] for r in runs} == {3072} and all(r["n"] == 48 for r in runs)

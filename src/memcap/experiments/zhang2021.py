@@ -12,7 +12,9 @@ B_{zeta,kappa} projection (the theory), the regular regime unconstrained and the
 training labels are shuffled, widths < n, our regime with eps = 10 vs the regular regime (the paper gives
 no baseline row), mini-batch SGD with momentum, lr 0.1 divided by 10 at 15%, 22.5% and 45% of the run
 (the paper's epochs 150/225/450 of 1000), cross-entropy. Offline data (digits, mnist1d) by default;
-CIFAR-10 or any other source with ``-O data=SRC`` (a ``memcap`` data source string).
+CIFAR-10 from local files (``cifar10:DIR``, the binary archive; the full profile looks in
+``$MEMCAP_CIFAR10`` or ``data/cifar-10-batches-bin`` and skips it with a note when absent), or any
+other source with ``-O data=SRC`` (a ``memcap`` data source string; a missing one is an error).
 
 Profiles: ``test`` (seconds), ``quick`` (minutes on 2 cores), ``full`` (the paper's scale: 200,000
 iterations and the 49-pair lr grid per cell — days of CPU; meant for ``--ray`` on a cluster).
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import time
 from typing import Any
 
@@ -245,7 +248,7 @@ RANDOM_PROFILES: dict[str, dict[str, Any]] = {
              "activations": ("relu",), "max_n": 150},
     "quick": {"data": ["builtin:digits"], "widths": (64, 128, 256), "epochs": 120, "batch": 128,
               "activations": ("relu", "tanh"), "max_n": None},
-    "full": {"data": ["builtin:digits", "builtin:mnist1d", "builtin:cifar10"], "widths": (1024, 2048, 4096),
+    "full": {"data": ["builtin:digits", "builtin:mnist1d", "cifar10:{cifar}"], "widths": (1024, 2048, 4096),
              "epochs": 1000, "batch": 128, "activations": ("relu", "tanh"), "max_n": None},
 }
 
@@ -306,7 +309,9 @@ def random_labels(ctx: ExperimentContext) -> ExperimentResult:
     P = RANDOM_PROFILES[ctx.profile]
     notes: list[str] = []
     explicit = ctx.options.get("data")
-    sources = [s for s in str(explicit).split(",") if s] if explicit else list(P["data"])
+    cifar = os.environ.get("MEMCAP_CIFAR10", "data/cifar-10-batches-bin")
+    sources = ([s for s in str(explicit).split(",") if s] if explicit
+               else [s.format(cifar=cifar) for s in P["data"]])
     usable = []
     for src in sources:
         try:
