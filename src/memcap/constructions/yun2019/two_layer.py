@@ -216,12 +216,37 @@ class _Gate:
 
 def build_gates(frame: IntegerFrame, rows: list[list[int]], groups: list[tuple[int, list[int]]],
                 margin: float, rng: np.random.Generator) -> list[_Gate]:
-    """Gates for groups that all read the same positions ``rows`` (one layer). α = (1+margin)/min|.|"""
+    """Gates for groups that all read the same positions ``rows`` (one layer). α = (1+margin)/min|.|
+
+    Fast path: one candidate hyperplane per group (the null vector, or a random combination of the
+    null space), all evaluated with a single exact matrix product; a group whose candidate touches
+    another point (rare) goes through :func:`gate_hyperplane`, which re-draws or names the subset."""
     A = aug_matrix(rows)
+    d = len(rows[0])
+    cands: list[list[int] | None] = []
+    for _, P in groups:
+        basis, nullity = hyperplane_through([rows[i] for i in P])
+        if nullity != d + 1 - len(P):
+            cands.append(None)
+            continue
+        coef = [1] if nullity == 1 else [int(v) for v in rng.integers(-8, 9, size=nullity)]
+        cands.append([sum(basis[c][r] * coef[c] for c in range(nullity)) for r in range(d + 1)])
+    ok = [i for i, w in enumerate(cands) if w is not None and any(w[:d])]
+    vals_all: dict[int, list[int]] = {}
+    if ok:
+        W = flint.fmpz_mat(d + 1, len(ok), [cands[g][r] for r in range(d + 1) for g in ok])  # type: ignore[index]
+        V = A * W
+        for col, g in enumerate(ok):
+            vals_all[g] = [int(V[i, col]) for i in range(A.nrows())]
     gates = []
-    for cls, P in groups:
-        w, vals = gate_hyperplane(A, rows, P, rng)
+    for g, (cls, P) in enumerate(groups):
         Pset = set(P)
+        vals = vals_all.get(g)
+        if vals is not None and all(v != 0 for i, v in enumerate(vals) if i not in Pset):
+            w = cands[g]
+        else:
+            w, vals = gate_hyperplane(A, rows, P, rng)
+        assert w is not None
         others = [abs(v) for i, v in enumerate(vals) if i not in Pset]
         alpha = _fq(1 + Fraction(margin)) / (min(others) if others else 1)
         a, b = frame.to_original(w[:-1], w[-1])
