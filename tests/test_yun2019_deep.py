@@ -312,3 +312,25 @@ def test_bounds_rows():
     # regression data: no classification rows
     reg = Dataset(np.arange(10.0)[:, None], np.linspace(-1, 1, 10))
     assert all("classification" not in s and "3.2" not in s for s in _rows((8,) * 3, 10, 1, ds=reg))
+
+
+def test_user_given_layer_pairs():
+    rng = np.random.default_rng(4)
+    ds = Dataset(rng.standard_normal((60, 2)), rng.uniform(-1, 1, 60))
+    ws = (12,) * 9
+    c = memcap.construct(ds, "yun-deep", widths=ws, blocks="2,5,8", activation="hardtanh")
+    assert c.info["blocks"] == [2, 5, 8] and c.verification.certified
+    assert "given by the caller" in " ".join(c.certificate.notes)
+    assert plan_deep(ws, 1, HARDTANH, blocks=[2, 5, 8]).r == [1, 2, 1]
+    bad_cases = [("2,3", "l_\\(j\\+1\\) ≥ l_j \\+ 2"), ("9", "hidden layers 1..9"), ("x", "layer indices")]
+    for bad, msg in bad_cases:
+        with pytest.raises((ConditionError, ValueError), match=msg):
+            deep_network(ds, widths=ws, blocks=bad, activation="hardtanh")
+    iris = memcap.load_dataset("builtin:iris")
+    c = memcap.construct(iris, "yun-deep", widths=(18,) * 8 + (12, 3), blocks=[1, 3, 5, 7, 9])
+    assert c.info["gate_layer"] == 9 and c.info["blocks"] == [1, 3, 5, 7] and c.verification.certified
+    with pytest.raises(ConditionError, match="gate layer 10 needs ≥ 12 units"):
+        deep_network(iris, widths=(18,) * 8 + (12, 3), blocks=[1, 3, 5, 10])
+    # a gate before the last layer: the layers after it carry the one-hot vector
+    c = memcap.construct(iris, "yun-deep", widths=(18,) * 8 + (12, 3), blocks=[1, 3, 5, 8])
+    assert c.info["gate_layer"] == 8 and c.verification.certified

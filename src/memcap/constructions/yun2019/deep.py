@@ -120,9 +120,37 @@ def _best_blocks(ws: tuple[int, ...], c_out: int, k: int, max_end: int, tail_ok:
     return out[0], out[1], list(out[2]), list(out[3])
 
 
+def _check_blocks(ws: tuple[int, ...], ls: list[int], c_out: int, k: int, max_end: int, tail_ok: Any
+                  ) -> tuple[list[int], list[str]]:
+    """r_j for user-given l_j, and every way they break the placement rules."""
+    m, problems = len(ls), []
+    r = [c_out * (j > 0) + (j < m - 1) for j in range(m)]
+    if m == 0:
+        return r, ["no layer pairs given"]
+    if ls[0] < 1 or ls[-1] + 1 > max_end:
+        problems.append(f"layer pairs must lie in hidden layers 1..{max_end}, got l = {ls}")
+        return r, problems
+    for a, b in zip(ls, ls[1:], strict=False):
+        if b < a + 2:
+            problems.append(f"l_(j+1) ≥ l_j + 2 fails for {a}, {b}")
+        for i in range(a + 2, b):
+            if ws[i - 1] < c_out + 1:
+                problems.append(f"carrier layer {i} has {ws[i - 1]} < {c_out + 1} units")
+    for lj, rj in zip(ls, r, strict=True):
+        if ws[lj - 1] < rj or ws[lj] < rj:
+            problems.append(f"block at ({lj}, {lj + 1}) has no room for its {rj} carrier(s)")
+    if not tail_ok(ls[-1]):
+        problems.append(f"a layer after {ls[-1] + 1} is narrower than the {c_out} output carrier(s)")
+    return r, problems
+
+
 def plan_deep(widths: tuple[int, ...], d_y: int, act: Activation, variant: str = "regression",
-              gate: str = "paper") -> DeepPlan:
+              gate: str = "paper", blocks: Any = None) -> DeepPlan:
     """Choose l_1..l_m for the given hidden widths (the proof leaves the choice open).
+
+    ``blocks`` (a list or ``"1,4,7"``) fixes them instead: the paper's l_1..l_m, 1-based hidden layers;
+    for classification the last one is the gate layer l_m. Broken placement rules are reported in
+    ``problems`` (capacity 0).
 
     **How they are chosen**: among every valid list (l_{j+1} ≥ l_j + 2, carrier layers wide enough,
     room for the r_j carriers in each block), the one with the largest left-hand side of the
@@ -140,11 +168,14 @@ def plan_deep(widths: tuple[int, ...], d_y: int, act: Activation, variant: str =
     """
     ws = tuple(int(w) for w in widths)
     H, k = len(ws), _k(act)
+    fixed = _parse_blocks(blocks)
+    if fixed is not None:
+        return _fixed_plan(ws, d_y, act, variant, gate, fixed)
     if variant == "regression":
         def tail_ok(layer: int) -> bool:
             return all(w >= d_y for w in ws[layer + 1:])
-        cap, negm, blocks, r = _best_blocks(ws, d_y, k, H, tail_ok)
-        plan = DeepPlan("regression", ws, blocks, r, [], [], capacity=max(cap, 0))
+        cap, negm, ls, r = _best_blocks(ws, d_y, k, H, tail_ok)
+        plan = DeepPlan("regression", ws, ls, r, [], [], capacity=max(cap, 0))
         per_block_dy = d_y
         if cap < 0:
             plan.problems.append(f"no valid placement of blocks in {H} hidden layers (need ≥ 2 layers, each "
@@ -160,16 +191,57 @@ def plan_deep(widths: tuple[int, ...], d_y: int, act: Activation, variant: str =
                 f"({gw // d_y} per class) and every later hidden layer ≥ d_y={d_y} units")
             return plan
         G = gates[0]  # the latest gate leaves the most layers for blocks
-        cap, negm, blocks, r = _best_blocks(ws[:G - 1], 1, k, G - 1, lambda layer: True)
-        plan.blocks, plan.r, plan.gate, plan.capacity = blocks, r, G, max(cap, 0)
+        cap, negm, ls, r = _best_blocks(ws[:G - 1], 1, k, G - 1, lambda layer: True)
+        plan.blocks, plan.r, plan.gate, plan.capacity = ls, r, G, max(cap, 0)
         if cap < 0:
             plan.problems.append(f"no room for a fitting block before the gate layer {G}")
     else:
         raise ValueError(f"variant must be 'auto', 'regression' or 'classification', got {variant!r}")
+    return _fill(plan, k, per_block_dy)
+
+
+def _fill(plan: DeepPlan, k: int, per_block_dy: int) -> DeepPlan:
+    ws = plan.widths
     plan.p = [2 * ((ws[lj - 1] - rj) // k) for lj, rj in zip(plan.blocks, plan.r, strict=True)]
     plan.q = [2 * ((ws[lj] - rj) // (k * per_block_dy)) for lj, rj in zip(plan.blocks, plan.r, strict=True)]
     plan.capacity = sum(p * q for p, q in zip(plan.p, plan.q, strict=True))
     return plan
+
+
+def _parse_blocks(blocks: Any) -> list[int] | None:
+    if blocks is None:
+        return None
+    try:
+        ls = [int(b) for b in (blocks.replace(" ", "").split(",") if isinstance(blocks, str) else blocks)]
+    except (TypeError, ValueError):
+        raise ValueError(f"blocks must be layer indices like 1,4,7, got {blocks!r}") from None
+    return ls
+
+
+def _fixed_plan(ws: tuple[int, ...], d_y: int, act: Activation, variant: str, gate: str,
+                ls: list[int]) -> DeepPlan:
+    H, k = len(ws), _k(act)
+    if variant == "regression":
+        r, problems = _check_blocks(ws, ls, d_y, k, H, lambda layer: all(w >= d_y for w in ws[layer + 1:]))
+        plan = DeepPlan("regression", ws, ls, r, [], [], problems=problems)
+        per_block_dy = d_y
+    elif variant == "classification":
+        gw = relu_units_per_gate(act, gate) * d_y
+        fit, G = ls[:-1], (ls[-1] if ls else 0)
+        r, problems = _check_blocks(ws, fit, 1, k, G - 1, lambda layer: True) if fit else (
+            [], ["classification needs m ≥ 2: fitting layer pairs and then the gate layer"])
+        if not 1 <= G <= H or ws[G - 1] < gw:
+            problems.append(f"gate layer {G} needs ≥ {gw} units ({gw // max(d_y, 1)} per class)")
+        elif any(w < d_y for w in ws[G:]):
+            problems.append(f"the layers after the gate layer {G} need ≥ d_y={d_y} units")
+        plan = DeepPlan("classification", ws, fit, r, [], [], gate=G, problems=problems)
+        per_block_dy = 1
+    else:
+        raise ValueError(f"variant must be 'auto', 'regression' or 'classification', got {variant!r}")
+    if plan.problems:
+        plan.r, plan.blocks = [], []
+        return plan
+    return _fill(plan, k, per_block_dy)
 
 
 def _variants(ds: Dataset, variant: str) -> list[str]:
@@ -214,14 +286,17 @@ def _default(w: int, variant: str, gw: int) -> tuple[int, ...]:
     return (w,) * DEFAULT_BLOCK_LAYERS + ((gw,) if variant == "classification" else ())
 
 
-def _choose(ds: Dataset, widths: Any, act: Activation, variant: str, gate: str
+def _choose(ds: Dataset, widths: Any, act: Activation, variant: str, gate: str, blocks: Any = None
             ) -> tuple[DeepPlan, list[DeepPlan]]:
     """The plan used (first variant, in order, whose condition holds) and every plan tried."""
     tried = []
-    for v in _variants(ds, variant):
+    variants = _variants(ds, variant)
+    if blocks is not None:  # given l_j mean one reading: no fallback between variants
+        variants = variants[:1]
+    for v in variants:
         ws = tuple(int(w) for w in widths) if widths is not None else deep_default_widths(
             ds.N, ds.d_y, act, v, gate)
-        plan = plan_deep(ws, ds.d_y, act, v, gate)
+        plan = plan_deep(ws, ds.d_y, act, v, gate, blocks)
         tried.append(plan)
         if plan.capacity >= ds.N:
             return plan, tried
@@ -229,11 +304,11 @@ def _choose(ds: Dataset, widths: Any, act: Activation, variant: str, gate: str
 
 
 def deep_sizes(ds: Dataset, widths: tuple[int, ...] | None = None, activation: str | Activation = "relu",
-               variant: str = "auto", gate: str = "paper", **_: Any) -> dict[str, Any]:
+               variant: str = "auto", gate: str = "paper", blocks: Any = None, **_: Any) -> dict[str, Any]:
     """Sizes of :func:`deep_network`: the given widths (the network is padded to exactly them) or
     :func:`deep_default_widths`; parameters ``Σ_l d_l (d_{l-1} + 1)`` with d_0 = d_x, d_L = d_y."""
     act = _act(activation)
-    plan, _ = _choose(ds, widths, act, variant, gate)
+    plan, _ = _choose(ds, widths, act, variant, gate, blocks)
     dims = [ds.d_x, *plan.widths, ds.d_y]
     return {"widths": list(plan.widths), "depth": len(plan.widths) + 1,
             "parameters": sum(dims[i + 1] * (dims[i] + 1) for i in range(len(dims) - 1))}
@@ -299,7 +374,7 @@ def _refusal(plan: DeepPlan, tried: list[DeepPlan], ds: Dataset, act: Activation
     break_condition=_deep_break,
 )
 def deep_network(ds: Dataset, widths: tuple[int, ...] | None = None, activation: str | Activation = "relu",
-                 variant: str = "auto", gate: str = "paper", arithmetic: str = "float64",
+                 variant: str = "auto", gate: str = "paper", blocks: Any = None, arithmetic: str = "float64",
                  margin: float = 0.25, seed: int = 0, candidates: int = 20) -> Construction:
     """Proposition 3.4 / Corollary A.1 (regression) and Corollaries A.2 / A.3 (classification) of
     Yun et al. 2019 (proof App. E, Figure 2): an L-layer network with the given hidden widths
@@ -315,7 +390,8 @@ def deep_network(ds: Dataset, widths: tuple[int, ...] | None = None, activation:
       ``gate="3unit"``), layers between fitting blocks ≥ 2, layers after the gate ≥ d_y.
       ``"auto"`` falls back to the regression variant on one-hot targets when only that holds.
 
-    The l_j are chosen by :func:`plan_deep` (largest left-hand side). Per block j: ``p_j =
+    The l_j are chosen by :func:`plan_deep` (largest left-hand side) unless ``blocks`` gives them
+    (``"1,4,7"``; for classification the last index is the gate layer). Per block j: ``p_j =
     2⌊(d_{l_j} - r_j)/k⌋``, ``q_j = 2⌊(d_{l_j+1} - r_j)/(k d_y)⌋``; the data sorted along u fill the
     blocks in order (block j the next p_j q_j points, the last used block padded with virtual points);
     a block left without points gets zero weights. ``widths=None``: :func:`deep_default_widths`.
@@ -333,7 +409,7 @@ def deep_network(ds: Dataset, widths: tuple[int, ...] | None = None, activation:
     F = Field(arithmetic)
     act = _act(activation)
     N, d_y = ds.N, ds.d_y
-    plan, tried = _choose(ds, widths, act, variant, gate)
+    plan, tried = _choose(ds, widths, act, variant, gate, blocks)
     if plan.capacity < N:
         raise ConditionError(_refusal(plan, tried, ds, act, gate))
     H, k = len(plan.widths), _k(act)
@@ -495,7 +571,8 @@ def deep_network(ds: Dataset, widths: tuple[int, ...] | None = None, activation:
         f"projection u: best of {candidates} random integer directions (seed {seed})",
         f"variant: {plan.variant}; blocks at layers l = {plan.blocks}" + (f", gate layer {plan.gate}"
                                                                          if cls else "")
-        + "; chosen by plan_deep (largest left-hand side, then fewer blocks, then earlier layers)",
+        + ("; given by the caller" if blocks is not None else
+           "; chosen by plan_deep (largest left-hand side, then fewer blocks, then earlier layers)"),
         f"points per block: {[min(max(N - sum(sizes[:j]), 0), sizes[j]) for j in range(M)]}"
         + (f" ({M - used} block(s) without points get zero weights)" if used < M else ""),
         "boundary-variant thresholds (reading aid Sec. 1) so each block outputs exactly 0 off its chunk",
