@@ -187,3 +187,26 @@ def test_exact_weight_network_bounds_are_sound():
     assert rep.tiers["milp"].proven == 0          # rounded weights: the MILP never claims a proof
     rep = verify_robust(c.network, ds, 0.6 * ds.separation_linf, "inf", tiers=("milp",))
     assert rep.refuted >= 1 and rep.proven == 0   # ... but its counterexamples are confirmed exactly
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), act=st.sampled_from(ACTS), norm=st.sampled_from(["inf", "1"]),
+       residual=st.booleans(), scale=st.sampled_from([0.05, 0.3, 1.0]))
+def test_tiers_never_contradict_each_other(seed, act, norm, residual, scale):
+    rng = np.random.default_rng(seed)
+    net = random_net(rng, 2, [5], 3, act, residual)
+    X = rng.standard_normal((5, 2))
+    labels = np.argmax(net(X), axis=1)
+    if len(set(labels)) < 3:
+        labels[:3] = [0, 1, 2]
+    ds = Dataset(X, labels, task="classification")
+    rep = verify_robust(net, ds, scale, norm, cascade=False, attack_steps=10, attack_restarts=2,
+                        time_limit=5)
+    assert not rep.inconsistent
+    worst = _sampled_worst(net, X, ds.labels, scale, norm, rng)
+    for i, s in enumerate(rep.status):
+        if s == "proven":
+            assert worst[i] > 0
+        if s == "refuted":
+            ce = rep.counterexamples[i]
+            assert inside_exact(ce.z, X[i], scale, norm) and _exact_margin(net, ce.z, int(ds.labels[i])) <= 0
