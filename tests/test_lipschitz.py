@@ -115,3 +115,28 @@ def test_report_on_constructions():
     mu = r.info["robust"]["radius"]
     Z = (ds.X[:, None, :] + rng.uniform(-mu, mu, (8, 50, 2))).reshape(-1, 2)
     assert gradient_lower_bound(r.network, Z) == 0.0
+
+
+def test_cli_lipschitz(tmp_path):
+    from typer.testing import CliRunner
+
+    from memcap.cli import app
+
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((6, 2))
+    csv = tmp_path / "d.csv"
+    csv.write_text("a,b,label\n" + "\n".join(f"{a},{b},{i % 2}" for i, (a, b) in enumerate(X)))
+    net = tmp_path / "n.npz"
+    r = CliRunner().invoke(app, ["construct", "--data", str(csv), "--label", "label", "--method",
+                                 "yu-lipschitz", "-o", str(net), "--task", "classification"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(app, ["lipschitz", str(net), "--data", str(csv), "--label", "label", "--json"])
+    assert r.exit_code == 0, r.output
+    import json
+
+    rep = json.loads(r.output)
+    ds = memcap.load_dataset(str(csv), label="label", task="classification")
+    assert rep["claim_consistent"] and rep["claimed"] == pytest.approx(2 / ds.separation_linf)
+    assert rep["gradient_lower_bound"] == pytest.approx(2 / ds.separation_linf)
+    bad = CliRunner().invoke(app, ["lipschitz", str(tmp_path / "missing.npz")])
+    assert bad.exit_code == 2

@@ -1,0 +1,58 @@
+"""``memcap lipschitz``: certified upper bounds (and lower bounds) on a network's Lipschitz constant."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from memcap.cli import app, get_data, out, report_table, user_errors
+
+
+@app.command()
+def lipschitz(
+    network: Annotated[Path, typer.Argument(help="Network file (.npz) written by memcap.")],
+    data: Annotated[str | None, typer.Option("--data", "-d", help="Dataset: its bounding box for the "
+                                             "interval bound and its pairs for the lower bound.")] = None,
+    norm: Annotated[str, typer.Option(help="Input norm: inf, 1 or 2.")] = "inf",
+    label: Annotated[str | None, typer.Option(help="CSV label column.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Lipschitz constant of every class margin f_a - f_b: certified upper bounds (global product of
+    layer norms; interval Jacobian on the data's box) next to lower bounds and the construction's claim."""
+    import memcap
+    from memcap.verify.lipschitz import lipschitz_report
+
+    with user_errors():
+        if not network.exists():
+            raise FileNotFoundError(f"no network file {network}")
+        net = memcap.load(network)
+        X = None
+        if data is not None:
+            ds = get_data(data, label, None)
+            if ds.d_x != net.in_dim:
+                raise ValueError(f"the network takes {net.in_dim} inputs but the data have d_x = {ds.d_x}")
+            X = ds.X
+        rep = lipschitz_report(net, X, norm)
+    if as_json:
+        out.print_json(json.dumps(rep, default=str))
+        return
+    rows = [("norm of the input", rep["norm"]), ("function", rep["of"]),
+            ("certified upper bound, all of R^n (product of layer norms)",
+             f"{rep['product_bound']:.6g}  (log2 = {rep['product_bound_log2']:.6g})")]
+    if "interval_bound" in rep:
+        rows.append((f"certified upper bound on the data's {rep['interval_box']} (interval Jacobian)",
+                     f"{rep['interval_bound']:.6g}"))
+    if "pairs_lower_bound" in rep:
+        rows.append(("lower bound: largest difference quotient over data pairs",
+                     f"{rep['pairs_lower_bound']:.6g}"))
+        rows.append(("lower bound: largest sampled gradient", f"{rep['gradient_lower_bound']:.6g}"))
+    if "claimed" in rep:
+        rows.append(("claimed by the construction (theorem, for the stored weights)",
+                     f"{rep['claimed']:.17g}"))
+        rows.append(("claim consistent with the bounds", "yes" if rep["claim_consistent"] else "NO"))
+    out.print(report_table(f"Lipschitz constant of {network}", rows))
+    if "claim_consistent" in rep and not rep["claim_consistent"]:
+        raise typer.Exit(1)
