@@ -149,9 +149,11 @@ def _classifier_outputs(label: Expr, C: int) -> list[Expr]:
     return [label * (2 * c) - c * c for c in range(C)]
 
 
-def build_program(ds: Dataset, plan: Plan, seed: int = 0) -> tuple[Program, dict[str, Any]]:
+def build_program(ds: Dataset, plan: Plan, seed: int = 0, Xq: np.ndarray | None = None
+                  ) -> tuple[Program, dict[str, Any]]:
     """The Step+Id program of Theorem 1 or 2 for these data, following ``plan``."""
-    Xq = to_exact_array(np.asarray(ds.X, dtype=np.float64))
+    if Xq is None:
+        Xq = to_exact_array(np.asarray(ds.X, dtype=np.float64))
     labels = ds.labels
     u, s, pmin, floors, tries = project(Xq, plan.K0, seed=seed)
     prog = Program(ds.d_x)
@@ -209,8 +211,9 @@ def _finish(ds: Dataset, plan: Plan, method: str, theorem: str, arithmetic: str,
         raise ConditionError(
             f"{method}: the packed lookup weights carry B·D = {plan.B * plan.D} bits, more than float64's "
             "53-bit significand can hold; use arithmetic='exact' (memcap.construct escalates)")
-    prog, facts = build_program(ds, plan, seed=seed)
-    ev = evaluate_program(prog, to_exact_array(np.asarray(ds.X, dtype=np.float64)))
+    Xq = to_exact_array(np.asarray(ds.X, dtype=np.float64))
+    prog, facts = build_program(ds, plan, seed=seed, Xq=Xq)
+    ev = evaluate_program(prog, Xq)
     # the Step+Id program itself must output the labels exactly (internal check; verify re-checks)
     best = np.array([max(range(plan.C), key=lambda c, r=r: ev.outputs[c][r]) for r in range(ds.N)])
     if not np.array_equal(best, ds.labels):

@@ -194,14 +194,14 @@ def evaluate_program(prog: Program, Xq: np.ndarray) -> Evaluation:
         cur, mg, lo, hi = [], [], [], []
         for kind, e in layer:
             z = _combine(e, prev, n)
-            lo.append(min(z))
-            hi.append(max(z))
+            lo.append(z.min())
+            hi.append(z.max())
             if kind in ("step", "step0"):
                 if kind == "step0" and hi[-1] > 0:
                     raise ValueError("a STEP declared non-positive has a positive pre-activation")
-                neg = [v for v in z if v < 0]
-                mg.append(-max(neg) if neg else None)
-                cur.append(np.where(np.array([v >= 0 for v in z]), one, zero))
+                fires = (z >= 0).astype(bool)
+                mg.append(None if fires.all() else -(z[~fires].max()))
+                cur.append(np.where(fires, one, zero))
             else:
                 mg.append(None)
                 cur.append(z)
