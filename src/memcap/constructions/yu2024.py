@@ -171,11 +171,6 @@ def _round_up(v: Fraction) -> float:
     return f if Fraction(f) >= v else float(np.nextafter(f, math.inf))
 
 
-def _round_down(v: Fraction) -> float:
-    f = float(v)
-    return f if Fraction(f) <= v else float(np.nextafter(f, -math.inf))
-
-
 def _num(F: Field, v: Fraction) -> Any:
     """A Fraction as a value of the field: exact fmpq, or the nearest float64."""
     return flint.fmpq(v.numerator, v.denominator) if F.exact else float(v)
@@ -246,7 +241,7 @@ def _linf_layers(Xf: Any, yl: np.ndarray, L: int, mu_t: Any, C: Any, c: np.ndarr
 
 
 # ---- Theorems B.5 / B.6 (finite p) --------------------------------------------------------------
-def knots_for(n: int, p: int, mu: Fraction, R: Fraction, gap: Fraction) -> list[Fraction]:
+def knots_for(n: int, p: int, R: Fraction, gap: Fraction) -> list[Fraction]:
     """Uniform knots 0 = t_0 < ... < t_{K-1} on [0, R] such that n·ε < gap, where ε bounds the
     piecewise-linear interpolant G of t^p from above (G >= t^p on [0, R], convexity).
 
@@ -277,7 +272,7 @@ def _lp_plan(n: int, p: int, lam_lo: Fraction, mu: Fraction, L: int
         return [Fraction(0)], [Fraction(1)], tau, Fraction(4 * L) / (3 * lam_lo - 6 * mu)
     R = lam_lo - mu
     gap = R ** p - mu ** p
-    t = knots_for(n, p, mu, R, gap / 2)
+    t = knots_for(n, p, R, gap / 2)
     h = t[1] - t[0] if len(t) > 1 else R
     eps_bar = h * h * p * (p - 1) * R ** (p - 2) / 8
     vals = [tk ** p for tk in t] + [(t[-1] + h) ** p]
