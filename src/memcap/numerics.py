@@ -170,7 +170,9 @@ def _rep_err(a: np.ndarray, dtype: Any) -> np.ndarray:
         # round-to-nearest keeps the rounded value within a factor 2 of a, so the float64
         # difference is exact (Sterbenz); overflow gives inf, which makes every bound inf
         d = np.abs(arr.astype(dtype).astype(np.float64) - a64)
-    return np.where(np.isfinite(d), d, np.inf) + _tiny(dtype)
+    d = np.where(np.isfinite(d), d, np.inf)
+    # a value that converts exactly stays exact unless it is subnormal in dtype (flush-to-zero)
+    return d + np.where((d > 0) | (np.abs(a64) < 2 * _tiny(dtype)) & (a64 != 0), _tiny(dtype), 0.0)
 
 
 def _sparse_or_dense(M: np.ndarray) -> Any:
@@ -254,6 +256,10 @@ class _Prepared:
         # terms of the computed sum that can be non-zero: the non-zero *rounded* weights (an entry
         # rounded to 0 contributes an exact 0; its representation error is in dW)
         self.row_nnz = np.count_nonzero(self.Wd, axis=1)
+        self.in_dim = self.Wd.shape[1]
+
+    def row_gamma(self, u: float, k: int) -> np.ndarray:
+        return _gamma_vec(self.row_nnz + k, u)
 
 
 def _affine_bound(a_hat: np.ndarray, e: np.ndarray, nz: np.ndarray, P: _Prepared, dtype: Any,
@@ -265,16 +271,20 @@ def _affine_bound(a_hat: np.ndarray, e: np.ndarray, nz: np.ndarray, P: _Prepared
     if extra is not None:
         z_hat = z_hat + extra
     k = 2 if extra is not None else 1  # the bias (and the skip term) add one rounding each
-    n = np.minimum(nz.sum(axis=1)[:, None], P.row_nnz[None, :]) + k
     u = unit_roundoff(dtype)
-    amax = np.abs(a_hat.astype(np.float64)) + 2 * e  # >= |a'| for every order
+    # gamma_n with n = min(possibly non-zero inputs of the point, non-zeros of the row) + k
+    gam = np.minimum(_gamma_vec(nz.sum(axis=1) + k, u)[:, None], P.row_gamma(u, k)[None, :])
+    has_e = bool(np.any(e))
+    amax = np.abs(a_hat.astype(np.float64)) + 2 * e if has_e else np.abs(a_hat.astype(np.float64))
     mass = _prod_up(amax, P.absWdT) + P.absbd
     if extra is not None:
         mass = mass + np.abs(extra.astype(np.float64)) + 2 * e_extra
-    ez = _gamma_vec(n, u) * mass + _prod_up(e, P.absWT) + P.db
+    ez = gam * mass + P.db
+    if has_e:
+        ez = ez + _prod_up(e, P.absWT)
     if P.dWT is not None:
         ez = ez + _prod_up(amax, P.dWT)
-    ez = ez * (1 + 2.0**-48) + (n + 1) * _tiny(dtype)
+    ez = ez * (1 + 2.0**-48) + (P.in_dim + k + 1) * _tiny(dtype)
     return z_hat, ez
 
 

@@ -221,10 +221,22 @@ def choose_method(ds: Dataset, precision: str, tol: float | None = None,
         if cert.certified:
             c.network.meta["precision_certificate"] = cert.to_json()
             return c, cert, attempts
-    raise ConstructionError(_refusal(ds, precision, tolerance, attempts))
+    higher = None
+    if not any(a.certificate is not None and a.certificate.exact_memorized for a in attempts):
+        # every candidate was rejected cheaply: find the method that works at a higher precision
+        for p in PRECISIONS[PRECISIONS.index(precision) + 1:]:
+            try:
+                c, _, tried = choose_method(ds, p, tol=tol, methods=methods,
+                                            max_parameters=max_parameters, progress=progress, **options)
+            except ConstructionError:
+                continue
+            higher = (p, tried[-1].method, c.verification.bits_needed)
+            break
+    raise ConstructionError(_refusal(ds, precision, tolerance, attempts, higher))
 
 
-def _refusal(ds: Dataset, precision: str, tolerance: float | None, attempts: list[Attempt]) -> str:
+def _refusal(ds: Dataset, precision: str, tolerance: float | None, attempts: list[Attempt],
+             higher: tuple[str, str, int | None] | None = None) -> str:
     if not attempts:
         return f"no registered method applies to this {ds.task} data"
     lines = [f"no registered method is certified faithful in {precision} for {ds.name} (N={ds.N}"
@@ -236,10 +248,18 @@ def _refusal(ds: Dataset, precision: str, tolerance: float | None, attempts: lis
     if bits and precision in MANTISSA_BITS:
         best = min(bits)
         who = [a for a in attempts if a.bits_needed == best][0]
-        lines.append(f"the best candidate ({who.method}) needs about {best} significand bits; "
+        lines.append(f"the best candidate ({who.method}) needs about {best} significand bits for a "
+                     "certified evaluation; "
                      f"{precision} has {MANTISSA_BITS[precision]}")
-    higher = [p for p in ("float64", "exact") if PRECISIONS.index(p) > PRECISIONS.index(precision)]
-    for p in higher:
+    if higher is not None:
+        p, name, hb = higher
+        if hb is not None and precision in MANTISSA_BITS:
+            lines.append(f"{name} needs about {hb} significand bits for a certified evaluation at "
+                         f"this tolerance; {precision} has {MANTISSA_BITS[precision]}")
+        lines.append(f"{name} is certified at {p}: use --precision {p}"
+                     + (f" with --method {name}" if p == "float64" else ""))
+        return "\n".join(lines)
+    for p in PRECISIONS[PRECISIONS.index(precision) + 1:]:
         for a in attempts:
             if a.certificate is None or not a.certificate.exact_memorized:
                 continue

@@ -164,12 +164,20 @@ def twoproj_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = Non
     # a + G/2 (e+ = relu((c - a - G/2)/(G/2)), e- = relu((a + G/2 - c)/(G/2))): still ≤ -1 on the
     # closed side and ≥ 1 on the open side, with 1.5x more room for the rounding of u^T x.
     uf = F.array(u)
+    xabs = np.max(np.abs(ds.X), axis=0)
     rows_W, rows_b = [], []
     for i in bounds[1:-1]:
         a, G = c[i - 1], c[i] - c[i - 1]
         s2 = F.const(2) / G
-        rows_W += [uf * s2, -(uf * s2)]           # e+_j, e-_{j+1}
-        rows_b += [-a * s2 - F.const(1), a * s2 + F.const(1)]
+        w, b0 = uf * s2, -a * s2
+        if not F.exact:
+            # store float32-representable gate weights when their rounding moves the pre-activation
+            # by < 1/8 (margin 1): exact float32 weights make the float32 bound cheaper and tighter
+            w32, b32 = w.astype(np.float32).astype(np.float64), float(np.float32(b0))
+            if (np.abs(w) @ xabs + abs(b0)) * 2.0**-23 < 0.125:
+                w, b0 = w32, b32
+        rows_W += [w, -w]           # e+_j, e-_{j+1}
+        rows_b += [b0 - F.const(1), -b0 + F.const(1)]
     rows_W += [F.array(w) for w in Wc]
     rows_b += [F.const(float(b)) for b in bc]
     W1 = np.stack(rows_W)
