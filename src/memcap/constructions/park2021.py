@@ -266,6 +266,18 @@ def _finish(ds: Dataset, plan: Plan, method: str, theorem: str, arithmetic: str,
     return Construction(net, cert, info)
 
 
+def _flag(v: Any, name: str) -> bool:
+    """A boolean option given as a bool or as text (CLI --option KEY=VALUE)."""
+    if isinstance(v, bool):
+        return v
+    t = str(v).strip().lower()
+    if t in ("1", "true", "yes", "on"):
+        return True
+    if t in ("0", "false", "no", "off"):
+        return False
+    raise ConditionError(f"option {name} must be true or false, got {v!r}")
+
+
 def _delta_opt(ds: Dataset, delta: Any) -> tuple[Fraction, Condition]:
     return check_separated(ds, delta)
 
@@ -275,7 +287,8 @@ def park_sublinear_sizes(ds: Dataset, delta: Any = None, variant: str = "improve
                          activation: str = "relu", **_: Any) -> dict[str, Any]:
     """Exact widths/parameters/depth of :func:`park_sublinear` for these data and options."""
     d, _c = _delta_opt(ds, delta)
-    pl = plan_sublinear(ds.N, ds.d_x, ds.n_classes, d, variant, w, R, A, bottlenecks, activation)
+    pl = plan_sublinear(ds.N, ds.d_x, ds.n_classes, d, variant, w, R, None if A is None else int(A),
+                        _flag(bottlenecks, "bottlenecks"), activation)
     return sizes_from_plan(pl)
 
 
@@ -320,7 +333,8 @@ def park_sublinear(ds: Dataset, arithmetic: str = "exact", delta: Any = None, va
         raise ConditionError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
     d, cond = check_separated(ds, delta)
     try:
-        plan = plan_sublinear(ds.N, ds.d_x, ds.n_classes, d, variant, w, R, A, bottlenecks, activation)
+        plan = plan_sublinear(ds.N, ds.d_x, ds.n_classes, d, variant, w, R, None if A is None else int(A),
+                              _flag(bottlenecks, "bottlenecks"), activation)
     except ValueError as exc:
         raise ConditionError(str(exc)) from None
     notes = [f"variant {plan.variant}: w = {plan.w}, V = {plan.V}, A = {plan.A}, B = {plan.B}, "
