@@ -392,3 +392,17 @@ def test_lipschitz_iris_and_digits_subset():
     assert c.network.depth == 40 * (2 * 6 + 5) + 2
     rep = memcap.verify(c.network, ds)
     assert rep.certified and rep.memorized
+
+
+def test_lipschitz_small_proven_by_part_b_milp():
+    """Sound bound propagation cannot follow the running-max channel through many blocks, but the
+    exact MILP tier proves every ball of a small yu-lipschitz network."""
+    verify_robust = robust_verifier()
+    if verify_robust is None:
+        pytest.skip("memcap.verify.robust not present")
+    rng = np.random.default_rng(0)
+    X = np.unique(rng.integers(-3, 4, (8, 2)).astype(float), axis=0)
+    ds = memcap.Dataset(X, np.arange(len(X)) % 2, task="classification")
+    c = memcap.construct(ds, "yu-lipschitz", budget=0.9)
+    rep = verify_robust(c.network, ds, c.info["robust"]["radius"], "inf", time_limit=20)
+    assert rep.refuted == 0 and not rep.inconsistent and rep.proven == ds.N
