@@ -13,7 +13,8 @@ per-column maps), and all tests run on Python/FLINT integers.
 Strategy (sound; cheapest first), ``general_position(X)``:
 
 1. **rank**: rank [X 1] < min(N, d_x + 1) means all points lie on one hyperplane (or, for N <= d_x,
-   are dependent): a degenerate subset and the hyperplane are named. Cost: one exact rank.
+   are dependent): a degenerate subset and the hyperplane are named. Cost: one rank modulo a 61-bit
+   prime (full rank there proves full rank), an exact integer rank only when that one is deficient.
 2. **repeated coordinates**: a value shared by d_x + 1 points in one column puts them on the
    axis-parallel hyperplane ``x_j = v``. Cost: O(N d_x log N).
 3. **exhaustive**: every d_x-subset S spans a hyperplane H_S (exact integer normal, made primitive
@@ -40,6 +41,9 @@ import numpy as np
 
 __all__ = ["GeneralPosition", "general_position", "integer_coords", "hyperplane_through",
            "describe_hyperplane"]
+
+
+_P = 2**61 - 1  # a prime
 
 
 @dataclass
@@ -150,9 +154,12 @@ def general_position(X: np.ndarray, budget: int = 20_000) -> GeneralPosition:
     if N <= 1:
         return GeneralPosition(True, "trivial", "one point")
     rows, maps = integer_coords(X)
-    # 1. rank of [X 1]
-    full = flint.fmpz_mat(N, d + 1, [v for r in rows for v in (*r, 1)])
-    rank = full.rank()
+    # 1. rank of [X 1]; full rank modulo a prime proves full rank over Q (a k-minor non-zero mod P is
+    # non-zero), so the exact rank is computed only when the modular one is deficient
+    flat = [v for r in rows for v in (*r, 1)]
+    rank = flint.nmod_mat(N, d + 1, [v % _P for v in flat], _P).rank()
+    if rank < k:
+        rank = flint.fmpz_mat(N, d + 1, flat).rank()
     if rank < k:
         # greedy: grow an independent prefix until a point falls into its affine hull
         basis: list[int] = []
