@@ -120,3 +120,66 @@ def test_cli_budget_option():
     assert "N_needed" in res.output and "1729" in res.output  # 1 + 8·6^3 points cover the shell
     bad = CliRunner().invoke(app, ["bounds", "--widths", "3", "-n", "5", "--budget", "1.5"])
     assert bad.exit_code == 2 and "budget" in bad.output
+
+
+# ---- the hard datasets behind the rows, and what the paper builds on them ------------------------
+def test_hard_datasets_have_unit_separation():
+    from memcap.constructions.yu2024 import (
+        exact_separation,
+        prop46_dataset,
+        prop54_dataset,
+        prop55_dataset,
+        thm43_dataset,
+    )
+
+    for ds in (thm43_dataset(3, 12), prop46_dataset(12), prop54_dataset(4), prop55_dataset(3, 11)):
+        assert exact_separation(ds)[0] == 1, ds.name
+    assert prop55_dataset(3, 11).N == 11 and thm43_dataset(3, 12).N == 12
+    with pytest.raises(memcap.constructions.base.ConditionError):
+        thm43_dataset(3, 10)
+
+
+def test_deep_networks_do_what_the_narrow_ones_cannot():
+    """yu-robust (width 3n+1 >= n, depth 2N+1) is robust on Thm 4.3's and Prop. 4.6(2)'s datasets at
+    the budgets where narrow / depth-2 networks provably fail."""
+    from memcap.constructions.yu2024 import prop46_dataset, thm43_dataset
+    from tests.test_yu2024 import check_strict
+
+    for ds, budget in ((thm43_dataset(3, 8), 0.9), (prop46_dataset(14), 0.8 + 1e-9)):
+        c = memcap.construct(ds, "yu-robust", budget=budget)
+        assert check_strict(c, ds, k=20) > 0
+
+
+def test_proposition_55_1_depth2_network_is_robust():
+    from memcap.constructions.yu2024 import prop55_dataset, prop55_network
+    from tests.test_yu2024 import scores_robust
+
+    n, N = 3, 11
+    ds = prop55_dataset(n, N)
+    for mu in (0.2, 0.45, 0.499):
+        net = prop55_network(n, N, mu)
+        assert net.depth == 2 and net.widths == [4 * n * (N // (n + 1))]
+        rep = memcap.verify(net, ds)
+        assert rep.memorized and rep.certified
+        m = scores_robust(net, ds, mu, float("inf"))
+        assert np.all(m > 1 - 1e-6)  # F = ±1 exactly on the balls: margin y·F = 1
+    with pytest.raises(memcap.constructions.base.ConditionError):
+        prop55_network(n, N, 0.5)
+
+
+def test_proposition_54_fails_for_n2():
+    """Reading aid E6: 1 - 2·max(x_1, x_2) is a depth-2 memorizer of T (n = 2) with Lip∞ = 2 = 2/λ_T."""
+    from memcap.constructions.yu2024 import prop54_dataset, prop54_n2_network
+    from memcap.verify.lipschitz import gradient_lower_bound, interval_bound, pairs_lower_bound
+
+    ds, net = prop54_dataset(2), prop54_n2_network()
+    rep = memcap.verify(net, ds)
+    assert rep.memorized and rep.certified and net.depth == 2
+    Z = np.random.default_rng(0).uniform(-3, 3, (500, 2))
+    assert gradient_lower_bound(net, Z) == pytest.approx(2.0)
+    assert pairs_lower_bound(net, ds.X) == pytest.approx(2.0)
+    # certified: where all three units are stable the interval bound is exactly 2; on a large box the
+    # interval Jacobian cannot see that the kinks never add up (it gives 6)
+    c = np.array([0.3, -0.2])
+    assert interval_bound(net, c - 0.05, c + 0.05).value == pytest.approx(2.0, rel=1e-9)
+    assert interval_bound(net, -5 * np.ones(2), 5 * np.ones(2)).value >= 2.0
