@@ -117,6 +117,10 @@ def test_every_norm_on_the_prototype_net(norm):
     assert rep.all_proven
     rep = verify_robust(net, ds, 1.2, norm, tiers=("attack", "milp"))
     assert rep.refuted >= 1 and not rep.inconsistent
+    rep = verify_robust(net, ds, 0.45, norm, tiers=("milp",))     # L2: cutting planes
+    assert rep.all_proven, rep.tiers["milp"].notes
+    rep = verify_robust(net, ds, 0.7, norm, tiers=("milp",))
+    assert rep.refuted >= 1 and rep.proven + rep.refuted == 3
 
 
 def test_milp_is_exact_in_one_dimension():

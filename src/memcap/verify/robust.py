@@ -261,8 +261,8 @@ def verify_robust(net: Network, ds: Dataset, radius: float, norm: Any = "inf",
                     rep.examined = len(idx)
                 say(f"exact MILP (HiGHS) on {len(idx)} points, {time_limit:g} s each")
                 if norm == "2":
-                    rep.notes.append("L2 ball: the MILP uses an outer polytope; proofs are sound, "
-                                     "the tier is not complete")
+                    rep.notes.append("L2 ball: MILP over outer polytopes refined by cutting planes; "
+                                     "unknown when the cuts or the time run out")
                 for i in idx:
                     cls = None
                     if cascade and per_class is not None:

@@ -11,8 +11,10 @@ For a point ``x_i`` with label y and each class c != y not already excluded by t
   when the interval contains both breakpoints (exact).
 * Identity layers and residual blocks ``h' = h + V a + c`` are linear equalities.
 * The ball: L∞ is a box; L1 adds ``s_j >= ±(z_j - x_j)``, ``sum s_j <= r``. **L2 is not linear**:
-  the program uses the outer polytope box ∩ {||z - x||_1 <= r sqrt(d)}, so "proven" stays sound
-  but the tier is not complete for L2 (a solution outside the L2 ball is reported as unknown).
+  the program starts from the outer polytope box ∩ {||z - x||_1 <= r sqrt(d)} and adds Kelley
+  cutting planes (the ball's tangent half-space facing each solution that lies outside it) until
+  the solution lies in the ball or the optimum is positive; "proven" stays sound (every polytope
+  contains the ball), and the point stays unknown when ``max_cuts`` or the time runs out.
 
 Outcome per point: *proven* when for every c the solver's dual bound exceeds ``proof_margin``
 (1e-7). HiGHS works in floating point with its own tolerances (primal feasibility 1e-7, integrality
@@ -31,6 +33,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -162,19 +165,20 @@ def _encode(ops: list[Op], x: np.ndarray, r: float, norm: str,
 
 def milp_point(net: Network, x: np.ndarray, label: int, r: float, norm: str,
                zb: list[tuple[np.ndarray, np.ndarray]], classes: list[int] | None = None,
-               time_limit: float = 10.0, proof_margin: float = 1e-7) -> MilpOutcome:
+               time_limit: float = 10.0, proof_margin: float = 1e-7, max_cuts: int = 60) -> MilpOutcome:
     """Decide one point exactly (up to the solver's tolerances; see the module docstring)."""
-    from scipy.optimize import LinearConstraint, milp
-    from scipy.sparse import coo_matrix
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import coo_matrix, vstack
 
     t0 = time.perf_counter()
+    x = np.asarray(x, np.float64)
     ops = prepare(net)
     # exact-rational weights: the program uses their float64 roundings, so it can still find
     # counterexamples (each is confirmed on the exact network) but cannot prove anything
     rounded = any(op.Wr is not None or op.br is not None or op.Vr is not None or op.cr is not None
                   for op in ops)
     zb = [(np.nextafter(lo, -np.inf), np.nextafter(hi, np.inf)) for lo, hi in zb]
-    m, xin, out = _encode(ops, np.asarray(x, np.float64), r, norm, zb)
+    m, xin, out = _encode(ops, x, r, norm, zb)
     n = len(m.lb)
     rr, cc, vv = [], [], []
     for i, (coef, _, _) in enumerate(m.rows):
@@ -182,44 +186,68 @@ def milp_point(net: Network, x: np.ndarray, label: int, r: float, norm: str,
             rr.append(i)
             cc.append(j)
             vv.append(v)
-    A = coo_matrix((vv, (rr, cc)), shape=(len(m.rows), n)).tocsr()
-    cons = LinearConstraint(A, [r_[1] for r_ in m.rows], [r_[2] for r_ in m.rows])
-    from scipy.optimize import Bounds
-
+    A0 = coo_matrix((vv, (rr, cc)), shape=(len(m.rows), n)).tocsr()
+    lo0, hi0 = [r_[1] for r_ in m.rows], [r_[2] for r_ in m.rows]
+    cut_rows: list[np.ndarray] = []
+    cut_ub: list[float] = []
     bounds = Bounds(m.lb, m.ub)
     integ = np.array(m.integ)
+    nbin = int(integ.sum())
+
+    def solve(obj: np.ndarray, left: float) -> object:
+        A, lo, hi = A0, lo0, hi0
+        if cut_rows:
+            C = np.zeros((len(cut_rows), n))
+            C[:, xin] = np.array(cut_rows)
+            A, lo, hi = vstack([A0, C]).tocsr(), lo0 + [-np.inf] * len(cut_ub), hi0 + cut_ub
+        with _quiet_stdout():
+            return milp(obj, integrality=integ, bounds=bounds, constraints=LinearConstraint(A, lo, hi),
+                        options={"time_limit": left, "mip_rel_gap": 1e-6, "presolve": True})
+
     classes = [c for c in range(net.out_dim) if c != label] if classes is None else classes
     worst = np.inf
     for c in classes:
-        left = time_limit - (time.perf_counter() - t0)
-        if left <= 0:
-            return MilpOutcome("unknown", None, None, int(integ.sum()), time.perf_counter() - t0,
-                               "time limit")
         obj = np.zeros(n)
         obj[out[label]] += 1.0
         obj[out[c]] -= 1.0
-        with _quiet_stdout():
-            res = milp(obj, integrality=integ, bounds=bounds, constraints=cons,
-                       options={"time_limit": left, "mip_rel_gap": 1e-6, "presolve": True})
-        if res.x is not None and res.fun is not None and res.fun <= proof_margin:
-            z = _pull_inside(np.asarray(res.x[xin], np.float64), np.asarray(x, np.float64), r, norm)
+        for _ in range(max_cuts + 1):
+            left = time_limit - (time.perf_counter() - t0)
+            if left <= 0:
+                return MilpOutcome("unknown", None, None, nbin, time.perf_counter() - t0, "time limit")
+            res: Any = solve(obj, left)
+            if res.x is None or res.fun is None or res.fun > proof_margin:
+                break
+            zraw = np.asarray(res.x[xin], np.float64)
+            dist = float(np.linalg.norm(zraw - x))
+            if norm == "2" and dist > r * (1 + 1e-9):
+                # Kelley cut: the tangent half-space of the L2 ball facing the solution; every point
+                # of the ball satisfies v·(z - x) <= |v| r (margins cover the float rounding)
+                v = (zraw - x) / dist
+                slack = r * float(np.linalg.norm(v)) * (1 + 1e-12) + 1e-12 * float(np.abs(v) @ np.abs(x))
+                cut_rows.append(v)
+                cut_ub.append(float(v @ x) + slack)
+                continue
+            z = _pull_inside(zraw, x, r, norm)
             if z is not None:
                 ok, cls = confirm(net, z[None, :], np.array([label]))
-                hit = (z, int(cls[0])) if ok[0] else polish(net, z, np.asarray(x, np.float64), label, r, norm)
+                hit = (z, int(cls[0])) if ok[0] else polish(net, z, x, label, r, norm)
                 if hit is not None:
                     z, cl = hit
                     mrg = float(net(z[None, :])[0, label] - net(z[None, :])[0, cl])
                     ce = Counterexample(-1, z, int(label), cl, mrg, "milp")
-                    return MilpOutcome("refuted", None, ce, int(integ.sum()), time.perf_counter() - t0)
+                    return MilpOutcome("refuted", None, ce, nbin, time.perf_counter() - t0)
+            break
         dual = getattr(res, "mip_dual_bound", None)
         if res.status == 0 and res.fun is not None:
             dual = res.fun if dual is None else dual
         if dual is None or not np.isfinite(dual) or dual <= proof_margin:
             why = res.message if res.status != 0 else f"optimum {res.fun:.3g} not confirmed by replay"
-            return MilpOutcome("unknown", None, None, int(integ.sum()), time.perf_counter() - t0, why)
+            if norm == "2" and res.status == 0 and res.fun is not None and res.fun <= proof_margin:
+                why = f"L2 cutting planes: {len(cut_rows)} cuts, optimum {res.fun:.3g} unresolved"
+            return MilpOutcome("unknown", None, None, nbin, time.perf_counter() - t0, why)
         worst = min(worst, float(dual))
     if rounded:
-        return MilpOutcome("unknown", None, None, int(integ.sum()), time.perf_counter() - t0,
+        return MilpOutcome("unknown", None, None, nbin, time.perf_counter() - t0,
                            "no counterexample, but exact-rational weights were rounded for the "
                            "solver, so this is not a proof")
-    return MilpOutcome("proven", worst, None, int(integ.sum()), time.perf_counter() - t0)
+    return MilpOutcome("proven", worst, None, nbin, time.perf_counter() - t0)
