@@ -215,9 +215,9 @@ def _act_bound(z_hat: np.ndarray, ez: np.ndarray, act: Activation, dtype: Any
     reach = 2 * ez * (1 + 2.0**-48) + 2 * _tiny(np.float64)  # exact z and every z' lie in z64 ± reach
     nonzero = np.ones(z_hat.shape, dtype=bool)
     if act.kind == "hardtanh":
-        e = np.where((z64 - reach >= 1) | (z64 + reach <= -1), 0.0, e)
+        e = np.where((z64 - reach >= 1) | (z64 + reach <= -1) | (ez == 0), 0.0, e)
     elif act.kind == "relu_like":
-        flat = z64 + reach <= 0
+        flat = (z64 + reach <= 0) | ((ez == 0) & (z64 <= 0))
         e = np.where(flat, ez * float(act.s_minus) * (1 + 2.0**-52), e)
         if act.s_minus == 0:
             nonzero = ~flat
@@ -257,6 +257,8 @@ class _Prepared:
         # rounded to 0 contributes an exact 0; its representation error is in dW)
         self.row_nnz = np.count_nonzero(self.Wd, axis=1)
         self.in_dim = self.Wd.shape[1]
+        # rows that compute exactly their bias in every order (idle / padding units)
+        self.exact_rows = (self.row_nnz == 0) & ~np.any(dW != 0, axis=1) & (self.db == 0)
 
     def row_gamma(self, u: float, k: int) -> np.ndarray:
         return _gamma_vec(self.row_nnz + k, u)
@@ -285,6 +287,8 @@ def _affine_bound(a_hat: np.ndarray, e: np.ndarray, nz: np.ndarray, P: _Prepared
     if P.dWT is not None:
         ez = ez + _prod_up(amax, P.dWT)
     ez = ez * (1 + 2.0**-48) + (P.in_dim + k + 1) * _tiny(dtype)
+    if extra is None and np.any(P.exact_rows):
+        ez[:, P.exact_rows] = 0.0  # all products are exact zeros: z' = b exactly
     return z_hat, ez
 
 

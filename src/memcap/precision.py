@@ -146,14 +146,14 @@ def _why_not(report: Any) -> str:
 def candidate_methods(ds: Dataset, precision: str) -> list[tuple[str, dict[str, Any], int]]:
     """(method, options, predicted dense parameters) for every registered method that applies to
     the data and predicts its size, smallest first. ``twoproj-5layer`` also enters with smaller q
-    (q = 16, 8: more parameters, smaller float32 error) when aiming at float32."""
+    (q = 24, 16, 8: more parameters, smaller float32 error) when aiming at float32."""
     out: list[tuple[str, dict[str, Any], int]] = []
     for m in all_methods():
         if ds.task not in m.tasks or m.size_formula is None:
             continue
         variants: list[dict[str, Any]] = [{}]
         if m.name == "twoproj-5layer" and precision == "float32":
-            variants += [{"q": q} for q in (16, 8) if q < ds.N]
+            variants += [{"q": q} for q in (24, 16, 8) if q < ds.N]
         for opts in variants:
             try:
                 size = m.size_formula(ds, **opts)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from typing import Any
 
@@ -38,9 +39,10 @@ REF = "memcap reading aid shared/specs/numerics.md §3.3 (G4L) + §3.4 (exact cl
 
 def twoproj_default_q(N: int) -> int:
     """q = 32 up to N = 2¹⁶ (float32 regime: the certified float32 bound grows like q^1.5–2, see
-    docs/readme/precision.md), then even q ≈ √N (float64 regime; keeps the dense 2p×3p block small).
+    docs/readme/precision.md), then even q ≈ √N/2 (float64 regime: the certified bound of the
+    output sum grows like q²·u; p ≈ 2.2√N keeps the dense 2p×3p block at ≈ 26·N entries).
     Never more than needed: q ≤ 2⌈N/2⌉."""
-    q = 32 if N <= 65536 else 2 * math.ceil(math.sqrt(N) / 2)
+    q = 32 if N <= 65536 else 2 * math.ceil(math.sqrt(N) / 4)
     return max(2, min(q, 2 * math.ceil(N / 2)))
 
 
@@ -70,6 +72,29 @@ def twoproj_sizes(ds: Any, q: int | None = None, p: int | None = None, slack: fl
 def _break(ds: Any, **_: Any) -> dict[str, Any]:
     pp, qq = _pq(ds.N, None, None, SLACK)
     return {"q": qq, "p": math.ceil(ds.N / qq) - 1} if math.ceil(ds.N / qq) > 1 else {"q": qq, "p": 0}
+
+
+def _directions(groups: list[np.ndarray], seed: int, starts: int, rounds: int, workers: int | None
+                ) -> list[tuple[np.ndarray, float]]:
+    """Every group's carrier (one HiGHS LP per round and group); groups are independent, so with
+    ``workers`` > 1 (default: 2 once there are ≥ 10⁵ points) they are solved in worker processes.
+    Each group has its own seeded generator, so the result does not depend on ``workers``."""
+    jobs = [(g, seed, j, starts, rounds) for j, g in enumerate(groups)]
+    n = sum(len(g) for g in groups)
+    w = workers if workers is not None else (min(2, os.cpu_count() or 1) if n >= 100_000 else 1)
+    if w <= 1 or len(groups) < 8:
+        return [_direction_job(job) for job in jobs]
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=w) as ex:
+        return list(ex.map(_direction_job, jobs, chunksize=max(1, len(jobs) // (8 * w))))
+
+
+def _direction_job(job: tuple[np.ndarray, int, int, int, int]) -> tuple[np.ndarray, float]:
+    Xg, seed, j, starts, rounds = job
+    # one LP round for large groups (the second rarely pays: build time at N = 10⁶)
+    return _group_direction(Xg, np.random.default_rng([seed + 1, j]), starts,
+                            rounds if len(Xg) <= 256 else min(rounds, 1))
 
 
 def _group_direction(Xg: np.ndarray, rng: np.random.Generator, starts: int, rounds: int
@@ -103,7 +128,7 @@ def _group_direction(Xg: np.ndarray, rng: np.random.Generator, starts: int, roun
 def twoproj_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = None,
                        p: int | None = None, slack: float = SLACK, margin: float = 0.25,
                        seed: int = 0, candidates: int = 20, lp_starts: int = 5, lp_rounds: int = 3,
-                       **_: Any) -> Construction:
+                       workers: int | None = None, **_: Any) -> Construction:
     """G4L + exact clip (numerics aid §3.3, §3.4): a 5-layer ReLU network, widths
     (3p-2, 2p, q, q), memorizing N points when p·q ≥ N.
 
@@ -136,15 +161,16 @@ def twoproj_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = Non
     Xs = ds.X[order]
     Xf = F.array(ds.X)[order] if F.exact else Xs
     Ys = Yt[order]
-    rng = np.random.default_rng(seed + 1)
     xmax = float(np.max(np.abs(ds.X)))
     # ---- per-group carriers (steps 2, 3) ----
     Wc = np.zeros((p, d_x))
     bc = np.zeros(p)
     t_sorted = []  # per group: points re-sorted by t
+    dirs = _directions([Xs[bounds[j]:bounds[j + 1]] for j in range(p)], seed, lp_starts, lp_rounds,
+                       workers)
     for j in range(p):
         s, e = bounds[j], bounds[j + 1]
-        Wc[j], bc[j] = _group_direction(Xs[s:e], rng, lp_starts, lp_rounds)
+        Wc[j], bc[j] = dirs[j]
         tj = Xf[s:e] @ F.array(Wc[j]) + F.const(bc[j])
         ordj = np.argsort(np.asarray(tj, dtype=np.float64), kind="stable")
         if F.exact:
