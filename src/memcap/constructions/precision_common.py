@@ -193,8 +193,8 @@ def join_pieces(A: np.ndarray, B: np.ndarray, kap: np.ndarray, R: Any, F: Field
     return W, b
 
 
-def lp_direction(Xg: np.ndarray, rng: np.random.Generator, starts: int = 5, rounds: int = 3
-                 ) -> np.ndarray:
+def lp_direction(Xg: np.ndarray, rng: np.random.Generator, starts: int = 5, rounds: int = 3,
+                 norm: str = "mass") -> np.ndarray:
     """Aid §3.1, adapted: a direction v maximizing min consecutive gap of v^T x on the group
     relative to the float *mass* Σ_i |v_i|·s_i (s_i = max |x_i| on the group).
 
@@ -204,7 +204,7 @@ def lp_direction(Xg: np.ndarray, rng: np.random.Generator, starts: int = 5, roun
     components (measured: 50x larger certified float32 bound at N = 4096). Best of ``starts``
     random directions, then ``rounds`` LP rounds (fix the order, maximize δ subject to
     v^T(x_{π(i+1)} - x_{π(i)}) ≥ δ and Σ s_i |v_i| ≤ n², v = v⁺ - v⁻; HiGHS). The n² scale keeps
-    δ well above HiGHS's feasibility tolerance (aid §3.1).
+    δ well above HiGHS's feasibility tolerance (aid §3.1). ``norm="range"`` is the aid's LP.
     """
     from scipy.optimize import linprog
 
@@ -213,7 +213,7 @@ def lp_direction(Xg: np.ndarray, rng: np.random.Generator, starts: int = 5, roun
 
     def score(v: np.ndarray) -> float:
         s = np.sort(Xg @ v)
-        mass = float(np.abs(v) @ sc)
+        mass = float(np.abs(v) @ sc) if norm == "mass" else float(s[-1] - s[0])
         return float(np.min(np.diff(s)) / mass) if mass > 0 else -1.0
 
     cands = rng.standard_normal((max(1, starts), d))
@@ -227,8 +227,12 @@ def lp_direction(Xg: np.ndarray, rng: np.random.Generator, starts: int = 5, roun
         A_ub[:-1, :d] = -D
         A_ub[:-1, d:2 * d] = D
         A_ub[:-1, -1] = 1
-        A_ub[-1, :d] = sc
-        A_ub[-1, d:2 * d] = sc
+        if norm == "mass":
+            A_ub[-1, :d] = sc
+            A_ub[-1, d:2 * d] = sc
+        else:  # the aid's range bound v^T(x_{π(n)} - x_{π(1)}) ≤ n²
+            A_ub[-1, :d] = Xg[order[-1]] - Xg[order[0]]
+            A_ub[-1, d:2 * d] = -A_ub[-1, :d]
         b_ub = np.zeros(n)
         b_ub[-1] = float(n) ** 2
         res = linprog(np.r_[np.zeros(2 * d), -1.0], A_ub=A_ub, b_ub=b_ub,

@@ -74,12 +74,12 @@ def _break(ds: Any, **_: Any) -> dict[str, Any]:
     return {"q": qq, "p": math.ceil(ds.N / qq) - 1} if math.ceil(ds.N / qq) > 1 else {"q": qq, "p": 0}
 
 
-def _directions(groups: list[np.ndarray], seed: int, starts: int, rounds: int, workers: int | None
-                ) -> list[tuple[np.ndarray, float]]:
+def _directions(groups: list[np.ndarray], seed: int, starts: int, rounds: int, workers: int | None,
+                norm: str = "mass") -> list[tuple[np.ndarray, float]]:
     """Every group's carrier (one HiGHS LP per round and group); groups are independent, so with
     ``workers`` > 1 (default: 2 once there are ≥ 10⁵ points) they are solved in worker processes.
     Each group has its own seeded generator, so the result does not depend on ``workers``."""
-    jobs = [(g, seed, j, starts, rounds) for j, g in enumerate(groups)]
+    jobs = [(g, seed, j, starts, rounds, norm) for j, g in enumerate(groups)]
     n = sum(len(g) for g in groups)
     w = workers if workers is not None else (min(2, os.cpu_count() or 1) if n >= 100_000 else 1)
     if w <= 1 or len(groups) < 8:
@@ -90,21 +90,21 @@ def _directions(groups: list[np.ndarray], seed: int, starts: int, rounds: int, w
         return list(ex.map(_direction_job, jobs, chunksize=max(1, len(jobs) // (8 * w))))
 
 
-def _direction_job(job: tuple[np.ndarray, int, int, int, int]) -> tuple[np.ndarray, float]:
-    Xg, seed, j, starts, rounds = job
+def _direction_job(job: tuple[np.ndarray, int, int, int, int, str]) -> tuple[np.ndarray, float]:
+    Xg, seed, j, starts, rounds, norm = job
     # one LP round for large groups (the second rarely pays: build time at N = 10⁶)
     return _group_direction(Xg, np.random.default_rng([seed + 1, j]), starts,
-                            rounds if len(Xg) <= 256 else min(rounds, 1))
+                            rounds if len(Xg) <= 256 else min(rounds, 1), norm)
 
 
-def _group_direction(Xg: np.ndarray, rng: np.random.Generator, starts: int, rounds: int
-                     ) -> tuple[np.ndarray, float]:
+def _group_direction(Xg: np.ndarray, rng: np.random.Generator, starts: int, rounds: int,
+                     norm: str = "mass") -> tuple[np.ndarray, float]:
     """Layer-1 weights (w, b) of the carrier t_j = w^T x + b ∈ ≈[1/2, 3/2] on the group, rounded to
     float32 (aid §5: round directions first, then build exactly on what is stored)."""
     n = Xg.shape[0]
     if n == 1:
         return np.zeros(Xg.shape[1]), 1.0
-    v = lp_direction(Xg, rng, starts, rounds)
+    v = lp_direction(Xg, rng, starts, rounds, norm)
     pr = Xg @ v
     lo, hi = float(pr.min()), float(pr.max())
     w = (v / (hi - lo)).astype(np.float32).astype(np.float64)
@@ -128,7 +128,7 @@ def _group_direction(Xg: np.ndarray, rng: np.random.Generator, starts: int, roun
 def twoproj_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = None,
                        p: int | None = None, slack: float = SLACK, margin: float = 0.25,
                        seed: int = 0, candidates: int = 20, lp_starts: int = 5, lp_rounds: int = 3,
-                       workers: int | None = None, **_: Any) -> Construction:
+                       workers: int | None = None, lp_norm: str = "mass", **_: Any) -> Construction:
     """G4L + exact clip (numerics aid §3.3, §3.4): a 5-layer ReLU network, widths
     (3p-2, 2p, q, q), memorizing N points when p·q ≥ N.
 
@@ -166,8 +166,10 @@ def twoproj_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = Non
     Wc = np.zeros((p, d_x))
     bc = np.zeros(p)
     t_sorted = []  # per group: points re-sorted by t
+    if lp_norm not in ("mass", "range"):
+        raise ValueError(f"lp_norm must be 'mass' or 'range' (the aid's), got {lp_norm!r}")
     dirs = _directions([Xs[bounds[j]:bounds[j + 1]] for j in range(p)], seed, lp_starts, lp_rounds,
-                       workers)
+                       workers, lp_norm)
     for j in range(p):
         s, e = bounds[j], bounds[j + 1]
         Wc[j], bc[j] = dirs[j]
