@@ -214,3 +214,24 @@ def test_tiers_never_contradict_each_other(seed, act, norm, residual, scale):
         if s == "refuted":
             ce = rep.counterexamples[i]
             assert inside_exact(ce.z, X[i], scale, norm) and _exact_margin(net, ce.z, int(ds.labels[i])) <= 0
+
+
+def test_sparse_weights_give_the_same_sound_bounds(monkeypatch):
+    from memcap.verify.robust_float import Lin
+
+    rng = np.random.default_rng(11)
+    net = random_net(rng, 3, [40, 40], 3, ACTS[0], residual=True)
+    for layer in net.layers[1:-1]:
+        for a in layer.arrays():
+            if a.ndim == 2:
+                a[rng.random(a.shape) > 0.1] = 0.0
+    assert Lin(net.layers[1].weight).S is not None
+    X = rng.standard_normal((8, 3))
+    labels = np.argmax(net(X), axis=1)
+    sparse = bound_margins(net, X, labels, 0.05, "inf")
+    monkeypatch.setattr(Lin, "SPARSE_MAX_DENSITY", -1.0)
+    assert Lin(net.layers[1].weight).S is None
+    dense = bound_margins(net, X, labels, 0.05, "inf")
+    np.testing.assert_allclose(sparse.per_class, dense.per_class, rtol=1e-9, atol=1e-12)
+    worst = _sampled_worst(net, X, labels, 0.05, "inf", rng)
+    assert np.all(sparse.per_class.min(axis=1) <= worst)

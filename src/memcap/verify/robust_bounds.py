@@ -30,6 +30,7 @@ import numpy as np
 from memcap.network import Activation, Dense, Network
 from memcap.verify.robust_float import (
     U64,
+    Lin,
     add_lo,
     dot_lower,
     down,
@@ -59,6 +60,10 @@ class Op:
     Vr: np.ndarray | None = None
     c: np.ndarray | None = None
     cr: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        self.Wl = Lin(self.W)
+        self.Vl = Lin(self.V) if self.V is not None else None
 
 
 def prepare(net: Network) -> list[Op]:
@@ -136,22 +141,22 @@ def relax(lo: np.ndarray, hi: np.ndarray, act: Activation
 
 
 # ---- IBP ---------------------------------------------------------------------------------------
-def _affine_box(lo: np.ndarray, hi: np.ndarray, W: np.ndarray, Wr: np.ndarray | None, b: np.ndarray,
+def _affine_box(lo: np.ndarray, hi: np.ndarray, W: Lin, Wr: np.ndarray | None, b: np.ndarray,
                 br: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     c = (lo + hi) / 2
     rad = np.maximum(up(hi - c), up(c - lo))
     return _affine_ball(c, rad, None, W, Wr, b, br)
 
 
-def _affine_ball(c: np.ndarray, rad: Any, norm: str | None, W: np.ndarray, Wr: np.ndarray | None,
+def _affine_ball(c: np.ndarray, rad: Any, norm: str | None, W: Lin, Wr: np.ndarray | None,
                  b: np.ndarray, br: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Box around ``{W x + b : x in ball}``; ``norm`` None means the box ``c ± rad`` (vector)."""
     ones = np.ones(c.shape[:-1] + (1,))
-    zc, E = mm(np.concatenate([c, ones], axis=-1), np.concatenate([W.T, b[None, :]], axis=0))
+    zc, E = W.right_err(c, b)
     if norm is None:
-        R = mm_upper(rad, np.abs(W).T)
+        R = W.right_abs_upper(rad)
     else:
-        R = up(rad * dual_norm_upper(W, norm))[None, :] * ones
+        R = up(rad * dual_norm_upper(W.W, norm))[None, :] * ones
     if Wr is not None:
         mag = np.abs(c) + (rad if norm is None else rad)
         R = up(R + mm_upper(up(mag), Wr.T) + (br if br is not None else 0.0))
@@ -186,21 +191,21 @@ class _Prop:
         return down(self.X - self.r), up(self.X + self.r)
 
     def _first_z(self, op: Op) -> tuple[np.ndarray, np.ndarray]:
-        return _affine_ball(self.X, self.r, self.norm, op.W, op.Wr, op.b, op.br)
+        return _affine_ball(self.X, self.r, self.norm, op.Wl, op.Wr, op.b, op.br)
 
     def run(self, crown: bool) -> None:
         for k, op in enumerate(self.ops):
             if k == 0:
                 z = self._first_z(op)
             else:
-                z = _affine_box(*self.nodes[-1].out, op.W, op.Wr, op.b, op.br)
+                z = _affine_box(*self.nodes[-1].out, op.Wl, op.Wr, op.b, op.br)
             if crown and k > 0 and op.act.kind != "identity":
                 z = self._refine(k, z)
             a = act_box(*z, op.act)
             h = None
             if op.kind == "res":
                 prev = self.nodes[-1].out if k else self.input_box()
-                vlo, vhi = _affine_box(*a, op.V, op.Vr, op.c, op.cr)
+                vlo, vhi = _affine_box(*a, op.Vl, op.Vr, op.c, op.cr)
                 h = (down(prev[0] + vlo), up(prev[1] + vhi))
             self.nodes.append(NodeBounds(z, a, h))
 
@@ -239,15 +244,15 @@ class _Prop:
             if op.kind == "dense":
                 if not pre:
                     lam, const = self._relax_back(lam, const, j)
-                lam, const = self._affine_back(lam, const, op.W, op.Wr, op.b, op.br, self._in_mag(j))
+                lam, const = self._affine_back(lam, const, op.Wl, op.Wr, op.b, op.br, self._in_mag(j))
             else:
                 if pre:
-                    lam, const = self._affine_back(lam, const, op.W, op.Wr, op.b, op.br, self._in_mag(j))
+                    lam, const = self._affine_back(lam, const, op.Wl, op.Wr, op.b, op.br, self._in_mag(j))
                 else:
-                    la, const = self._affine_back(lam, const, op.V, op.Vr, op.c, op.cr,
+                    la, const = self._affine_back(lam, const, op.Vl, op.Vr, op.c, op.cr,
                                                   _mag(self.nodes[j].a))
                     la, const = self._relax_back(la, const, j)
-                    lz, const = self._affine_back(la, const, op.W, op.Wr, op.b, op.br, self._in_mag(j))
+                    lz, const = self._affine_back(la, const, op.Wl, op.Wr, op.b, op.br, self._in_mag(j))
                     new = lam + lz
                     err = mm_upper(up(U64 * np.abs(new)), self._in_mag(j)[..., None])[..., 0]
                     lam, const = new, down(const - err)
@@ -278,10 +283,10 @@ class _Prop:
         return new, const
 
     @staticmethod
-    def _affine_back(lam: np.ndarray, const: np.ndarray, W: np.ndarray, Wr: np.ndarray | None,
+    def _affine_back(lam: np.ndarray, const: np.ndarray, W: Lin, Wr: np.ndarray | None,
                      b: np.ndarray, br: np.ndarray | None, amag: np.ndarray
                      ) -> tuple[np.ndarray, np.ndarray]:
-        G, E = mm(lam, W)
+        G, E = W.left_err(lam)
         err = mm_upper(E, amag[..., None])[..., 0]
         cb, Eb = mm(lam, b[:, None])
         c_new = add_lo(const, down(cb[..., 0] - Eb[..., 0]))

@@ -115,3 +115,55 @@ def dual_norm_upper(A: np.ndarray, norm: str) -> np.ndarray:
         s = sum_upper(up(np.square(np.abs(A)) + ETA))
         return up(np.sqrt(up(s)))
     raise ValueError(f"unknown norm {norm!r}")
+
+
+class Lin:
+    """A weight matrix W (out, in) with products ``A @ W.T`` and ``L @ W`` that use a sparse copy
+    when W is mostly zeros (the yu-robust layers are), plus their rigorous error margins."""
+
+    #: use the sparse copy when at most this fraction of W is nonzero (and W has >= 400 entries)
+    SPARSE_MAX_DENSITY = 0.25
+
+    def __init__(self, W: np.ndarray) -> None:
+        from scipy import sparse
+
+        self.W = W
+        self.absW = np.abs(W)
+        self.S = self.absS = None
+        if W.size >= 400 and np.count_nonzero(W) <= self.SPARSE_MAX_DENSITY * W.size:
+            self.S = sparse.csr_matrix(W)
+            self.absS = abs(self.S)
+
+    def right(self, A: np.ndarray, absolute: bool = False) -> np.ndarray:
+        """``A @ W.T`` (or ``A @ |W|.T``) for A of shape (..., in)."""
+        if self.S is None:
+            return A @ (self.absW if absolute else self.W).T
+        S = self.absS if absolute else self.S
+        A2 = A.reshape(-1, A.shape[-1])
+        return np.asarray(S @ A2.T).T.reshape(A.shape[:-1] + (self.W.shape[0],))
+
+    def left(self, L: np.ndarray, absolute: bool = False) -> np.ndarray:
+        """``L @ W`` (or ``L @ |W|``) for L of shape (..., out)."""
+        if self.S is None:
+            return L @ (self.absW if absolute else self.W)
+        S = self.absS if absolute else self.S
+        L2 = L.reshape(-1, L.shape[-1])
+        return np.asarray(S.T @ L2.T).T.reshape(L.shape[:-1] + (self.W.shape[1],))
+
+    def right_err(self, A: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(fl(A @ W.T + b), E)`` with E >= the rounding error (inner products of length in+1)."""
+        n = self.W.shape[1]
+        C = self.right(A) + b
+        E = (1.02 * gamma(n + 2)) * (self.right(np.abs(A), True) + np.abs(b)) + (n + 2) * ETA
+        return C, E
+
+    def left_err(self, L: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        m = self.W.shape[0]
+        C = self.left(L)
+        E = (1.02 * gamma(m + 2)) * self.left(np.abs(L), True) + (m + 2) * ETA
+        return C, E
+
+    def right_abs_upper(self, A: np.ndarray) -> np.ndarray:
+        """Upper bound on ``A @ |W|.T`` for nonnegative A."""
+        n = self.W.shape[1]
+        return up(self.right(A, True) * (1 + 1.02 * gamma(n + 2)) + (n + 2) * ETA)
