@@ -149,13 +149,26 @@ def _bounded(net: Network, X: np.ndarray, dtype: Any) -> tuple[np.ndarray, np.nd
 
 
 def _start_precision(net: Network) -> int:
-    """First ball precision worth trying: exact weights of b bits (numerator or denominator) lose
-    their low bits below ~2b + 64 bits of working precision, so smaller precisions only re-run."""
+    """First ball precision worth trying for exact-weight nets.
+
+    A dyadic weight (integer or p/2^k) with a b-bit numerator is represented exactly only from b bits
+    of working precision on, so lookup-style weights of hundreds of bits (park-*) make smaller
+    passes pure waste. Non-dyadic rationals (yun-* in exact arithmetic: huge denominators) are never
+    exact in a ball; their values need only the float error budget, so they start at the bottom.
+    """
     if not net.exact:
         return PRECISIONS[0]
-    bits = max((v.height_bits() for layer in net.layers for a in layer.arrays() if a.dtype == object
-                for v in a.ravel() if isinstance(v, flint.fmpq)), default=0)
-    want = 2 * bits + 64
+    bits = 0
+    for layer in net.layers:
+        for a in layer.arrays():
+            if a.dtype != object:
+                continue
+            for v in a.ravel():
+                if isinstance(v, flint.fmpq):
+                    q = int(v.q)
+                    if q & (q - 1) == 0:
+                        bits = max(bits, int(v.p).bit_length())
+    want = bits + 64
     return next((p for p in PRECISIONS if p >= want), PRECISIONS[-1])
 
 
@@ -166,8 +179,13 @@ def _embed(a: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
 
 
 def verify(net: Network, ds: Dataset, tol: float | None = None,
-           progress: Callable[[str], None] | None = None) -> VerificationReport:
-    """Certify that ``net`` memorizes ``ds`` (see module docstring for the tiers)."""
+           progress: Callable[[str], None] | None = None, exact_tiers: bool = True
+           ) -> VerificationReport:
+    """Certify that ``net`` memorizes ``ds`` (see module docstring for the tiers).
+
+    ``exact_tiers=False`` stops after the float tiers (for very large N, where ball arithmetic costs
+    O(N·d1·d2) ball operations): points they cannot decide are reported as undecided.
+    """
     t0 = time.perf_counter()
     say = progress or (lambda _msg: None)
     if net.in_dim != ds.d_x:
@@ -211,7 +229,7 @@ def verify(net: Network, ds: Dataset, tol: float | None = None,
         todo = todo[~done]
     tol_q = None if tolerance is None else _fmpq(tolerance)
     start = _start_precision(net) if len(todo) else PRECISIONS[0]
-    for prec in PRECISIONS:
+    for prec in PRECISIONS if exact_tiers else ():
         if prec < start:
             continue
         if not len(todo):
@@ -227,7 +245,7 @@ def verify(net: Network, ds: Dataset, tol: float | None = None,
                 decided.append(i)
         tiers[f"arb{prec}"] = len(decided)
         todo = np.setdiff1d(todo, decided)
-    if len(todo):
+    if len(todo) and exact_tiers:
         say(f"exact rational arithmetic on {len(todo)} points")
         exact = forward_exact(net, ds.X[todo])
         for i, vals in zip(todo, exact, strict=True):
