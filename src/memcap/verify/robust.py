@@ -159,9 +159,16 @@ class RobustReport:
             "inconsistent": self.inconsistent, "tiers": {k: v.to_json() for k, v in self.tiers.items()},
             "refuted_points": sorted(self.counterexamples)[:50],
             "unknown_points": [i for i, s in enumerate(self.status) if s == "unknown"][:50],
+            "points": [{"index": i, "status": s, "decided_by": self.decided_by[i],
+                        "bounds_margin": _finite(self.bounds_margin[i]) if self.bounds_margin else None}
+                       for i, s in enumerate(self.status)],
             "promised": self.promised, "covered_by_promise": self.covered_by_promise,
             "promise_broken": self.promise_broken, "seconds": self.seconds, "notes": self.notes,
         }
+
+
+def _finite(v: float) -> float | None:
+    return v if math.isfinite(v) else None
 
 
 def _check_inputs(net: Network, ds: Dataset, radius: float, tiers: tuple[str, ...]) -> None:
