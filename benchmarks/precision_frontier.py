@@ -121,7 +121,7 @@ def fmt_row(data: str, N: int, label: str, r: dict[str, Any], task: str) -> str:
     w = ",".join(str(x) for x in r["widths"])
     w = w if len(w) <= 24 else w[:21] + "..."
     unit = "margin" if task == "classification" else "err"
-    return (f"| {data} | {N} | {label} | {w} | {r['params']:.3g} | {r['nnz']:.3g} | {r['build']:.1f} | "
+    return (f"| {data} | {N} | {label} | {w} | {r['params']:.3g} | {r['nnz']:.3g} | {r['build']:.3g} | "
             f"{r['f32'][0]:.2e} | {r['f32'][1]:.2e} | {dec(r['f32'])} | {r['f64'][0]:.2e} | "
             f"{r['f64'][1]:.2e} | {dec(r['f64'])} | {r['how']} ({unit}) |")
 

@@ -133,7 +133,22 @@ def certify_precision(net: Any, ds: Dataset, precision: str, tol: float | None =
                   f"(rounding bound {_g(bound)}, measured error {_g(measured)})" if exact_ok
                   else _why_not(report))
     return PrecisionCertificate(precision, ok, ds.task, ds.N, tolerance, worst, float(bound),
-                                float(measured), exact_ok, report.bits_needed, reason)
+                                float(measured), exact_ok, _bits(report, precision, bound), reason)
+
+
+def _bits(report: Any, precision: str, bound: float) -> int | None:
+    """Significand bits t for which this bound, scaled to u = 2^-t (it is ≈ K·u), would still
+    certify: K·2^-t ≤ slack (tolerance − exact error, or half the smallest exact margin)."""
+    if not (report.memorized and report.certified) or not math.isfinite(bound):
+        return report.bits_needed
+    if report.task == "classification":
+        slack = (report.min_margin or 0.0) / 2
+    else:
+        slack = (report.tolerance or 0.0) - (report.worst_error or 0.0)
+    if slack <= 0:
+        return None
+    K = bound / 2.0 ** -MANTISSA_BITS[precision]
+    return max(1, math.ceil(math.log2(max(K, 1e-300) / slack)))
 
 
 def _why_not(report: Any) -> str:
@@ -216,7 +231,7 @@ def choose_method(ds: Dataset, precision: str, tol: float | None = None,
             continue
         cert = certify_precision(c.network, ds, precision, tol=tol, report=c.verification)
         attempts.append(Attempt(name, opts, params, cert.certified, cert.reason,
-                                c.verification.bits_needed, cert,
+                                cert.bits_needed, cert,
                                 bool(c.verification.float64_memorizes)))
         if cert.certified:
             c.network.meta["precision_certificate"] = cert.to_json()
@@ -226,11 +241,12 @@ def choose_method(ds: Dataset, precision: str, tol: float | None = None,
         # every candidate was rejected cheaply: find the method that works at a higher precision
         for p in PRECISIONS[PRECISIONS.index(precision) + 1:]:
             try:
-                c, _, tried = choose_method(ds, p, tol=tol, methods=methods,
+                c, _, tried = choose_method(ds, p, tol=tolerance, methods=methods,
                                             max_parameters=max_parameters, progress=progress, **options)
             except ConstructionError:
                 continue
-            higher = (p, tried[-1].method, c.verification.bits_needed)
+            low = certify_precision(c.network, ds, precision, tol=tolerance, report=c.verification)
+            higher = (p, tried[-1].method, low.bits_needed)
             break
     raise ConstructionError(_refusal(ds, precision, tolerance, attempts, higher))
 
