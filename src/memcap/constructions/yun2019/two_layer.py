@@ -125,8 +125,8 @@ def aug_matrix(rows: list[list[int]]) -> flint.fmpz_mat:
     return flint.fmpz_mat(len(rows), d + 1, [v for r in rows for v in (*r, 1)])
 
 
-def gate_hyperplane(A: flint.fmpz_mat, rows: list[list[int]], P: list[int], rng: np.random.Generator,
-                    avoid: set[int] | None = None) -> tuple[list[int], list[int]]:
+def gate_hyperplane(A: flint.fmpz_mat, rows: list[list[int]], P: list[int], rng: np.random.Generator
+                    ) -> tuple[list[int], list[int]]:
     """An exact integer (w, c) with w^T h + c = 0 on the group P and ≠ 0 on every other row.
 
     ``A`` = [rows 1]. With |P| < d_x the hyperplane is a random integer combination of the null space
