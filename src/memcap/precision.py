@@ -172,7 +172,7 @@ def candidate_methods(ds: Dataset, precision: str) -> list[tuple[str, dict[str, 
         for opts in variants:
             try:
                 size = m.size_formula(ds, **opts)
-            except (ConditionError, ValueError, TypeError):
+            except Exception:  # noqa: BLE001 - a method that cannot size this data is no candidate
                 continue
             out.append((m.name, opts, int(size["parameters"])))
     out.sort(key=lambda t: (t[2], t[0]))
@@ -228,6 +228,10 @@ def choose_method(ds: Dataset, precision: str, tol: float | None = None,
                                  tol=tolerance, progress=progress, **{**options, **opts})
         except (ConditionError, ConstructionError, ValueError) as exc:
             attempts.append(Attempt(name, opts, params, False, f"not built/certified: {exc}"))
+            continue
+        except Exception as exc:  # noqa: BLE001 - one failing candidate must not stop the search
+            attempts.append(Attempt(name, opts, params, False,
+                                    f"failed: {type(exc).__name__}: {exc}"))
             continue
         cert = certify_precision(c.network, ds, precision, tol=tol, report=c.verification)
         attempts.append(Attempt(name, opts, params, cert.certified, cert.reason,
@@ -302,8 +306,8 @@ def _prescreen(ds: Dataset, name: str, opts: dict[str, Any], precision: str,
 
     try:
         c = get_method(name).build(ds, arithmetic="float64", **opts)
-    except (ConditionError, ConstructionError, ValueError) as exc:
-        return f"not built: {exc}"
+    except Exception as exc:  # noqa: BLE001 - any failure rejects this candidate, with its reason
+        return f"not built: {type(exc).__name__}: {exc}"
     dtype = np.float32 if precision == "float32" else np.float64
     out = forward_float(c.network, ds.X, dtype).astype(np.float64)
     if not np.all(np.isfinite(out)):
