@@ -309,7 +309,9 @@ def _prescreen(ds: Dataset, name: str, opts: dict[str, Any], precision: str,
     except Exception as exc:  # noqa: BLE001 - any failure rejects this candidate, with its reason
         return f"not built: {type(exc).__name__}: {exc}"
     dtype = np.float32 if precision == "float32" else np.float64
-    out = forward_float(c.network, ds.X, dtype).astype(np.float64)
+    step = max(1, 4_000_000 // max([ds.d_x, *c.network.widths, ds.d_y]))  # bounded memory
+    out = np.concatenate([forward_float(c.network, ds.X[s:s + step], dtype).astype(np.float64)
+                          for s in range(0, ds.N, step)], axis=0)
     if not np.all(np.isfinite(out)):
         return f"{precision} evaluation overflows"
     if tolerance is not None:
