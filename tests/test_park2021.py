@@ -208,3 +208,16 @@ def test_to_torch_refuses_exact_only_networks_unless_asked():
         c.network.to_torch(torch.float64)
     with pytest.warns(RuntimeWarning, match="not certified"):
         c.network.to_torch(torch.float64, allow_unfaithful=True)
+
+
+def test_huge_delta_beyond_int64_and_one_class_per_point():
+    # min distance 2^-52 next to a diameter of 20: Δ ≈ 9e16, K0 ≈ 2.7e19 > 2^63
+    X = np.array([[1.0], [1.0 + 2**-52]] + [[float(k)] for k in range(2, 22)])
+    ds = _cls(X, np.arange(len(X)) % 3, "huge-delta")
+    for method in ("park-sublinear", "park-width3"):
+        c = memcap.construct(ds, method)
+        _check(c, ds, method)
+        assert c.info["plan"]["K0"] > 2**63
+    ds = _gauss(33, 2, 33, 7)  # C = N: D = 6 bits per label
+    ds = _cls(ds.X, np.arange(33), "one-class-each")
+    _check(memcap.construct(ds, "park-sublinear"), ds, "park-sublinear")

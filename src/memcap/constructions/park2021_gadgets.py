@@ -50,7 +50,9 @@ def project(Xq: np.ndarray, K0: int, seed: int = 0, tries: int = 200
         pmin = ps[0]
         zmax = (ps[-1] - pmin) / s
         if int(zmax.floor()) + 1 <= K0:
-            floors = np.array([int(((v - pmin) / s).floor()) for v in p], dtype=np.int64)
+            # floors beyond int64 (huge Δ: K0 ≥ 2^62) are kept as Python integers
+            floors = np.array([int(((v - pmin) / s).floor()) for v in p],
+                              dtype=np.int64 if K0 < 2**62 else object)
             return u, s, pmin, floors, t
         if d == 1:
             break
@@ -108,6 +110,8 @@ def mod_gadget(prog: Program, x: Expr, floors: np.ndarray, T: int, M: list[int],
             new[sel] = (floors[sel] + b) % T
         if len(np.unique(new)) != len(new) or new.max() >= T:
             raise ConstructionError("mod gadget produced colliding or out-of-range floors")  # guard
+        if new.dtype == object and T < 2**62:
+            new = new.astype(np.int64)
     L = len(widths)
     cap = widths[0] - 1 if L == 1 else 2 + sum(w - 2 for w in widths)
     if len(terms) > cap:
@@ -144,7 +148,7 @@ def pack_labels(floors: np.ndarray, labels: np.ndarray, A: int, B: int, D: int) 
     """w_a = Σ_{c∈[B]} y(aB+c) 2^{−(c+1)D} (eq. 11): label of chunk c MSB-first at bits cD+1..cD+D.
     y(k) = 0 for unused k (a free choice). Each w_a is a dyadic rational of B·D bits."""
     y = np.zeros(A * B, dtype=object)
-    y[floors] = [int(v) for v in labels]
+    y[np.asarray(floors, dtype=np.int64)] = [int(v) for v in labels]
     ws = []
     for a in range(A):
         num = 0
