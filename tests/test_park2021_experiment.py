@@ -47,3 +47,14 @@ def test_bad_data_is_a_clear_error(tmp_path):
     with make_executor(workers=1) as ex, pytest.raises(DataError, match="data_batch_1.bin"):
         exp.run(ExperimentContext(profile="test", out_dir=tmp_path, executor=ex,
                                   options={"data": f"cifar10:{tmp_path}"}))
+
+
+def test_cli_data_flag_and_clear_error(tmp_path):
+    from typer.testing import CliRunner
+
+    from memcap.cli import app
+
+    res = CliRunner().invoke(app, ["experiment", "park21-depth-width", "--profile", "test", "--data",
+                                   f"cifar10:{tmp_path}", "--out", str(tmp_path / "o"), "--workers", "1"])
+    assert res.exit_code == 2
+    assert "data_batch_1.bin" in res.output

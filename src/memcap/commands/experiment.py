@@ -31,6 +31,9 @@ def experiment(
     option: Annotated[list[str] | None, typer.Option(
         "--option", "-O", help="Experiment option KEY=VALUE (repeatable), e.g. -O data=builtin:mnist1d.")
     ] = None,
+    data: Annotated[str | None, typer.Option(
+        "--data", "-d", help="Data for experiments that take it (same as -O data=...), e.g. "
+                             "digits,mnist1d or cifar10:DIR.")] = None,
     list_: Annotated[bool, typer.Option("--list", help="List the experiments and exit.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
@@ -61,6 +64,8 @@ def experiment(
             if not sep or not k.strip():
                 raise ValueError(f"--option must be KEY=VALUE, got {item!r}")
             options[k.strip()] = v.strip()
+        if data is not None:
+            options["data"] = data
         folder = out_dir if out_dir is not None else Path("results") / f"{name}-{profile}"
         folder.mkdir(parents=True, exist_ok=True)
         executor = make_executor(ray=ray, address=address, workers=workers)
