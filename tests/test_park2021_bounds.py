@@ -50,3 +50,13 @@ def test_provider_and_cli():
                                    "--d-x", "10", "--delta", "100", "--classes", "10", "--json"])
     assert res.exit_code == 0, res.output
     assert "Park et al. 2021, Theorem 3" in res.output
+
+
+def test_size_rows_and_park_size():
+    from memcap.constructions.park2021 import park_size
+
+    rows = evaluate(Architecture(10, 10, (7,) * 50), 1000, delta="100", classes=10)
+    sizes = [r for r in rows if r.source == "Park et al. 2021, Theorem 1"]
+    assert sizes and sizes[0].values["parameters"] == park_size(1000, 10, 10, 100)["parameters"]
+    assert park_size(1000, 10, 10, 100, variant="paper", activation="hardtanh")["hidden_layers"] == 822
+    assert park_size(10**9, 10, 10, 100)["parameters"] < 10**9

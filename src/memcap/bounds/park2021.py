@@ -135,6 +135,15 @@ def park2021_bounds(arch: Architecture, N: int, ds: Any = None, **opts: Any) -> 
     rows.append(BoundRow(src, "sufficient", bool(res["holds"]),
                          "∃ 2≤K≤log N, L_1<…<L_K<L: conditions 1–4 (d≥3 then ≥7; Π⌊(d+1)/2⌋ ≥ Δ√(2πd_x); "
                          "segments ≥ 2^{i+3}; 2^K·A·⌊(L−L_K−1)/D⌋ − 4 ≥ N²)", vals, detail))
+    from memcap.constructions.park2021 import park_size
+
+    for method, thm in (("park-sublinear", "Theorem 1"), ("park-width3", "Theorem 2")):
+        n = park_size(N, arch.d_x, int(C), delta, method)
+        rows.append(BoundRow(f"Park et al. 2021, {thm}",
+                             "info", None, f"{method} builds a memorizer of this size (exact formula)",
+                             {"hidden_layers": n["hidden_layers"], "width": n["width"],
+                              "parameters": n["parameters"]},
+                             "memcap construct -m " + method))
     wmax = max(arch.widths, default=0)
     if wmax >= 7:
         md = min_depth_uniform(wmax, N, arch.d_x, int(C), delta)

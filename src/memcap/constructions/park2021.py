@@ -47,11 +47,11 @@ from memcap.constructions.park2021_program import (
     compile_program,
     evaluate_program,
 )
-from memcap.constructions.park2021_sizes import Plan, plan_sublinear, plan_width3, sizes_from_plan
+from memcap.constructions.park2021_sizes import Plan, count, plan_sublinear, plan_width3, sizes_from_plan
 from memcap.data.dataset import Dataset
 from memcap.numerics import _fmpq, to_exact_array
 
-__all__ = ["park_sublinear", "park_width3", "separation", "check_separated", "default_delta",
+__all__ = ["park_sublinear", "park_width3", "park_size", "separation", "check_separated", "default_delta",
            "build_program"]
 
 REFERENCE = ("Park, Lee, Yun & Shin (2021), Provable memorization via deep neural networks using "
@@ -296,6 +296,26 @@ def park_width3_sizes(ds: Dataset, delta: Any = None, activation: str = "hardtan
                       ) -> dict[str, Any]:
     d, _c = _delta_opt(ds, delta)
     return sizes_from_plan(plan_width3(ds.N, ds.d_x, ds.n_classes, d, activation))
+
+
+def park_size(N: int, d_x: int, C: int, delta: Any, method: str = "park-sublinear", **options: Any
+              ) -> dict[str, Any]:
+    """Exact depth, width, hidden neurons and parameters of ``method``'s network for N points in d_x
+    dimensions with C classes at separation Δ, without data and without building (any N, e.g. 10^9).
+    ``options`` are the method's (variant, w, R, A, bottlenecks, activation)."""
+    d = Fraction(delta) if not isinstance(delta, Fraction) else delta
+    if method == "park-sublinear":
+        opts = dict(options)
+        if "bottlenecks" in opts:
+            opts["bottlenecks"] = _flag(opts["bottlenecks"], "bottlenecks")
+        pl = plan_sublinear(int(N), int(d_x), int(C), d, **opts)
+    elif method == "park-width3":
+        pl = plan_width3(int(N), int(d_x), int(C), d, **options)
+    else:
+        raise ValueError(f"method must be park-sublinear or park-width3, got {method!r}")
+    out = count(pl)
+    out["plan"] = pl.to_json()
+    return out
 
 
 def _break(ds: Dataset, **_: Any) -> dict[str, Any]:
