@@ -104,7 +104,7 @@ def certify_precision(net: Any, ds: Dataset, precision: str, tol: float | None =
 
     _check_precision(precision)
     tolerance = precision_tolerance(ds, precision, tol)
-    if report is None:
+    if report is None or (tolerance is not None and report.tolerance != tolerance):
         report = verify(net, ds, tol=tolerance, progress=progress)
     exact_ok = bool(report.memorized and report.certified)
     cls = ds.task == "classification"
@@ -121,12 +121,16 @@ def certify_precision(net: Any, ds: Dataset, precision: str, tol: float | None =
     ok = ok and exact_ok and math.isfinite(bound)
     if cls:
         worst = (report.min_margin - 2 * bound) if exact_ok and report.min_margin is not None else None
+        if ok and worst is not None:  # per-point check passed; the min/max combination is looser
+            worst = max(worst, 0.0)
         reason = (f"every class right in {precision} for any summation order: smallest exact margin "
                   f"{_g(report.min_margin)} > 2 × rounding bound {_g(bound)}" if ok else
                   f"{precision} rounding bound {_g(bound)} is not below half the smallest margin "
                   f"{_g(report.min_margin)}" if exact_ok else _why_not(report))
     else:
         worst = (report.worst_error + bound) if exact_ok and report.worst_error is not None else None
+        if ok and worst is not None and tolerance is not None:  # certified per point: ≤ tolerance
+            worst = min(worst, tolerance)
         reason = (f"|f_{precision}(x_i) - y_i| ≤ {_g(worst)} ≤ tolerance {_g(tolerance)} for every point "
                   "and any summation order" if ok else
                   f"certified {precision} error bound {_g(worst)} exceeds the tolerance {_g(tolerance)} "
