@@ -133,14 +133,15 @@ def train(ds: Dataset, width: int, regime: str = "zhang21", *, activation: str =
     - ``target_loss``: stop early once every run's loss is below it.
     - ``checkpoint``: a ``.npz`` path; training resumes from it when it exists and matches the
       configuration, and it is rewritten every ``checkpoint_every`` steps and at the end.
-    - ``threads``: torch threads for this call; default 1 for small problems (per-step work below ~10^7
+    - ``threads``: torch threads for this call; default 1 for small problems (per-step work below 5·10^7
       multiply-adds, where thread synchronisation costs more than it saves: 20x slower on a busy 2-core
       machine) and torch's default otherwise. The previous setting is restored afterwards.
     """
     torch = require_extra("torch", "torch")
     G = len(lrs) if lrs is not None else 1
     if threads is None:
-        threads = 1 if G * ds.N * int(width) * max(ds.d_x, ds.d_y) < 10**7 else torch.get_num_threads()
+        rows = ds.N if batch_size is None else min(int(batch_size), ds.N)
+        threads = 1 if G * rows * int(width) * max(ds.d_x, ds.d_y) < 5 * 10**7 else torch.get_num_threads()
     before = torch.get_num_threads()
     torch.set_num_threads(max(1, int(threads)))
     try:
