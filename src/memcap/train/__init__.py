@@ -131,6 +131,7 @@ def train(ds: Dataset, width: int, regime: str = "zhang21", *, activation: str =
     - ``lr_milestones``: steps at which both step sizes are multiplied by 0.1 (the stage-wise schedule
       of the random-label experiment, App. H.6).
     - ``target_loss``: stop early once every run's loss is below it.
+    - ``log_every``: history resolution; default every step up to 10,000 steps, then 10,000 entries.
     - ``checkpoint``: a ``.npz`` path; training resumes from it when it exists and matches the
       configuration, and it is rewritten every ``checkpoint_every`` steps and at the end.
     - ``threads``: torch threads for this call; default 1 for small problems (per-step work below 5·10^7
@@ -275,7 +276,7 @@ def _train(ds: Dataset, width: int, regime: str, *, activation: str, steps: int,
 
     bs = n if batch_size is None else min(int(batch_size), n)
     per_epoch = math.ceil(n / bs)
-    log_every = log_every or max(1, steps // 200)
+    log_every = log_every or max(1, steps // 10_000)  # every step for runs up to 10,000 steps
     t0 = time.perf_counter() - elapsed0
     step = start
     beta2, adam_eps = 0.999, 1e-8
