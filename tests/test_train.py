@@ -155,5 +155,35 @@ def test_bounds_rows_report_the_width_condition():
     assert not any(r.holds for r in rows if r.source.startswith("Zhang"))
     rows = zhang2021_bounds(Architecture(40, 1, (10,), Activation.parse("relu")), 200)
     assert any("Assumption 2" in r.detail for r in rows if r.source.startswith("Zhang"))
-    # registered with the bounds command (ReLU: other providers' piece counts apply as well)
-    assert any(r.source.startswith("Zhang") for r in evaluate(Architecture(40, 1, (10,)), 200))
+    # registered with the bounds command, for smooth and piecewise-linear activations alike
+    for act in ("tanh", "softplus", "relu"):
+        rows = evaluate(Architecture(40, 1, (10,), Activation.parse(act)), 200)
+        assert any(r.source.startswith("Zhang") for r in rows)
+    r = runner.invoke(app, ["bounds", "--widths", "10", "-n", "200", "--d-x", "40", "--activation", "tanh"])
+    assert r.exit_code == 0 and "Zhang" in r.output
+
+
+@pytest.mark.parametrize("kind", ["tanh", "softplus"])
+def test_smooth_activations_float_bound_balls_torch_and_exact_refusal(kind):
+    from memcap.network import IDENTITY, Dense, Network
+    from memcap.numerics import forward_balls, forward_exact, forward_float, forward_float_bounded
+
+    rng = np.random.default_rng(1)
+    act = Activation.parse(kind)
+    assert act.smooth and act.lipschitz == 1 and Activation.from_json(act.to_json()) == act
+    net = Network([Dense(rng.normal(size=(6, 3)) * 4, rng.normal(size=6), act),
+                   Dense(rng.normal(size=(2, 6)), rng.normal(size=2), IDENTITY)], {})
+    X = rng.normal(size=(5, 3)) * 3
+    balls = forward_balls(net, X, 200)
+    for dtype in (np.float64, np.float32):
+        out, bound = forward_float_bounded(net, X, dtype)
+        np.testing.assert_array_equal(out, forward_float(net, X, dtype).astype(np.float64))
+        for i in range(5):
+            for j in range(2):  # the certified bound contains the true value (a 200-bit ball)
+                assert abs(balls[i][j] - float(out[i, j])) <= bound[i, j]
+    t = net.to_torch()(torch.tensor(X)).detach().numpy()
+    np.testing.assert_allclose(t, forward_float(net, X), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="transcendental"):
+        forward_exact(net, X)
+    with pytest.raises(ValueError, match="piecewise linear"):
+        _ = act.pieces

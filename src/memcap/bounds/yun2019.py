@@ -101,6 +101,8 @@ def yun2019_bounds(arch: Architecture, N: int, ds: Any = None, **_: Any) -> list
             "any N distinct points with targets in [-1,1]^d_y can be memorized" if lhs >= N else
             f"condition fails by {N - lhs}",
         ))
+    if act.smooth:  # tanh / softplus: Theorem 3.3 counts linear pieces, undefined for them
+        return rows
     p = act.pieces
     # Theorem 3.3 (necessary), 2- and 3-layer feed-forward nets
     if len(ws) in (1, 2) and not arch.residual:
@@ -183,7 +185,7 @@ def smallest_architectures(N: int, d_x: int, d_y: int, activation: Activation = 
                     "parameters": params, "depth": len(widths) + 1, "note": note})
 
     pl = activation.kind in ("hardtanh", "relu_like")
-    p = activation.pieces
+    p = activation.pieces if pl else 0  # only used for piecewise-linear activations
     if pl:
         d1, d2 = three_layer_minimal_widths(N, d_y, activation, d_x)
         row(f"{SRC}, Theorem 3.1", "sufficient", [d1, d2], _params(d_x, [d1, d2], d_y), "any data")
