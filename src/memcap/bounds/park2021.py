@@ -94,12 +94,11 @@ def min_depth_uniform(width: int, N: int, d_x: int, C: int, delta: Any, limit: i
     def ok(L: int) -> bool:
         return theorem3([width] * L, N, d_x, C, delta)["holds"]
 
-    hi = 8
+    lo, hi = 0, 8
     while not ok(hi):
-        hi *= 2
+        lo, hi = hi, hi * 2
         if hi > limit:
             return None
-    lo = hi // 2
     while lo + 1 < hi:  # more layers never hurt (conditions only loosen)
         mid = (lo + hi) // 2
         if ok(mid):
