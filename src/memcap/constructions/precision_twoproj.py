@@ -74,6 +74,27 @@ def _break(ds: Any, **_: Any) -> dict[str, Any]:
     return {"q": qq, "p": math.ceil(ds.N / qq) - 1} if math.ceil(ds.N / qq) > 1 else {"q": qq, "p": 0}
 
 
+def _gate_projection(X: np.ndarray, p: int, q: int, seed: int, candidates: int, projections: int
+                     ) -> np.ndarray:
+    """The grouping direction u: for each of ``projections`` seeds, the best-of-``candidates`` u of
+    Theorem 3.1's step 0 (``choose_projection``); keep the one whose max-min partition has the
+    largest smallest boundary gap relative to the float mass max_i Σ_j |u_j x_ij| — the quantity a
+    gate's rounding is measured against (departure from the aid, which scores min gap / range)."""
+    best, best_score = None, -1.0
+    mass_x = np.abs(X)
+    for k in range(max(1, projections)):
+        u = choose_projection(X, seed=seed + 7919 * k, candidates=candidates)
+        c = np.sort(X @ u)
+        if len(c) > 1 and not np.all(np.diff(c) > 0):
+            continue
+        b = maxmin_groups(c, p, q)
+        gmin = float(np.min(c[b[1:-1]] - c[b[1:-1] - 1])) if len(b) > 2 else 1.0
+        score = gmin / float(np.max(mass_x @ np.abs(u)) + np.max(np.abs(c)))
+        if score > best_score:
+            best, best_score = u, score
+    return best if best is not None else choose_projection(X, seed=seed, candidates=candidates)
+
+
 def _directions(groups: list[np.ndarray], seed: int, starts: int, rounds: int, workers: int | None,
                 norm: str = "mass") -> list[tuple[np.ndarray, float]]:
     """Every group's carrier (one HiGHS LP per round and group); groups are independent, so with
@@ -128,7 +149,8 @@ def _group_direction(Xg: np.ndarray, rng: np.random.Generator, starts: int, roun
 def twoproj_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = None,
                        p: int | None = None, slack: float = SLACK, margin: float = 0.25,
                        seed: int = 0, candidates: int = 20, lp_starts: int = 5, lp_rounds: int = 3,
-                       workers: int | None = None, lp_norm: str = "mass", **_: Any) -> Construction:
+                       workers: int | None = None, lp_norm: str = "mass", projections: int = 4,
+                       **_: Any) -> Construction:
     """G4L + exact clip (numerics aid §3.3, §3.4): a 5-layer ReLU network, widths
     (3p-2, 2p, q, q), memorizing N points when p·q ≥ N.
 
@@ -149,7 +171,7 @@ def twoproj_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = Non
     F = Field(arithmetic)
     N, d_x, d_y = ds.N, ds.d_x, ds.d_y
     p, q = _pq(N, q, p, slack)
-    u = choose_projection(ds.X, seed=seed, candidates=candidates)
+    u = _gate_projection(ds.X, p, q, seed, candidates, projections)
     order, c = sorted_projection(ds, F, u)
     Yt, scale, center, rescaled = (None, None, None, False)
     Yt = F.array(ds.targets)
