@@ -42,7 +42,9 @@ def test_synthetic_test_profile(tmp_path):
     doc = json.loads((tmp_path / "result.json").read_text())
     assert doc["name"] == "zhang21-synthetic" and doc["tables"][0]["rows"]
     # the claims table puts the paper beside ours
-    assert any("Fig. 4" in str(row[0]) for t in res.tables for row in t.rows)
+    claims = next(t for t in res.tables if "Fig. 4 claims" in t.title)
+    assert {row[0] for row in claims.rows} == set(cells)
+    assert all(row[3] == "agrees" or row[3].startswith("DISAGREES") for row in claims.rows)
     # resumable: a second call recomputes nothing
     res2, _ = _run("zhang21-synthetic", tmp_path, NoRuns(1))
     assert res2.summary["cells"] == cells
