@@ -309,6 +309,9 @@ def _bounded_chunk(net: Network, X64: np.ndarray, dtype: Any, prepared: list[Any
             a_hat, e = out, (eo + e) * (1 + 2.0**-52)
             nz = np.ones(a_hat.shape, dtype=bool)
     out64 = a_hat.astype(np.float64)
+    if np.finfo(dtype).nmant > np.finfo(np.float64).nmant:
+        # the returned float64 copy of an extended-precision result is itself rounded
+        e = e + np.abs(a_hat - out64.astype(dtype)).astype(np.float64) * (1 + 2.0**-50) + 2.0**-1074
     bad = ~(np.isfinite(out64) & np.isfinite(e))
     return out64, np.where(bad, np.inf, e)
 
