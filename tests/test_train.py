@@ -59,6 +59,16 @@ def test_ball_projection_keeps_iterates_in_the_ball(G, m, eps, seed):
     assert torch.equal(P[inside], W[inside])  # points inside are not moved
 
 
+def test_the_papers_printed_projectv_is_not_a_projection():
+    u = torch.tensor([-1.0, 5.0], dtype=torch.float64)
+    legacy = Z.legacy_projectv(u)
+    assert legacy.tolist() == [0.001, 5.0]  # infeasible for kappa = 1: 5 / 0.001 > 1
+    assert not Z.in_constraint_set(u[None], u[None], legacy.view(1, 2, 1), None, 1e-3, 1.0)
+    exact = Z.project_v(u.view(1, 2, 1), 1e-3, 1.0)
+    assert Z.in_constraint_set(u[None], u[None], exact, None, 1e-3, 1.0)
+    assert exact.flatten().tolist() == [2.0, 2.0]  # kappa = 1: max(zeta, mean(u))
+
+
 def test_iterates_stay_feasible_during_training():
     ds = synthetic(30, 6)
     for eps, kappa in [(0.3, 1.0), (0.5, 2.0)]:

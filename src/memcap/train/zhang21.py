@@ -31,7 +31,7 @@ from typing import Any
 
 __all__ = ["ZETA", "KAPPA", "EPS", "MOMENTUM", "LR_W", "LR_V", "EPS_GRID", "LR_GRID", "STEPS_SYNTHETIC",
            "EPS_RANDOM_LABELS", "LR_RANDOM_LABELS", "mirrored_lecun_init", "project_ball", "project_v",
-           "pairwise_output", "min_width"]
+           "pairwise_output", "min_width", "legacy_projectv", "in_constraint_set"]
 
 #: B_{zeta,kappa}: v >= ZETA (App. H.2)
 ZETA = 1e-3
@@ -129,6 +129,24 @@ def project_v(u: Any, zeta: float = ZETA, kappa: float = KAPPA, iters: int = 100
         lo = torch.where(pos, lo, mid)
     a = torch.where(at_zeta, torch.full_like(lo, zeta), (lo + hi) / 2)
     return torch.minimum(torch.maximum(u, a), kappa * a)
+
+
+def legacy_projectv(v: Any) -> Any:
+    """The paper's printed ``projectv`` (App. H.1), for comparison only — it is NOT a projection.
+
+    Ported on a flat vector (the printed version indexes a (1, m/2) tensor with a flat index, which
+    raises IndexError unless the arg-min is entry 0, reading aid E3). It moves one entry per call, tests
+    the ratio with the pre-clipping minimum and hard-codes zeta = 1e-3, kappa = 1, so its output can be
+    infeasible: ``legacy_projectv([-1, 5]) = [0.001, 5]``. Never used by :func:`memcap.train.train`.
+    """
+    v = v.clone().flatten()
+    vmax, argmax = v.max(), int(v.argmax())
+    vmin, argmin = v.min(), int(v.argmin())
+    if vmin < 0.001:
+        v[argmin] = 0.001
+    if vmax / vmin > 1:
+        v[argmax] = 1 * vmin
+    return v
 
 
 def in_constraint_set(W: Any, W0: Any, v: Any | None, eps: float | None, zeta: float, kappa: float,
