@@ -35,6 +35,18 @@ def yun_params(N: int, d_x: int = DX, d_y: int = C) -> int | None:
     return d1 * (d_x + 1) + d2 * (d1 + 1) + d_y * (d2 + 1)
 
 
+def thm3_params(N: int, width: int = 7) -> int | None:
+    """Dense parameters of the uniform-width network Theorem 3 accepts with the fewest layers
+    (hard-tanh, the widths park-thm3 builds); None beyond N = 10^6 (the depth search is O(L log L))."""
+    if N > 10**6:
+        return None
+    from memcap.bounds.park2021 import min_depth_uniform
+    from memcap.constructions.park2021_program import dense_parameters
+
+    L = min_depth_uniform(width, N, DX, C, DELTA)
+    return None if L is None else dense_parameters(DX, [width] * L, C)
+
+
 def zhang_params(N: int, d_x: int = DX, d_y: int = C) -> int | None:
     from memcap.constructions.base import all_methods
 
@@ -102,6 +114,7 @@ def formulas(Ns: list[int]) -> dict[str, list]:
         "park-sublinear (ReLU, paper)": [sub(N, variant="paper") for N in Ns],
         "park-sublinear (Step+Id / hard-tanh, improved)": [sub(N, "hardtanh") for N in Ns],
         "park-width3 (hard-tanh, width 3)": [count(plan_width3(N, DX, C, DELTA))["parameters"] for N in Ns],
+        "park-thm3 (uniform width 7, fewest layers; hard-tanh)": [thm3_params(N) for N in Ns],
         "yun-3layer (ReLU)": [yun_params(N) for N in Ns],
         "zhang17-wide (ReLU)": [zhang_params(N) for N in Ns],
     }
@@ -209,6 +222,7 @@ def formulas_quiet(Ns: list[int]) -> dict[str, list]:
         "park-sublinear ReLU paper": [sub(N, variant="paper") for N in Ns],
         "park-sublinear Step+Id improved": [sub(N, "hardtanh") for N in Ns],
         "park-width3 (width 3)": [count(plan_width3(N, DX, C, DELTA))["parameters"] for N in Ns],
+        "park-thm3 width 7": [thm3_params(N) for N in Ns],
         "yun-3layer": [yun_params(N) for N in Ns],
         "zhang17-wide": [zhang_params(N) for N in Ns],
     }
