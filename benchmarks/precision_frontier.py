@@ -134,7 +134,8 @@ HEADER = ("| data | N | method | widths | dense P | non-zeros | build s | f32 ce
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="N = 1000, 4096 and digits only (minutes)")
-    ap.add_argument("--sizes", type=str, default=None, help="comma-separated N for the Gaussian rows")
+    ap.add_argument("--sizes", type=str, default=None,
+                    help="comma-separated N for the Gaussian rows ('none': real data only)")
     ap.add_argument("--methods", type=str, default=None, help="comma-separated method labels")
     ap.add_argument("--full-eval", type=int, default=30000,
                     help="evaluate every point up to this N, the aid's 10⁴-point subset above")
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         labels = [x.strip() for x in a.methods.split(",")]
     sizes = [1000, 4096] if a.quick else [1000, 4096, 10000, 30000, 65536, 100000, 262144, 1000000]
     if a.sizes:
-        sizes = [int(float(s)) for s in a.sizes.split(",")]
+        sizes = [] if a.sizes == "none" else [int(float(s)) for s in a.sizes.split(",")]
     real = [] if a.no_real else (["builtin:digits"] if a.quick else ["builtin:digits", "builtin:mnist1d"])
     print(HEADER)
     sys.stdout.flush()
