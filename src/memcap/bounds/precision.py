@@ -39,7 +39,8 @@ def precision_bounds(arch: Architecture, N: int, ds: Any = None, **_: Any) -> li
         "numerics aid §3.2, decoupled construction (decoupled-3layer)", "sufficient",
         (d3 >= N) if relu else None, "⌊(d1+1)/2⌋·2⌊d2/(4·d_y)⌋ ≥ N  (same size class as Theorem 3.1)",
         {"d1": d1, "d2": d2, "d_y": dy, "lhs": d3, "N": N},
-        ("any N distinct points; no layer-2 chain (float64-faithful to N ≈ 2.5·10⁵)" if d3 >= N else
+        ("any N distinct points; no layer-2 chain (measured float64-faithful to N ≈ 2.6·10⁵)"
+         if d3 >= N else
          f"condition fails by {N - d3}") if relu else "needs plain ReLU",
     ))
     if dy == 1:
