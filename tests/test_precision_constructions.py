@@ -107,3 +107,11 @@ def test_digits_and_iris_certified() -> None:
         for name in METHODS:
             c = memcap.construct(ds, name)
             assert c.verification.memorized and c.verification.certified
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_non_relu_activation_refused(name: str) -> None:
+    ds = load_dataset("gen:gaussian?n=10&d=2&seed=0")
+    with pytest.raises(ConditionError, match="plain ReLU"):
+        get_method(name).build(ds, activation="hardtanh")
+    assert get_method(name).build(ds, activation="relu").network.exact is False

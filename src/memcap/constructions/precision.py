@@ -40,7 +40,7 @@ from memcap.constructions.precision_common import (
     zigzag_design,
 )
 from memcap.constructions.yun2019.three_layer import choose_projection, rescale_targets
-from memcap.network import IDENTITY, RELU, Dense, Network
+from memcap.network import IDENTITY, RELU, Activation, Dense, Network
 
 __all__ = ["decoupled_three_layer", "zigzag_three_layer", "twoproj_five_layer",
            "decoupled_sizes", "zigzag_sizes", "twoproj_sizes", "zigzag_minimal_widths"]
@@ -49,6 +49,14 @@ REF = "memcap reading aid shared/specs/numerics.md (beyond Yun, Sra & Jadbabaie 
 
 
 # ---- shared plumbing ----------------------------------------------------------------------------
+def require_relu(method: str, activation: Any) -> None:
+    """These constructions are plain-ReLU designs (exact zeros of inactive units): refuse others."""
+    act = Activation.parse(activation) if isinstance(activation, str) else activation
+    if act != RELU:
+        raise ConditionError(f"{method} is a plain ReLU construction (inactive units must output exactly "
+                             f"0); activation {act.name} is not supported: use activation='relu'")
+
+
 def _targets(ds: Any, F: Field) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     Yt = F.array(ds.targets)
     _, scale, center, rescaled = rescale_targets(ds.targets.astype(np.float64))
@@ -127,7 +135,8 @@ def _d3_break(ds: Any, **_: Any) -> dict[str, Any]:
 )
 def decoupled_three_layer(ds: Any, arithmetic: str = "float64", widths: Any = None,
                           q: int | None = None, slack: float = SLACK, margin: float = 0.25,
-                          seed: int = 0, candidates: int = 20, **_: Any) -> Construction:
+                          seed: int = 0, candidates: int = 20, activation: Any = "relu", **_: Any
+                          ) -> Construction:
     """D3 (numerics aid §3.2): 3 ReLU layers, widths (2p-1, 2q) with p·q ≥ N.
 
     Layer 1 has two ReLU knots in every inter-group gap (group boundaries at the largest gap of a
@@ -137,6 +146,7 @@ def decoupled_three_layer(ds: Any, arithmetic: str = "float64", widths: Any = No
     the others; output Σ_k [relu(g_k+1) - relu(g_k-1)] - (q+1). Exact in rational arithmetic.
     """
     t0 = time.perf_counter()
+    require_relu("decoupled-3layer", activation)
     F = Field(arithmetic)
     N, d_y = ds.N, ds.d_y
     p, q, d1, d2 = _d3_pq(N, d_y, widths, q, slack)
@@ -237,7 +247,8 @@ def _zz_break(ds: Any, **_: Any) -> dict[str, Any]:
     break_condition=_zz_break,
 )
 def zigzag_three_layer(ds: Any, arithmetic: str = "float64", widths: Any = None,
-                       margin: float = 0.25, seed: int = 0, candidates: int = 20, **_: Any
+                       margin: float = 0.25, seed: int = 0, candidates: int = 20,
+                       activation: Any = "relu", **_: Any
                        ) -> Construction:
     """D3-zz (numerics aid §4): 3 ReLU layers memorizing N points when ⌊(d1+1)/2⌋·2⌊d2/2⌋ ≥ N.
 
@@ -249,6 +260,7 @@ def zigzag_three_layer(ds: Any, arithmetic: str = "float64", widths: Any = None,
     ``memcap bounds``).
     """
     t0 = time.perf_counter()
+    require_relu("zigzag-3layer", activation)
     F = Field(arithmetic)
     N, d_y = ds.N, ds.d_y
     p, Q, d1, d2 = _zz_pQ(N, d_y, widths)

@@ -30,7 +30,7 @@ from memcap.constructions.precision_common import (
     sorted_projection,
 )
 from memcap.constructions.yun2019.three_layer import choose_projection, rescale_targets
-from memcap.network import IDENTITY, RELU, Dense, Network
+from memcap.network import IDENTITY, RELU, Activation, Dense, Network
 
 __all__ = ["twoproj_five_layer", "twoproj_sizes", "twoproj_default_q"]
 
@@ -141,8 +141,8 @@ def _group_direction(Xg: np.ndarray, rng: np.random.Generator, starts: int, roun
     theorem="numerics aid §3.3 G4L + §3.4 exact clip (two projections, exact ReLU gating)",
     condition="p·q ≥ N: p groups along u, each of ≤ q points (q even) resolved along its own "
               "LP-optimized direction",
-    sizes="widths (3p-2, 2p, d_y·q, d_y·q), p ≈ 1.1·N/q; dense ≈ 6(p/q)N + 3N, non-zeros ≈ "
-          "2N + 3p(d_x+1)",
+    sizes="widths (3p-2, 2p, d_y·q, d_y·q), p ≈ 1.1·N/q, q = 32 to N = 2¹⁶ then ≈ √N/2; dense ≈ "
+          "6(p/q)N + 3N, non-zeros ≈ 2N + 3p(d_x+1)",
     size_formula=twoproj_sizes,
     break_condition=_break,
 )
@@ -150,7 +150,7 @@ def twoproj_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = Non
                        p: int | None = None, slack: float = SLACK, margin: float = 0.25,
                        seed: int = 0, candidates: int = 20, lp_starts: int = 5, lp_rounds: int = 3,
                        workers: int | None = None, lp_norm: str = "mass", projections: int = 4,
-                       **_: Any) -> Construction:
+                       activation: Any = "relu", **_: Any) -> Construction:
     """G4L + exact clip (numerics aid §3.3, §3.4): a 5-layer ReLU network, widths
     (3p-2, 2p, q, q), memorizing N points when p·q ≥ N.
 
@@ -168,6 +168,9 @@ def twoproj_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = Non
     non-zeros per row; sound float bounds use the zeros).
     """
     t0 = time.perf_counter()
+    if (Activation.parse(activation) if isinstance(activation, str) else activation) != RELU:
+        raise ConditionError("twoproj-5layer is a plain ReLU construction (exact-zero gates); "
+                             f"activation {activation} is not supported: use activation='relu'")
     F = Field(arithmetic)
     N, d_x, d_y = ds.N, ds.d_x, ds.d_y
     p, q = _pq(N, q, p, slack)
