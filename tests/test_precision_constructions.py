@@ -115,3 +115,15 @@ def test_non_relu_activation_refused(name: str) -> None:
     with pytest.raises(ConditionError, match="plain ReLU"):
         get_method(name).build(ds, activation="hardtanh")
     assert get_method(name).build(ds, activation="relu").network.exact is False
+
+
+def test_twoproj_widths_option() -> None:
+    ds = load_dataset("gen:gaussian?n=40&d=3&seed=2")
+    m = get_method("twoproj-5layer")
+    c = m.build(ds, widths=(13, 10, 8, 8), arithmetic="exact")  # p = 5, q = 8
+    assert c.network.widths == [13, 10, 8, 8] == m.size_formula(ds, widths=(13, 10, 8, 8))["widths"]
+    assert _exact_equal(c.network, ds)
+    with pytest.raises(ConditionError, match="3p-2, 2p"):
+        m.build(ds, widths=(13, 9, 8, 8))
+    with pytest.raises(ConditionError, match="N = 40"):
+        m.build(ds, widths=(4, 4, 8, 8))  # p = 2, q = 8: 16 < 40

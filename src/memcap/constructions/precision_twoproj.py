@@ -58,10 +58,27 @@ def _pq(N: int, q: int | None, p: int | None, slack: float) -> tuple[int, int]:
     return pp, qq
 
 
+def _from_widths(widths: Any, N: int, d_y: int) -> tuple[int, int]:
+    """(p, q) from requested widths, which must be (3p-2, 2p, d_y·q, d_y·q) with q even, p ≤ N."""
+    w = [int(x) for x in widths]
+    p = (w[0] + 2) // 3 if w else 0
+    q = w[2] // d_y if len(w) == 4 else 0
+    if (len(w) != 4 or w != [3 * p - 2, 2 * p, d_y * q, d_y * q] or q < 2 or q % 2 or p < 1
+            or p > N):
+        pe = max(1, min(N, math.ceil(1.1 * N / 32)))
+        raise ConditionError(
+            f"twoproj-5layer widths must be (3p-2, 2p, d_y·q, d_y·q) with q even, 1 ≤ p ≤ N = {N} "
+            f"(d_y = {d_y}), got {tuple(w)}; e.g. p = {pe}, q = 32 gives "
+            f"{(3 * pe - 2, 2 * pe, 32 * d_y, 32 * d_y)} (or pass p= and q=)")
+    return p, q
+
+
 def twoproj_sizes(ds: Any, q: int | None = None, p: int | None = None, slack: float = SLACK,
-                  **_: Any) -> dict[str, Any]:
+                  widths: Any = None, **_: Any) -> dict[str, Any]:
     """Widths (3p-2, 2p, d_y·q, d_y·q); dense P = (3p-2)(dx+1) + 2p(3p-1) + d_y·q(2p+1)
     + d_y·q(d_y·q+1) + d_y(d_y·q+1). Non-zeros are far fewer (the 2p×3p block has ≤ 3 per row)."""
+    if widths is not None:
+        p, q = _from_widths(widths, ds.N, ds.d_y)
     pp, qq = _pq(ds.N, q, p, slack)
     dx, dy = ds.d_x, ds.d_y
     w = [3 * pp - 2, 2 * pp, dy * qq, dy * qq]
@@ -150,7 +167,7 @@ def twoproj_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = Non
                        p: int | None = None, slack: float = SLACK, margin: float = 0.25,
                        seed: int = 0, candidates: int = 20, lp_starts: int = 5, lp_rounds: int = 3,
                        workers: int | None = None, lp_norm: str = "mass", projections: int = 4,
-                       activation: Any = "relu", **_: Any) -> Construction:
+                       activation: Any = "relu", widths: Any = None, **_: Any) -> Construction:
     """G4L + exact clip (numerics aid §3.3, §3.4): a 5-layer ReLU network, widths
     (3p-2, 2p, q, q), memorizing N points when p·q ≥ N.
 
@@ -173,6 +190,8 @@ def twoproj_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = Non
                              f"activation {activation} is not supported: use activation='relu'")
     F = Field(arithmetic)
     N, d_x, d_y = ds.N, ds.d_x, ds.d_y
+    if widths is not None:
+        p, q = _from_widths(widths, N, d_y)
     p, q = _pq(N, q, p, slack)
     u = _gate_projection(ds.X, p, q, seed, candidates, projections)
     order, c = sorted_projection(ds, F, u)
