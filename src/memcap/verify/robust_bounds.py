@@ -342,7 +342,8 @@ def ibp(net: Network, X: np.ndarray, r: float, norm: str) -> list[NodeBounds]:
 
 
 def bound_margins(net: Network, X: np.ndarray, labels: np.ndarray, r: float, norm: str,
-                  crown: bool | str = True, window: int = 12, batch: int = 64) -> BoundsResult:
+                  crown: bool | str = True, window: int = 12, batch: int = 64, crown_batch: int = 8
+                  ) -> BoundsResult:
     """Certified lower bounds on ``min_{z in B(x_i, r)} f_y(z) - max_{c != y} f_c(z)``.
 
     ``crown``: True (CROWN on every point), "auto" (only where IBP does not prove the point; the
@@ -368,21 +369,24 @@ def bound_margins(net: Network, X: np.ndarray, labels: np.ndarray, r: float, nor
         pc = down(lo[rows, yb][:, None] - others)
         pc[rows, yb] = np.inf
         ibp_lo.append(pc.min(axis=1))
-        prop = base
         todo = np.flatnonzero(pc.min(axis=1) <= 0) if crown == "auto" else rows
         crown_b = np.full(len(Xb), -np.inf)
-        if crown and len(todo):
-            prop = _Prop(ops, Xb[todo], float(r), norm, window)
+        refined: dict[int, tuple[_Prop, int]] = {}
+        # small CROWN batches: the intermediate refinement works on the union of the batch's
+        # unstable neurons, which grows quickly with the batch on deep networks
+        for s2 in range(0, len(todo) if crown else 0, crown_batch):
+            part = todo[s2:s2 + crown_batch]
+            prop = _Prop(ops, Xb[part], float(r), norm, window)
             prop.run(crown=True)
-            low = prop.backsub(_spec(yb[todo], d_out), len(ops) - 1, start_pre=False)
-            crown_b[todo] = low.min(axis=1)
-            cols = np.array([[c for c in range(d_out) if c != y] for y in yb[todo]])
-            pc[todo[:, None], cols] = np.maximum(pc[todo[:, None], cols], low)
+            low = prop.backsub(_spec(yb[part], d_out), len(ops) - 1, start_pre=False)
+            crown_b[part] = low.min(axis=1)
+            cols = np.array([[c for c in range(d_out) if c != y] for y in yb[part]])
+            pc[part[:, None], cols] = np.maximum(pc[part[:, None], cols], low)
+            refined.update({int(i): (prop, k) for k, i in enumerate(part)})
         crown_lo.append(crown_b)
         per.append(pc)
-        refined = {int(i): k for k, i in enumerate(todo)} if crown else {}
         for i in rows:
-            src, k = (prop, refined[int(i)]) if int(i) in refined else (base, int(i))
+            src, k = refined.get(int(i), (base, int(i)))
             zb.append([(n.z[0][k], n.z[1][k]) for n in src.nodes])
     return BoundsResult(np.concatenate(ibp_lo), np.concatenate(crown_lo) if crown else None,
                         np.concatenate(per), zb)
