@@ -110,12 +110,15 @@ def robust(
         console.print(f"[bold red]BUG in the verifier:[/] points {rep.inconsistent[:10]} proven and refuted")
     if rep.promise_broken:
         pr = rep.promised
-        console.print(
-            f"[bold red]BUG:[/] the network's certificate promises robustness at radius "
-            f"{pr['radius']:.6g} (L{pr['norm']}) but at radius {rep.radius:.6g} only {rep.proven}/{rep.N} "
-            f"points are proven; {rep.refuted} refuted "
-            f"(counterexamples: {sorted(rep.counterexamples)[:10]}), "
-            f"{rep.unknown} unknown. Please report this network.")
+        head = (f"the network's certificate promises robustness at radius {pr['radius']:.6g} "
+                f"(L{pr['norm']}) but at radius {rep.radius:.6g} only {rep.proven}/{rep.N} points are proven")
+        if rep.refuted:
+            console.print(f"[bold red]BUG:[/] {head}; {rep.refuted} refuted (counterexamples at points "
+                          f"{sorted(rep.counterexamples)[:10]}), {rep.unknown} unknown. The construction "
+                          "broke its promise: please report this network.")
+        else:
+            console.print(f"[bold red]BUG (promise not verified):[/] {head}; {rep.unknown} unknown, none "
+                          "refuted. Raise --time-limit / --milp-max-points, or report this network.")
     if not rep.all_proven or rep.inconsistent:
         raise typer.Exit(1)
 
