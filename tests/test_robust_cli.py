@@ -79,3 +79,16 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path):
     r = runner.invoke(app, ["robust", str(tmp_path / "missing.npz"), "--data", data, "--radius", "0.1"])
     assert r.exit_code == 2
     assert not ce.exists()
+
+
+def test_unverified_promise_is_reported_as_such(tmp_path):
+    data, good, _ = _files(tmp_path)
+    net = memcap.load(good)
+    net.meta["robust"] = {"radius": 0.499, "norm": "inf"}   # true, but IBP/CROWN alone cannot show it
+    f = tmp_path / "promised.npz"
+    memcap.save(net, f)
+    r = runner.invoke(app, ["robust", str(f), "--data", data, "--radius", "0.499", "--tiers", "bounds"])
+    assert r.exit_code == 1 and "promise not verified" in r.output and "refuted" not in r.output.split(
+        "promise not verified")[1].split("none")[0]
+    r = runner.invoke(app, ["robust", str(f), "--data", data, "--radius", "0.499"])
+    assert r.exit_code == 0 and "BUG" not in r.output
