@@ -39,7 +39,7 @@ REF = "memcap reading aid shared/specs/numerics.md §3.3 (G4L) + §3.4 (exact cl
 
 def twoproj_default_q(N: int) -> int:
     """q = 32 up to N = 2¹⁶ (float32 regime: the certified float32 bound grows like q^1.5–2, see
-    docs/readme/precision.md), then even q ≈ √N/2 (float64 regime: the certified bound of the
+    docs/precision.md), then even q ≈ √N/2 (float64 regime: the certified bound of the
     output sum grows like q²·u; p ≈ 2.2√N keeps the dense 2p×3p block at ≈ 26·N entries).
     Never more than needed: q ≤ 2⌈N/2⌉."""
     q = 32 if N <= 65536 else 2 * math.ceil(math.sqrt(N) / 4)
@@ -288,7 +288,7 @@ def twoproj_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = Non
     layers = pad_units(layers, 1, 2 * p_width, F)
     net = Network(layers, meta={"method": "twoproj-5layer", "activation": "relu"})
     notes = [f"{p} groups (of {p_width} slots) of ≤ {q} points along u, boundaries maximizing the "
-             "smallest boundary gap (best of {candidates} integer directions); "
+             f"smallest boundary gap (best of {candidates} integer directions); "
              f"per-group LP directions (HiGHS, {lp_starts} starts, ≤ {lp_rounds} rounds) rounded to "
              "float32",
              f"dense parameters {net.parameters}, non-zeros {net.nonzeros} (the 2p×3p layer-2 block is "
