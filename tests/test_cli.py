@@ -76,3 +76,16 @@ def test_info_shows_the_stored_certificate(tmp_path):
     payload = json.loads(r.stdout)
     assert r.exit_code == 0 and payload["meta"]["certificate"]["method"] == "yun-3layer"
     assert runner.invoke(app, ["info", str(tmp_path / "nope.npz")]).exit_code == 2
+
+
+def test_robust_flags_map_to_method_options(tmp_path):
+    out = tmp_path / "r.npz"
+    r = runner.invoke(app, ["construct", "-d", "builtin:iris", "-m", "yu-robust", "--budget", "0.45",
+                            "-o", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    assert "0.045" in json.loads(r.stdout)["certificate"]["guarantees"][0]
+    r = runner.invoke(app, ["construct", "-d", "builtin:iris", "-m", "yu-robust", "--radius", "0.5",
+                            "-o", str(tmp_path / "x.npz")])
+    assert r.exit_code == 2 and "λ_D/2" in r.output and not (tmp_path / "x.npz").exists()
+    r = runner.invoke(app, ["construct", "-d", "builtin:iris", "--budget", "0.4", "-o", str(tmp_path / "y.npz")])
+    assert r.exit_code == 2 and "no option 'budget'" in r.output

@@ -198,6 +198,12 @@ def construct(
     option: Annotated[list[str] | None, typer.Option(
         "--option", help="A method option KEY=VALUE (repeatable), e.g. gate=3unit, variant=regression, "
         "margin=0.5 (see the method's docstring).")] = None,
+    budget: Annotated[float | None, typer.Option(
+        help="Robust methods (yu-robust): radius as a fraction of λ_D/2, e.g. 0.45.")] = None,
+    radius: Annotated[float | None, typer.Option(
+        help="Robust methods (yu-robust): absolute robustness radius (must be < λ_D/2).")] = None,
+    norm: Annotated[str | None, typer.Option(
+        help="Robust methods (yu-robust): the ball's norm, inf (default), 1, 2 or an integer p.")] = None,
     label: LabelOpt = None,
     task: TaskOpt = None,
     as_json: JsonOpt = False,
@@ -216,9 +222,11 @@ def construct(
             if precision is not None and method is None:
                 raise DataError("--widths belongs to one method: with --precision, also give --method")
             opts["widths"] = parse_widths(widths)
+        option = list(option or []) + [f"{k}={v}" for k, v in
+                                       (("budget", budget), ("radius", radius), ("norm", norm)) if v is not None]
         if method is not None or precision is None:
             method = method or "yun-3layer"
-            opts.update(parse_method_options(method, option or []))
+            opts.update(parse_method_options(method, option))
         elif option:
             raise DataError("--option belongs to one method: with --precision, also give --method")
         with progress_status(not as_json) as say:

@@ -117,8 +117,9 @@ def robust(
                           f"{sorted(rep.counterexamples)[:10]}), {rep.unknown} unknown. The construction "
                           "broke its promise: please report this network.")
         else:
-            console.print(f"[bold red]BUG (promise not verified):[/] {head}; {rep.unknown} unknown, none "
-                          "refuted. Raise --time-limit / --milp-max-points, or report this network.")
+            console.print(f"[bold yellow]promise not verified (no counterexample):[/] {head}; "
+                          f"{rep.unknown} unknown, none refuted. Raise --time-limit / --milp-max-points "
+                          "to decide them.")
     if not rep.all_proven or rep.inconsistent:
         raise typer.Exit(1)
 

@@ -64,7 +64,11 @@ def promised_robustness(net: Network) -> dict[str, Any] | None:
     for src in (meta, meta.get("certificate") or {}, meta.get("info") or {}):
         rob = src.get("robust") if isinstance(src, dict) else None
         if isinstance(rob, dict) and "radius" in rob:
-            return {"radius": float(rob["radius"]), "norm": parse_norm(rob.get("norm", "inf"))}
+            try:
+                norm = parse_norm(rob.get("norm", "inf"))
+            except ValueError:  # e.g. yu-robust's general Lp (p = 3): kept, never equal to inf/2/1
+                norm = str(rob.get("norm"))
+            return {"radius": float(rob["radius"]), "norm": norm}
     return None
 
 
