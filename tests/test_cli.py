@@ -87,5 +87,6 @@ def test_robust_flags_map_to_method_options(tmp_path):
     r = runner.invoke(app, ["construct", "-d", "builtin:iris", "-m", "yu-robust", "--radius", "0.5",
                             "-o", str(tmp_path / "x.npz")])
     assert r.exit_code == 2 and "λ_D/2" in r.output and not (tmp_path / "x.npz").exists()
-    r = runner.invoke(app, ["construct", "-d", "builtin:iris", "--budget", "0.4", "-o", str(tmp_path / "y.npz")])
+    r = runner.invoke(app, ["construct", "-d", "builtin:iris", "--budget", "0.4",
+                            "-o", str(tmp_path / "y.npz")])
     assert r.exit_code == 2 and "no option 'budget'" in r.output

@@ -222,8 +222,8 @@ def construct(
             if precision is not None and method is None:
                 raise DataError("--widths belongs to one method: with --precision, also give --method")
             opts["widths"] = parse_widths(widths)
-        option = list(option or []) + [f"{k}={v}" for k, v in
-                                       (("budget", budget), ("radius", radius), ("norm", norm)) if v is not None]
+        robust_flags = (("budget", budget), ("radius", radius), ("norm", norm))
+        option = list(option or []) + [f"{k}={v}" for k, v in robust_flags if v is not None]
         if method is not None or precision is None:
             method = method or "yun-3layer"
             opts.update(parse_method_options(method, option))
