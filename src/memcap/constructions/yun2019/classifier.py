@@ -28,7 +28,7 @@ from memcap.constructions.gadgets import (
     relu_units_per_gate,
 )
 from memcap.constructions.yun2019.three_layer import (
-    choose_projection,
+    sorted_projection,
     thm31_block,
     three_layer_free_integers,
     three_layer_minimal_widths,
@@ -43,33 +43,6 @@ REFERENCE = "Yun, Sra & Jadbabaie (2019), Proposition 3.2; proof in Appendix C"
 
 
 # ---- shared with Prop. 3.4 (deep.py) -------------------------------------------------------------
-def sorted_projection(ds: Dataset, F: Field, seed: int = 0, candidates: int = 20
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, Any]:
-    """Step 0 of App. B.2: project on ``u`` (best of ``candidates`` random integer directions), sort.
-
-    Returns ``(u, u in the field, order, c sorted, δ = smallest gap)``. A tie along u (possible in
-    float64 for distinct points closer than float64 resolves) raises :class:`ConditionError` naming
-    the points and ``arithmetic='exact'`` (``memcap.construct`` then escalates).
-    """
-    N = ds.N
-    u = choose_projection(ds.X, seed=seed, candidates=candidates)
-    uf = F.array(u)
-    c_all = F.array(ds.X) @ uf
-    order = np.argsort(np.asarray(c_all, dtype=np.float64), kind="stable")
-    if F.exact:
-        order = np.array(sorted(range(N), key=lambda i: c_all[i]))
-    c = c_all[order]
-    gaps = c[1:] - c[:-1]
-    if N > 1 and not np.all(gaps > 0):
-        i = int(np.argmin(gaps))
-        raise ConditionError(
-            f"points {order[i]} and {order[i + 1]} project to the same value u^T x; they are distinct "
-            "but closer than float64 resolves along u: use arithmetic='exact'"
-        )
-    delta = np.min(gaps) if N > 1 else F.const(1)
-    return u, uf, order, c, delta
-
-
 def padded_neighbours(c: np.ndarray, delta: Any, n: int, F: Field) -> np.ndarray:
     """``c_0, c_1..c_n, c_{n+1}``: the sorted projections padded on the right with virtual points
     ``c_N + s·δ`` up to n, extended by δ at both ends (App. B.2, spec Sec. 1 Step 0)."""

@@ -169,6 +169,33 @@ def three_layer_minimal_widths(N: int, d_y: int, activation: Activation, d_x: in
     return best[2], best[3]
 
 
+def sorted_projection(ds: Dataset, F: Field, seed: int = 0, candidates: int = 20
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, Any]:
+    """Step 0 of App. B.2: project on ``u`` (best of ``candidates`` random integer directions), sort.
+
+    Returns ``(u, u in the field, order, c sorted, δ = smallest gap)``. A tie along u (possible in
+    float64 for distinct points closer than float64 resolves) raises :class:`ConditionError` naming
+    the points and ``arithmetic='exact'`` (``memcap.construct`` then escalates).
+    """
+    N = ds.N
+    u = choose_projection(ds.X, seed=seed, candidates=candidates)
+    uf = F.array(u)
+    c_all = F.array(ds.X) @ uf
+    order = np.argsort(np.asarray(c_all, dtype=np.float64), kind="stable")
+    if F.exact:
+        order = np.array(sorted(range(N), key=lambda i: c_all[i]))
+    c = c_all[order]
+    gaps = c[1:] - c[:-1]
+    if N > 1 and not np.all(gaps > 0):
+        i = int(np.argmin(gaps))
+        raise ConditionError(
+            f"points {order[i]} and {order[i + 1]} project to the same value u^T x; they are distinct "
+            "but closer than float64 resolves along u: use arithmetic='exact'"
+        )
+    delta = np.min(gaps) if N > 1 else F.const(1)
+    return u, uf, order, c, delta
+
+
 def _condition(N: int, d1: int, d2: int, d_y: int, activation: Activation) -> Condition:
     k = 2 if activation.kind == "hardtanh" else 4
     lhs = 4 * (d1 // k) * (d2 // (k * d_y))
@@ -240,22 +267,7 @@ def three_layer(ds: Dataset, widths: tuple[int, int] | None = None, activation: 
     n = p * q
 
     # Step 0: project, sort, pad.
-    u = choose_projection(ds.X, seed=seed, candidates=candidates)
-    Xf = F.array(ds.X)
-    uf = F.array(u)
-    c_all = Xf @ uf
-    order = np.argsort(np.asarray(c_all, dtype=np.float64), kind="stable")
-    if F.exact:  # sort by the exact values: float ties cannot mis-order them
-        order = np.array(sorted(range(N), key=lambda i: c_all[i]))
-    c = c_all[order]
-    gaps = c[1:] - c[:-1]
-    if N > 1 and not np.all(gaps > 0):
-        i = int(np.argmin(gaps))
-        raise ConditionError(
-            f"points {order[i]} and {order[i + 1]} project to the same value u^T x; they are distinct "
-            "but closer than float64 resolves along u: use arithmetic='exact'"
-        )
-    delta = np.min(gaps) if N > 1 else F.const(1)
+    u, uf, order, c, delta = sorted_projection(ds, F, seed, candidates)
     Yt = F.array(ds.targets)
     Yf, scale, center, rescaled = rescale_targets(ds.targets.astype(np.float64))
     if rescaled:
