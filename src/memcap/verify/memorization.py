@@ -37,6 +37,7 @@ from memcap.numerics import (
 __all__ = ["VerificationReport", "verify", "default_tolerance"]
 
 PRECISIONS = (128, 256, 512, 1024, 2048, 4096)
+BALL_BATCH = 512  # points per ball-arithmetic call (progress granularity)
 CHUNK_ELEMENTS = 2**24  # rows per float chunk × widest layer: bounds the memory of the float tiers
 
 
@@ -234,15 +235,18 @@ def verify(net: Network, ds: Dataset, tol: float | None = None,
             continue
         if not len(todo):
             break
-        say(f"ball arithmetic at {prec} bits on {len(todo)} undecided points")
-        balls = forward_balls(net, ds.X[todo], prec)
         tol_ball = None if tol_q is None else flint.arb(tol_q)
         decided = []
-        for i, vals in zip(todo, balls, strict=True):
-            v, sc = _decide_balls(vals, Y[i], None if labels is None else int(labels[i]), tol_ball)
-            if v is not None:
-                verdict[i], certified_score[i] = int(v), sc
-                decided.append(i)
+        for start in range(0, len(todo), BALL_BATCH):  # batches, so long runs report progress
+            batch = todo[start:start + BALL_BATCH]
+            say(f"ball arithmetic at {prec} bits: points {start + 1}-{start + len(batch)} of "
+                f"{len(todo)} undecided")
+            balls = forward_balls(net, ds.X[batch], prec)
+            for i, vals in zip(batch, balls, strict=True):
+                v, sc = _decide_balls(vals, Y[i], None if labels is None else int(labels[i]), tol_ball)
+                if v is not None:
+                    verdict[i], certified_score[i] = int(v), sc
+                    decided.append(i)
         tiers[f"arb{prec}"] = len(decided)
         todo = np.setdiff1d(todo, decided)
     if len(todo) and exact_tiers:
