@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from memcap.constructions.base import Certificate, Condition, ConditionError, Construction, Field, register
-from memcap.constructions.yun2019.three_layer import choose_projection
+from memcap.constructions.yun2019.three_layer import sorted_projection
 from memcap.data.dataset import Dataset
 from memcap.network import IDENTITY, RELU, Activation, Dense, Network
 
@@ -69,19 +69,8 @@ def zhang_wide(ds: Dataset, widths: tuple[int, ...] | None = None, activation: s
         raise ConditionError(f"width d1 = {d1} < N = {N}: Zhang et al.'s Theorem 1 needs one hidden ReLU "
                              f"per point (d1 ≥ {N}); for fewer neurons use yun-3layer")
     F = Field(arithmetic)
-    a = choose_projection(ds.X, seed=seed, candidates=candidates)
-    z_all = F.array(ds.X) @ F.array(a)
-    order = np.argsort(np.asarray(z_all, dtype=np.float64), kind="stable")
-    if F.exact:
-        order = np.array(sorted(range(N), key=lambda i: z_all[i]))
-    z = z_all[order]
-    gaps = z[1:] - z[:-1]
-    if N > 1 and not np.all(gaps > 0):
-        i = int(np.argmin(np.asarray(gaps, dtype=np.float64)))
-        raise ConditionError(
-            f"points {order[i]} and {order[i + 1]} project to the same value a^T x; they are distinct "
-            "but closer than float64 resolves along a: use arithmetic='exact'")
-    delta = np.min(gaps) if N > 1 else F.const(1)
+    # the paper's a and z_i = a^T x_i, sorted: Step 0 of yun-3layer (a tie along a raises)
+    a, a_f, order, z, delta = sorted_projection(ds, F, seed, candidates)
     b = np.concatenate([[z[0] - delta], (z[:-1] + z[1:]) / 2])
     Y = F.array(ds.targets)[order]  # (N, d_y)
     # O(N) forward substitution on slopes
@@ -94,7 +83,7 @@ def zhang_wide(ds: Dataset, widths: tuple[int, ...] | None = None, activation: s
         S[i] = (Y[i] - base) / (z[i] - b[i])
         f_prev, S_prev, z_prev = Y[i], S[i], z[i]
     w = np.concatenate([S[:1], S[1:] - S[:-1]], axis=0)  # (N, d_y)
-    W1 = np.repeat(F.array(a)[None, :], N, axis=0)
+    W1 = np.repeat(a_f[None, :], N, axis=0)
     layers = [Dense(W1, -b, RELU), Dense(w.T.copy(), F.zeros(d_y), IDENTITY)]
     if d1 > N:
         layers = [Dense(np.concatenate([W1, F.zeros((d1 - N, d_x))]), np.concatenate([-b, F.zeros(d1 - N)]),
