@@ -38,7 +38,6 @@ __all__ = ["VerificationReport", "verify", "default_tolerance"]
 
 PRECISIONS = (128, 256, 512, 1024, 2048, 4096)
 BALL_BATCH = 512  # points per ball-arithmetic call (progress granularity)
-CHUNK_ELEMENTS = 2**24  # rows per float chunk × widest layer: bounds the memory of the float tiers
 
 
 def default_tolerance(ds: Dataset) -> float:
@@ -142,13 +141,6 @@ def _lower(v: Any) -> float:
     return float(v)
 
 
-def _bounded(net: Network, X: np.ndarray, dtype: Any) -> tuple[np.ndarray, np.ndarray]:
-    """forward_float_bounded in row chunks (bounded memory for large N)."""
-    step = max(1, CHUNK_ELEMENTS // max(1, max([net.in_dim, *net.widths, net.out_dim])))
-    parts = [forward_float_bounded(net, X[i:i + step], dtype) for i in range(0, len(X), step)]
-    return np.concatenate([o for o, _ in parts]), np.concatenate([b for _, b in parts])
-
-
 def _start_precision(net: Network) -> int:
     """First ball precision worth trying for exact-weight nets.
 
@@ -200,7 +192,7 @@ def verify(net: Network, ds: Dataset, tol: float | None = None,
     Y = ds.targets.astype(np.float64)
     labels = ds.labels if classification else None
     say("float64 evaluation with certified rounding bound")
-    out64, b64 = _bounded(net, ds.X, np.float64)
+    out64, b64 = forward_float_bounded(net, ds.X, np.float64)
     verdict = np.full(ds.N, -1)
     certified_score = np.full(ds.N, np.nan)
     tiers: dict[str, int] = {}
@@ -215,7 +207,7 @@ def verify(net: Network, ds: Dataset, tol: float | None = None,
             out, bnd = out64, b64
         else:
             say(f"extended-precision evaluation with certified rounding bound on {len(todo)} points")
-            out, bnd = _bounded(net, ds.X[todo], dtype)
+            out, bnd = forward_float_bounded(net, ds.X[todo], dtype)
             out, bnd = _embed(out, todo, ds.N), _embed(bnd, todo, ds.N)
         if classification:
             lo, hi = _margins(out[todo], bnd[todo], labels[todo])
@@ -262,7 +254,7 @@ def verify(net: Network, ds: Dataset, tol: float | None = None,
 
     # what users run: plain float64 / float32, measured and certified for any summation order
     say("float32 evaluation")
-    out32, b32 = _bounded(net, ds.X, np.float32)
+    out32, b32 = forward_float_bounded(net, ds.X, np.float32)
     if classification:
         m32 = out32[np.arange(ds.N), labels] - np.where(
             np.eye(ds.d_y, dtype=bool)[labels], -np.inf, out32).max(axis=1) if ds.d_y > 1 else None
