@@ -14,6 +14,7 @@ from memcap.constructions.base import (
     get_method,
 )
 from memcap.data.dataset import Dataset
+from memcap.errors import NeedsExactArithmetic
 from memcap.verify import verify
 
 __all__ = ["construct", "methods"]
@@ -45,8 +46,8 @@ def construct(ds: Dataset, method: str = "yun-3layer", *, arithmetic: str = "aut
         say(f"building {method} in {arith} arithmetic")
         try:
             c = m.build(ds, arithmetic=arith, **options)
-        except ConditionError as exc:
-            if arith == "float64" and "arithmetic='exact'" in str(exc) and len(tries) > 1:
+        except NeedsExactArithmetic as exc:
+            if arith == "float64" and len(tries) > 1:
                 failures.append(f"float64: {exc}")
                 continue
             raise

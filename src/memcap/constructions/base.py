@@ -10,20 +10,13 @@ from typing import Any
 import flint
 import numpy as np
 
+from memcap.errors import ConditionError, ConstructionError, NeedsExactArithmetic
 from memcap.network import Network
 
 __all__ = [
     "Condition", "Certificate", "Construction", "ConditionError", "ConstructionError",
-    "Method", "register", "get_method", "all_methods", "Field",
+    "Method", "register", "get_method", "all_methods", "Field", "NeedsExactArithmetic",
 ]
-
-
-class ConditionError(ValueError):
-    """The architecture or data breaks the theorem's condition; the message gives the numbers."""
-
-
-class ConstructionError(RuntimeError):
-    """The construction could not produce a verified network (e.g. precision ran out)."""
 
 
 @dataclass

@@ -49,6 +49,7 @@ from memcap.constructions.park2021_program import (
 )
 from memcap.constructions.park2021_sizes import Plan, count, plan_sublinear, plan_width3, sizes_from_plan
 from memcap.data.dataset import Dataset
+from memcap.errors import NeedsExactArithmetic
 from memcap.numerics import _fmpq, to_exact_array
 
 __all__ = ["park_sublinear", "park_width3", "park_size", "separation", "check_separated", "default_delta",
@@ -208,7 +209,7 @@ def _finish(ds: Dataset, plan: Plan, method: str, theorem: str, arithmetic: str,
         raise ConditionError(f"{method} memorizes class labels (Theorems 1–2 are for C classes); "
                              "got regression data")
     if arithmetic == "float64" and plan.B * plan.D + plan.D > 45:
-        raise ConditionError(
+        raise NeedsExactArithmetic(
             f"{method}: the packed lookup weights carry B·D = {plan.B * plan.D} bits, more than float64's "
             "53-bit significand can hold; use arithmetic='exact' (memcap.construct escalates)")
     Xq = to_exact_array(np.asarray(ds.X, dtype=np.float64))
@@ -229,7 +230,8 @@ def _finish(ds: Dataset, plan: Plan, method: str, theorem: str, arithmetic: str,
             for a, af in zip(layer.arrays(), lf.arrays(), strict=True)
             for ev_, fv in zip(a.ravel(), af.ravel(), strict=True))
         if not exact_in_float:
-            raise ConditionError(f"{method}: some weights are not float64 numbers ({bits}-bit rationals); "
+            raise NeedsExactArithmetic(
+                f"{method}: some weights are not float64 numbers ({bits}-bit rationals); "
                                  "use arithmetic='exact'")
         net = fl
     # weights of more bits than float64 holds: exports to float must be refused unless certified

@@ -37,6 +37,7 @@ from memcap.constructions.park2021_program import (
 )
 from memcap.constructions.park2021_sizes import k0_bound, label_bits
 from memcap.data.dataset import Dataset
+from memcap.errors import NeedsExactArithmetic
 from memcap.numerics import to_exact_array
 
 __all__ = ["park_thm3", "default_widths"]
@@ -207,7 +208,7 @@ def park_thm3(ds: Dataset, widths: Any = None, arithmetic: str = "exact", delta:
     d, cond = check_separated(ds, delta)
     ws = [int(w) for w in widths] if widths is not None else default_widths(ds.N, ds.d_x, ds.n_classes, d)
     if arithmetic == "float64":
-        raise ConditionError("park-thm3 packs labels into weights of B·D bits: use arithmetic='exact'")
+        raise NeedsExactArithmetic("park-thm3 packs labels into weights of B·D bits: use arithmetic='exact'")
     Xq = to_exact_array(np.asarray(ds.X, dtype=np.float64))
     prog, facts = build_thm3_program(ds, ws, d, seed=seed, Xq=Xq)
     ev = evaluate_program(prog, Xq)

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from memcap.constructions.base import ConditionError, Field
+from memcap.errors import NeedsExactArithmetic
 
 __all__ = ["sorted_projection", "split_groups", "knot_layer", "ht_design", "zigzag_design",
            "join_pieces", "lp_direction", "pad_groups", "default_q", "SLACK"]
@@ -51,7 +52,7 @@ def sorted_projection(ds: Any, F: Field, u: np.ndarray) -> tuple[np.ndarray, np.
         gaps = c[1:] - c[:-1]
         if not np.all(gaps > 0):
             i = int(np.argmin(np.asarray(gaps, dtype=float)))
-            raise ConditionError(
+            raise NeedsExactArithmetic(
                 f"points {order[i]} and {order[i + 1]} project to the same value u^T x; they are "
                 "distinct but closer than float64 resolves along u: use arithmetic='exact'")
     return order, c

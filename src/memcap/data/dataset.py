@@ -9,13 +9,11 @@ from typing import Any, Literal
 import numpy as np
 from scipy.spatial import cKDTree
 
+from memcap.errors import DataError
+
 __all__ = ["Dataset", "DataError"]
 
 Task = Literal["regression", "classification"]
-
-
-class DataError(ValueError):
-    """Bad input data: the message says what was expected, what was found and what to do."""
 
 
 class Dataset:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from memcap.constructions.base import Certificate, Condition, ConditionError, Construction, Field, register
+from memcap.constructions.base import Certificate, Condition, Construction, Field, register
 from memcap.constructions.yu2024.common import (
     EPS52,
     REFERENCE,
@@ -21,6 +21,7 @@ from memcap.constructions.yu2024.common import (
     exact_separation,
 )
 from memcap.data.dataset import Dataset
+from memcap.errors import NeedsExactArithmetic
 from memcap.network import IDENTITY, RELU, Dense, Network
 
 __all__ = ["lipschitz", "lipschitz_sizes", "lipschitz_block_widths"]
@@ -175,12 +176,13 @@ def lipschitz(ds: Dataset, arithmetic: str = "float64", budget: float | None = N
     else:  # centres fl(x_k + C) move by <= η; the slope rounded up keeps the supports disjoint
         eta = EPS52 * (maxabs + Cq + 1)
         if lam <= 2 * eta:
-            raise ConditionError("λ_D is within float64 rounding of the data: rebuild with "
+            raise NeedsExactArithmetic("λ_D is within float64 rounding of the data: rebuild with "
                                  "arithmetic='exact'")
         w = Fraction(_round_up(2 / (lam - 2 * eta)))
     margin = 1 - w * (mu + eta)
     if margin <= 0:
-        raise ConditionError(f"radius μ = {float(mu):.17g} is within float64 rounding of λ_D/2: rebuild "
+        raise NeedsExactArithmetic(
+                f"radius μ = {float(mu):.17g} is within float64 rounding of λ_D/2: rebuild "
                              "with arithmetic='exact'")
     layers = _lip_layers(Xf, ds.labels, L, _num(F, w), C, F)
     net = Network(layers, meta={"method": "yu-lipschitz"})

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from memcap.constructions.base import Certificate, Condition, ConditionError, Construction, Field, register
+from memcap.constructions.base import Certificate, Condition, Construction, Field, register
 from memcap.constructions.yu2024.common import (
     EPS52,
     REFERENCE,
@@ -25,6 +25,7 @@ from memcap.constructions.yu2024.common import (
     parse_norm,
 )
 from memcap.data.dataset import Dataset
+from memcap.errors import NeedsExactArithmetic
 from memcap.network import IDENTITY, RELU, Dense, Network
 
 __all__ = ["robust", "robust_sizes", "knots_for"]
@@ -247,7 +248,7 @@ def robust(ds: Dataset, arithmetic: str = "float64", budget: float | None = None
         mu_t = Fraction(_round_up(mu + eta))
     slack = lam - 2 * mu_t
     if slack <= 0:
-        raise ConditionError(
+        raise NeedsExactArithmetic(
             f"μ = {float(mu):.17g} is within float64 rounding of λ_D/2 = {float(lam / 2):.17g}: "
             "rebuild with arithmetic='exact'")
     yl = _paper_labels(ds)
@@ -330,7 +331,8 @@ def _robust_lp(ds: Dataset, arithmetic: str, budget: float | None, radius: float
         tau = Fraction(_round_up(max(tau, (s_in * (1 + u) + 2 * n * eta * A) / (1 - u))))
         room = R ** p * (1 - u) - 2 * n * eta * A - tau * (1 + u)
         if room <= 0:
-            raise ConditionError(f"μ = {float(mu):.17g} leaves no room for float64 rounding in the L{p} "
+            raise NeedsExactArithmetic(
+                f"μ = {float(mu):.17g} leaves no room for float64 rounding in the L{p} "
                                  "construction: rebuild with arithmetic='exact'")
         kappa = Fraction(_round_up(Fraction(L) / room))
     q = [_num(F, v) for v in t]

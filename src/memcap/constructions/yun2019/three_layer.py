@@ -22,6 +22,7 @@ from memcap.constructions.base import (
 )
 from memcap.constructions.gadgets import affine_output, hardtanh_to_relu_like, pad_units
 from memcap.data.dataset import Dataset
+from memcap.errors import NeedsExactArithmetic
 from memcap.network import HARDTANH, IDENTITY, Activation, Dense, Network
 
 __all__ = ["three_layer", "three_layer_free_integers", "three_layer_minimal_widths", "three_layer_sizes",
@@ -188,7 +189,7 @@ def sorted_projection(ds: Dataset, F: Field, seed: int = 0, candidates: int = 20
     gaps = c[1:] - c[:-1]
     if N > 1 and not np.all(gaps > 0):
         i = int(np.argmin(gaps))
-        raise ConditionError(
+        raise NeedsExactArithmetic(
             f"points {order[i]} and {order[i + 1]} project to the same value u^T x; they are distinct "
             "but closer than float64 resolves along u: use arithmetic='exact'"
         )
