@@ -20,7 +20,7 @@ import argparse
 import time
 from fractions import Fraction
 
-from memcap.constructions.park2021_sizes import count, plan_sublinear, plan_width3
+from memcap.theory.park2021 import count, plan_sublinear, plan_width3
 
 DX, C, DELTA = 10, 10, Fraction(100)
 
@@ -41,7 +41,7 @@ def thm3_params(N: int, width: int = 7) -> int | None:
     if N > 10**6:
         return None
     from memcap.bounds.park2021 import min_depth_uniform
-    from memcap.constructions.park2021_program import dense_parameters
+    from memcap.constructions.park2021.program import dense_parameters
 
     L = min_depth_uniform(width, N, DX, C, DELTA)
     return None if L is None else dense_parameters(DX, [width] * L, C)
@@ -178,7 +178,7 @@ def plot(path: str, Ns: list[int], series: dict[str, list]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from memcap.export import atomic_write_bytes
+    from memcap.io.npz import atomic_write_bytes
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for k, v in series.items():

@@ -18,8 +18,8 @@ import time
 import warnings
 
 import memcap
+from memcap.certify.robust import verify_robust
 from memcap.network import IDENTITY, RELU, Dense, Network
-from memcap.verify.robust import verify_robust
 
 
 def train_mlp(ds: memcap.Dataset, widths: list[int], seed: int = 0, epochs: int = 3000) -> Network:

@@ -51,7 +51,7 @@ def main() -> None:
     args = ap.parse_args()
     import memcap
     from memcap.bounds.yun2019 import thm33_max_n
-    from memcap.verify.pieces import count_pieces, direction_changes
+    from memcap.certify.pieces import count_pieces, direction_changes
 
     Ns = [10, 20, 40, 80] if args.quick else [10, 20, 40, 80, 160, 320]
     print("| N | yun-3layer widths | certified | pieces on [1,N] | N_max (Thm 3.3) | ruled-out widths | "

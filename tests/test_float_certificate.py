@@ -1,4 +1,4 @@
-"""The float certificate (forward_float_bounded + memcap.precision) is sound for ANY summation order
+"""The float certificate (forward_float_bounded + memcap.certify.precision) is sound for ANY summation order
 and not vacuous.
 
 Sound: on random and adversarial networks, float32/float64 evaluations in several explicit
@@ -17,10 +17,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import memcap
+from memcap.certify.precision import certify_precision
 from memcap.data import Dataset
 from memcap.network import HARDTANH, IDENTITY, RELU, Activation, Dense, Network
 from memcap.numerics import forward_exact, forward_float_bounded
-from memcap.precision import certify_precision
 
 ORDERS = ("forward", "reverse", "largest_first", "random")
 

@@ -7,10 +7,10 @@ import pytest
 from typer.testing import CliRunner
 
 import memcap
+from memcap.certify.robust import verify_robust
 from memcap.cli import app
-from memcap.interchange import check_onnx, read_vnnlib, to_onnx, vnnlib_property
+from memcap.io.onnx import check_onnx, read_vnnlib, to_onnx, vnnlib_property
 from memcap.network import Dense, Network
-from memcap.verify.robust import verify_robust
 from tests.test_robust_helpers import ACTS, nearest_prototype_linf, random_net, three_points
 
 runner = CliRunner()

@@ -1,4 +1,4 @@
-"""memcap.verify.lipschitz: the upper bounds are sound (never below a gradient or a difference
+"""memcap.certify.lipschitz: the upper bounds are sound (never below a gradient or a difference
 quotient inside their region), exact on linear maps, consistent for exact and float weights."""
 
 from __future__ import annotations
@@ -11,9 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import memcap
-from memcap.network import IDENTITY, RELU, Dense, Network, Residual
-from memcap.numerics import to_exact_array
-from memcap.verify.lipschitz import (
+from memcap.certify.lipschitz import (
     gradient_lower_bound,
     interval_bound,
     lipschitz_report,
@@ -21,6 +19,8 @@ from memcap.verify.lipschitz import (
     pairs_lower_bound,
     product_bound,
 )
+from memcap.network import IDENTITY, RELU, Dense, Network, Residual
+from memcap.numerics import to_exact_array
 
 
 def hand_net(exact: bool = False) -> Network:

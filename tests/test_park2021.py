@@ -10,11 +10,11 @@ import pytest
 
 import memcap
 from memcap.constructions.base import ConditionError, get_method
-from memcap.constructions.park2021 import check_separated, default_delta, separation
-from memcap.constructions.park2021_gadgets import mod_gadget, pack_labels
-from memcap.constructions.park2021_program import Expr, Program, Q, compile_program, evaluate_program
-from memcap.constructions.park2021_sizes import count, label_bits, plan_sublinear, plan_width3
+from memcap.constructions.park2021.gadgets import mod_gadget, pack_labels
+from memcap.constructions.park2021.program import Expr, Program, Q, compile_program, evaluate_program
+from memcap.constructions.park2021.sublinear import check_separated, default_delta, separation
 from memcap.numerics import forward_exact, to_exact_array
+from memcap.theory.park2021 import count, label_bits, plan_sublinear, plan_width3
 
 
 def _cls(X: np.ndarray, y: np.ndarray, name: str = "t") -> memcap.Dataset:

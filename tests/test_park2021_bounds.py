@@ -53,7 +53,7 @@ def test_provider_and_cli():
 
 
 def test_size_rows_and_park_size():
-    from memcap.constructions.park2021 import park_size
+    from memcap.constructions.park2021.sublinear import park_size
 
     rows = evaluate(Architecture(10, 10, (7,) * 50), 1000, delta="100", classes=10)
     sizes = [r for r in rows if r.source == "Park et al. 2021, Theorem 1"]

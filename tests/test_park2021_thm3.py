@@ -8,7 +8,7 @@ import pytest
 import memcap
 from memcap.bounds.park2021 import theorem3
 from memcap.constructions.base import ConditionError, get_method
-from memcap.constructions.park2021 import default_delta
+from memcap.constructions.park2021.sublinear import default_delta
 
 
 def _gauss(n: int, d: int, c: int, seed: int) -> memcap.Dataset:

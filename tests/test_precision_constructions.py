@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 import memcap
 from memcap.constructions.base import ConditionError, get_method
-from memcap.constructions.precision import zigzag_minimal_widths
-from memcap.constructions.precision_common import maxmin_groups, split_groups
+from memcap.constructions.faithful.common import maxmin_groups, split_groups
+from memcap.constructions.faithful.three_layer import zigzag_minimal_widths
 from memcap.data import Dataset, load_dataset
 from memcap.numerics import forward_exact, to_exact_array
 

@@ -10,10 +10,10 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from memcap.certify.precision import candidate_methods, certify_precision, choose_method
 from memcap.cli import app
 from memcap.constructions.base import ConstructionError
 from memcap.data import Dataset, load_dataset
-from memcap.precision import candidate_methods, certify_precision, choose_method
 
 runner = CliRunner()
 

@@ -7,11 +7,11 @@ from hypothesis import strategies as st
 
 import memcap
 from memcap import Dataset
+from memcap.certify.robust import parse_norm, promised_robustness, verify_robust
+from memcap.certify.robust.attack import attack, inside_exact
+from memcap.certify.robust.bounds import bound_margins
+from memcap.certify.robust.milp import milp_point
 from memcap.numerics import forward_exact
-from memcap.verify.robust import parse_norm, promised_robustness, verify_robust
-from memcap.verify.robust_attack import attack, inside_exact
-from memcap.verify.robust_bounds import bound_margins
-from memcap.verify.robust_milp import milp_point
 from tests.test_robust_helpers import ACTS, nearest_prototype_linf, random_net, three_points
 
 
@@ -217,7 +217,7 @@ def test_tiers_never_contradict_each_other(seed, act, norm, residual, scale):
 
 
 def test_sparse_weights_give_the_same_sound_bounds(monkeypatch):
-    from memcap.verify.robust_float import Lin
+    from memcap.certify.robust.floatbound import Lin
 
     rng = np.random.default_rng(11)
     net = random_net(rng, 3, [40, 40], 3, ACTS[0], residual=True)

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import memcap
+from memcap.certify.lipschitz import gradient_lower_bound, pairs_lower_bound
 from memcap.constructions.base import ConditionError
 from memcap.constructions.yu2024 import (
     exact_separation,
@@ -22,7 +23,6 @@ from memcap.constructions.yu2024 import (
     robust_sizes,
 )
 from memcap.numerics import forward_exact, forward_float_bounded
-from memcap.verify.lipschitz import gradient_lower_bound, pairs_lower_bound
 from tests.strategies import datasets
 
 
@@ -119,7 +119,7 @@ def scores_robust(net: memcap.Network, ds: memcap.Dataset, mu: float, p: float, 
 
 
 def robust_verifier():
-    from memcap.verify.robust import verify_robust
+    from memcap.certify.robust import verify_robust
 
     return verify_robust
 

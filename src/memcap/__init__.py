@@ -5,10 +5,10 @@ The public surface is small: ``Dataset``, ``load_dataset``, ``Network``, ``const
 """
 
 from memcap.api import construct, methods
+from memcap.certify import verify
 from memcap.data import DataError, Dataset, load_dataset
-from memcap.export import load, save
+from memcap.io.npz import load, save
 from memcap.network import Network
-from memcap.verify import verify
 
 __version__ = "0.1.0"
 

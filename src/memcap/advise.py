@@ -98,7 +98,7 @@ def theorem33_floor(N: int, depth: int | None, activation: Activation = RELU,
         a, b = thm33_min_three_layer(N, p)
         return f"≥ {a + b} hidden, e.g. {a}-{b} (3-layer, any data)"
     if widths:
-        B, cap = 0, 10**12  # the piece recursion of memcap.verify.pieces.piece_bound, stopped at cap
+        B, cap = 0, 10**12  # the piece recursion of memcap.certify.pieces.piece_bound, stopped at cap
         for d in widths:
             B = B + d * (p - 1) * (B + 1)
             if B >= cap:
@@ -223,7 +223,7 @@ def size_curves(d_x: int, d_y: int, task: str, Ns: list[int], methods: list[str]
 def plot_sizes(path: str, d_x: int, d_y: int, task: str, N_data: int | None = None,
                Ns: list[int] | None = None, methods: list[str] | None = None) -> dict[str, Any]:
     """Write a log-log plot of parameters vs N for every method against Theorem 3.3 (PNG, atomic)."""
-    from memcap.export import atomic_write_bytes, require_extra
+    from memcap.io.npz import atomic_write_bytes, require_extra
 
     mpl = require_extra("matplotlib", "plots")
     mpl.use("Agg")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from memcap.certify import verify
 from memcap.constructions.base import (
     ConditionError,
     Construction,
@@ -15,7 +16,6 @@ from memcap.constructions.base import (
 )
 from memcap.data.dataset import Dataset
 from memcap.errors import NeedsExactArithmetic
-from memcap.verify import verify
 
 __all__ = ["construct", "methods"]
 

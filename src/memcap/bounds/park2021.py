@@ -113,7 +113,7 @@ def park2021_bounds(arch: Architecture, N: int, ds: Any = None, **opts: Any) -> 
     src = "Park et al. 2021, Theorem 3"
     delta, C = opts.get("delta"), opts.get("classes")
     if ds is not None and getattr(ds, "task", None) == "classification":
-        from memcap.constructions.park2021 import default_delta
+        from memcap.constructions.park2021.sublinear import default_delta
 
         delta = default_delta(ds) if delta is None else delta
         C = ds.n_classes if C is None else C
@@ -134,7 +134,7 @@ def park2021_bounds(arch: Architecture, N: int, ds: Any = None, **opts: Any) -> 
     rows.append(BoundRow(src, "sufficient", bool(res["holds"]),
                          "∃ 2≤K≤log N, L_1<…<L_K<L: conditions 1–4 (d≥3 then ≥7; Π⌊(d+1)/2⌋ ≥ Δ√(2πd_x); "
                          "segments ≥ 2^{i+3}; 2^K·A·⌊(L−L_K−1)/D⌋ − 4 ≥ N²)", vals, detail))
-    from memcap.constructions.park2021 import park_size
+    from memcap.constructions.park2021.sublinear import park_size
 
     for method, thm in (("park-sublinear", "Theorem 1"), ("park-width3", "Theorem 2")):
         n = park_size(N, arch.d_x, int(C), delta, method)

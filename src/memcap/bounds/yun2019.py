@@ -5,7 +5,7 @@ position), Corollary 4.2 (2-layer, general position), Zhang et al. 2017 Theorem 
 Necessary (Theorem 3.3, App. D): a 2-layer net with ``(p-1)d1 + 2 < N`` or a 3-layer net with
 ``p(p-1)d1d2 + (p-1)d2 + 2 < N`` cannot memorize the dataset ``x_i = i·u, y_i = (-1)^i`` (``gen:hard``)
 whatever its weights; p = activation pieces (ReLU-like 2, hard-tanh 3). The same piece count
-extends to any depth and to residual blocks (:func:`memcap.verify.pieces.piece_bound`).
+extends to any depth and to residual blocks (:func:`memcap.certify.pieces.piece_bound`).
 
 :func:`smallest_architectures` gives, for N points, the smallest architecture each theorem allows and
 the smallest that Theorem 3.3 does not rule out.
@@ -119,7 +119,7 @@ def yun2019_bounds(arch: Architecture, N: int, ds: Any = None, **_: Any) -> list
         ))
     # the same piece argument for any depth / residual blocks (union of breakpoints)
     if ws and pl:
-        from memcap.verify.pieces import piece_bound
+        from memcap.certify.pieces import piece_bound
 
         pieces = piece_bound(ws, p, arch.residual)
         rows.append(BoundRow(

@@ -4,9 +4,9 @@ Registry names are stable strings shared by the API and the CLI (``memcap method
 Add a module here when a new paper's constructions arrive.
 """
 
-import memcap.constructions.park2021  # noqa: F401
-import memcap.constructions.park2021_thm3  # noqa: F401
-import memcap.constructions.precision  # noqa: F401
+import memcap.constructions.faithful.three_layer  # noqa: F401
+import memcap.constructions.park2021.sublinear  # noqa: F401
+import memcap.constructions.park2021.thm3  # noqa: F401
 import memcap.constructions.yu2024  # noqa: F401
 import memcap.constructions.zhang2017  # noqa: F401
 from memcap.constructions import yun2019  # noqa: F401

@@ -12,7 +12,7 @@ Experiments are resumable: finished grid runs are stored in the output folder
 (:class:`memcap.experiments.executor.ResultStore`) and skipped on the next call.
 
 Modules listed in ``EXPERIMENT_MODULES`` are imported on first use (add one line per module, only
-once it works). ``memcap experiment NAME`` (src/memcap/commands/experiment.py) dispatches by name.
+once it works). ``memcap experiment NAME`` (src/memcap/cli/experiment.py) dispatches by name.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class ExperimentResult:
         import json
         import re
 
-        from memcap.export import atomic_write_bytes
+        from memcap.io.npz import atomic_write_bytes
 
         out = Path(out_dir)
         written: list[Path] = []

@@ -34,7 +34,7 @@ from memcap.data import Dataset, load_dataset
 from memcap.data.dataset import DataError
 from memcap.experiments import ExperimentContext, ExperimentResult, Table, register_experiment
 from memcap.experiments.executor import ResultStore, run_grid
-from memcap.export import atomic_write_bytes, require_extra
+from memcap.io.npz import atomic_write_bytes, require_extra
 from memcap.train import zhang21 as Z
 
 #: a run "fits" (reaches near-zero training error) when MSE / mean(y^2) is at most this

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from memcap.data.dataset import Dataset
-from memcap.export import require_extra
+from memcap.io.npz import require_extra
 from memcap.network import Dense, Network
 
 __all__ = ["differentiable_memorizer", "sgd_near_memorizer", "kink_distance"]

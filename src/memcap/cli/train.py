@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from memcap.cli import (
+from memcap.cli.app import (
     DataOpt,
     JsonOpt,
     LabelOpt,
@@ -22,7 +22,7 @@ from memcap.cli import (
     user_errors,
     verification_rows,
 )
-from memcap.cli import app as _app
+from memcap.cli.app import app as _app
 from memcap.train import zhang21 as Z
 
 

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from memcap.bounds import Architecture, evaluate
-from memcap.cli import _fmt, app, get_data, out, parse_widths, user_errors
+from memcap.cli.app import _fmt, app, get_data, out, parse_widths, user_errors
 from memcap.data import DataError
 from memcap.network import Activation
 

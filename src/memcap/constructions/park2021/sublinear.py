@@ -30,7 +30,7 @@ from memcap.constructions.base import (
     ConstructionError,
     register,
 )
-from memcap.constructions.park2021_gadgets import (
+from memcap.constructions.park2021.gadgets import (
     extract_rbit,
     extract_width3,
     lookup_single,
@@ -39,7 +39,7 @@ from memcap.constructions.park2021_gadgets import (
     pack_labels,
     project,
 )
-from memcap.constructions.park2021_program import (
+from memcap.constructions.park2021.program import (
     ACTIVATIONS,
     Expr,
     Program,
@@ -47,10 +47,10 @@ from memcap.constructions.park2021_program import (
     compile_program,
     evaluate_program,
 )
-from memcap.constructions.park2021_sizes import Plan, count, plan_sublinear, plan_width3, sizes_from_plan
 from memcap.data.dataset import Dataset
 from memcap.errors import NeedsExactArithmetic
 from memcap.numerics import _fmpq, to_exact_array
+from memcap.theory.park2021 import Plan, count, plan_sublinear, plan_width3, sizes_from_plan
 
 __all__ = ["park_sublinear", "park_width3", "park_size", "separation", "check_separated", "default_delta",
            "build_program"]

@@ -100,7 +100,7 @@ def certify_precision(net: Any, ds: Dataset, precision: str, tol: float | None =
                       ) -> PrecisionCertificate:
     """Certify ``net`` on ``ds`` at ``precision`` (``report``: a VerificationReport made with the
     same tolerance, to avoid verifying twice)."""
-    from memcap.verify import verify
+    from memcap.certify import verify
 
     _check_precision(precision)
     tolerance = precision_tolerance(ds, precision, tol)

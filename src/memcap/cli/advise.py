@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from memcap.cli import _fmt, app, console, get_data, out, progress_status, report_table, user_errors
+from memcap.cli.app import _fmt, app, console, get_data, out, progress_status, report_table, user_errors
 
 
 def _short(text: str, n: int) -> str:

@@ -137,7 +137,7 @@ def _fmt(v: Any) -> str:
 
 
 def precision_rows(pc: Any, attempts: list[Any]) -> list[tuple[str, Any]]:
-    """Rows of a :class:`memcap.precision.PrecisionCertificate` (and the methods passed over)."""
+    """Rows of a :class:`memcap.certify.precision.PrecisionCertificate` (and the methods passed over)."""
     rows: list[tuple[str, Any]] = [
         ("precision", pc.precision), ("certified", pc.certified), ("why", pc.reason)]
     if pc.task == "regression":
@@ -233,7 +233,7 @@ def construct(
             if precision is None:
                 c = memcap.construct(ds, method, arithmetic=arithmetic, tol=tol, progress=say, **opts)
             else:
-                from memcap.precision import choose_method
+                from memcap.certify.precision import choose_method
 
                 c, pcert, attempts = choose_method(
                     ds, precision, tol=tol, methods=None if method is None else [method],
@@ -290,7 +290,7 @@ def verify(
             if precision is None:
                 rep = memcap.verify(net, ds, tol=tol, progress=say)
             else:
-                from memcap.precision import certify_precision, precision_tolerance
+                from memcap.certify.precision import certify_precision, precision_tolerance
 
                 rep = memcap.verify(net, ds, tol=precision_tolerance(ds, precision, tol), progress=say)
                 pcert = certify_precision(net, ds, precision, tol=tol, report=rep)
@@ -340,7 +340,7 @@ def data(data: DataOpt, label: LabelOpt = None, task: TaskOpt = None, as_json: J
 
 def _load_command_modules() -> None:
     for name in COMMAND_MODULES:
-        importlib.import_module(f"memcap.commands.{name}")
+        importlib.import_module(f"memcap.cli.{name}")
 
 
 def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None,

@@ -1,5 +1,5 @@
 """``twoproj-5layer``: numerics aid §3.3 (G4L, two projections with exact ReLU gating) + §3.4
-(exact clipping layer). Registered from :mod:`memcap.constructions.precision`."""
+(exact clipping layer). Registered from :mod:`memcap.constructions.faithful.three_layer`."""
 
 from __future__ import annotations
 
@@ -19,8 +19,7 @@ from memcap.constructions.base import (
     Field,
     register,
 )
-from memcap.constructions.gadgets import affine_output, pad_units
-from memcap.constructions.precision_common import (
+from memcap.constructions.faithful.common import (
     SLACK,
     groups_for,
     ht_design,
@@ -29,6 +28,7 @@ from memcap.constructions.precision_common import (
     pad_groups,
     sorted_projection,
 )
+from memcap.constructions.gadgets import affine_output, pad_units
 from memcap.constructions.yun2019.three_layer import choose_projection, rescale_targets
 from memcap.network import IDENTITY, RELU, Activation, Dense, Network
 

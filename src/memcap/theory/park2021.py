@@ -2,12 +2,12 @@
 
 A *plan* fixes every number the architecture depends on (N, d_x, C, Δ and the options): K0, L1, U,
 V, the compression-2 targets T_i and block counts C_i, the lookup split A·B ≥ V, bits per stage R.
-The builders in :mod:`memcap.constructions.park2021` follow the plan layer by layer; the counts here
+The builders in :mod:`memcap.constructions.park2021.sublinear` follow the plan layer by layer; the counts here
 are computed from the plan in closed form (run-length over repeated layer patterns), so N = 10^9
 costs milliseconds. The tests check that a built network's widths and parameters equal these.
 
 Layer kinds are ``(ID neurons, STEP neurons)`` per Step+Id hidden layer; the compiled widths follow
-:func:`memcap.constructions.park2021_program.layer_widths`.
+:func:`memcap.constructions.park2021.program.layer_widths`.
 """
 
 from __future__ import annotations

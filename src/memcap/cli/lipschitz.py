@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from memcap.cli import app, get_data, out, report_table, user_errors
+from memcap.cli.app import app, get_data, out, report_table, user_errors
 
 
 @app.command()
@@ -23,7 +23,7 @@ def lipschitz(
     """Lipschitz constant of every class margin f_a - f_b: certified upper bounds (global product of
     layer norms; interval Jacobian on the data's box) next to lower bounds and the construction's claim."""
     import memcap
-    from memcap.verify.lipschitz import lipschitz_report
+    from memcap.certify.lipschitz import lipschitz_report
 
     with user_errors():
         if not network.exists():

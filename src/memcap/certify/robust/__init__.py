@@ -32,11 +32,11 @@ from typing import Any
 
 import numpy as np
 
+from memcap.certify.robust.attack import Counterexample, attack
+from memcap.certify.robust.bounds import bound_margins
+from memcap.certify.robust.milp import milp_point
 from memcap.data.dataset import Dataset
 from memcap.network import Network
-from memcap.verify.robust_attack import Counterexample, attack
-from memcap.verify.robust_bounds import bound_margins
-from memcap.verify.robust_milp import milp_point
 
 __all__ = ["RobustReport", "TierReport", "verify_robust", "parse_norm", "promised_robustness", "TIERS"]
 

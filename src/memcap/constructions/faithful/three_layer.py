@@ -7,7 +7,7 @@
 * ``zigzag-3layer`` (aid §4): 3 ReLU layers with d1·d2 ≈ 2N (half of Theorem 3.1's 4N).
 
 Each function builds one network; the certificate states the exact-arithmetic guarantee and
-:func:`memcap.verify` / :mod:`memcap.precision` certify what float32 / float64 evaluation does.
+:func:`memcap.verify` / :mod:`memcap.certify.precision` certify what float32 / float64 evaluation does.
 """
 
 from __future__ import annotations
@@ -26,8 +26,7 @@ from memcap.constructions.base import (
     Field,
     register,
 )
-from memcap.constructions.gadgets import affine_output, pad_units
-from memcap.constructions.precision_common import (
+from memcap.constructions.faithful.common import (
     SLACK,
     default_q,
     groups_for,
@@ -39,6 +38,7 @@ from memcap.constructions.precision_common import (
     split_groups,
     zigzag_design,
 )
+from memcap.constructions.gadgets import affine_output, pad_units
 from memcap.constructions.yun2019.three_layer import choose_projection, rescale_targets
 from memcap.network import IDENTITY, RELU, Activation, Dense, Network
 
@@ -308,7 +308,7 @@ def zigzag_three_layer(ds: Any, arithmetic: str = "float64", widths: Any = None,
 
 
 # ---- twoproj-5layer: in precision_twoproj.py (registered on import) -----------------------------
-from memcap.constructions.precision_twoproj import (  # noqa: E402
+from memcap.constructions.faithful.twoproj import (  # noqa: E402
     twoproj_five_layer,
     twoproj_sizes,
 )

@@ -15,7 +15,7 @@ robust when every lower bound is > 0 (a tie counts as wrong).
   relaxation is valid for ReLU-like, hard-tanh and identity activations alike.
 
 Floating point: every step is sound for the exact network with its stored weights, by the margins
-of :mod:`memcap.verify.robust_float` (``np.nextafter`` for single operations, Higham's a-priori
+of :mod:`memcap.certify.robust.floatbound` (``np.nextafter`` for single operations, Higham's a-priori
 bound for dot products, rounding errors of the back-substituted coefficients charged to the
 constant through IBP magnitude bounds). Exact-rational weights are float intervals.
 """
@@ -27,8 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from memcap.network import Activation, Dense, Network
-from memcap.verify.robust_float import (
+from memcap.certify.robust.floatbound import (
     U64,
     Lin,
     add_lo,
@@ -42,6 +41,7 @@ from memcap.verify.robust_float import (
     up,
     weight_interval,
 )
+from memcap.network import Activation, Dense, Network
 
 __all__ = ["Op", "prepare", "BoundsResult", "bound_margins", "ibp", "act_bounds"]
 

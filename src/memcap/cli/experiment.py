@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from memcap.cli import _fmt, app, console, fail, out, progress_status, user_errors
+from memcap.cli.app import _fmt, app, console, fail, out, progress_status, user_errors
 
 
 @app.command()

@@ -1,5 +1,5 @@
 """Verification: certified memorization (and, later, robustness and Lipschitz bounds)."""
 
-from memcap.verify.memorization import VerificationReport, default_tolerance, verify
+from memcap.certify.memorization import VerificationReport, default_tolerance, verify
 
 __all__ = ["VerificationReport", "verify", "default_tolerance"]

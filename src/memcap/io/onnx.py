@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from memcap.export import require_extra
+from memcap.io.npz import require_extra
 from memcap.network import Dense, Network
 from memcap.numerics import forward_float_bounded, to_float_array
 

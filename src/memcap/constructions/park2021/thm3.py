@@ -25,9 +25,8 @@ from memcap.constructions.base import (
     ConstructionError,
     register,
 )
-from memcap.constructions.park2021 import REFERENCE, _classifier_outputs, check_separated, separation
-from memcap.constructions.park2021_gadgets import mod_gadget, pack_labels, project
-from memcap.constructions.park2021_program import (
+from memcap.constructions.park2021.gadgets import mod_gadget, pack_labels, project
+from memcap.constructions.park2021.program import (
     Expr,
     Program,
     Q,
@@ -35,10 +34,16 @@ from memcap.constructions.park2021_program import (
     dense_parameters,
     evaluate_program,
 )
-from memcap.constructions.park2021_sizes import k0_bound, label_bits
+from memcap.constructions.park2021.sublinear import (
+    REFERENCE,
+    _classifier_outputs,
+    check_separated,
+    separation,
+)
 from memcap.data.dataset import Dataset
 from memcap.errors import NeedsExactArithmetic
 from memcap.numerics import to_exact_array
+from memcap.theory.park2021 import k0_bound, label_bits
 
 __all__ = ["park_thm3", "default_widths"]
 

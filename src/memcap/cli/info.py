@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from memcap.cli import app, out, report_table, user_errors
+from memcap.cli.app import app, out, report_table, user_errors
 
 
 @app.command()

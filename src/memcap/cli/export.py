@@ -9,8 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
-from memcap.cli import app, console, get_data, out, report_table, user_errors
-from memcap.export import atomic_write_bytes
+from memcap.cli.app import app, console, get_data, out, report_table, user_errors
+from memcap.io.npz import atomic_write_bytes
 
 
 @app.command()
@@ -35,8 +35,8 @@ def export(
     """Write the network as ONNX (outputs checked with onnxruntime against the certified float bound)
     and VNN-LIB properties (input box, "label is not the max" as the negated property)."""
     import memcap
-    from memcap.interchange import check_onnx, to_onnx, vnnlib_property
-    from memcap.verify.robust import promised_robustness
+    from memcap.certify.robust import promised_robustness
+    from memcap.io.onnx import check_onnx, to_onnx, vnnlib_property
 
     files: dict[Path, bytes] = {}
     info: dict[str, Any] = {"network": str(network)}

@@ -1,6 +1,6 @@
 """The Step+Id gadgets of Park, Lee, Yun & Shin (2021), each following one lemma's proof.
 
-All gadgets act on a :class:`~memcap.constructions.park2021_program.Program` and on the integer parts
+All gadgets act on a :class:`~memcap.constructions.park2021.program.Program` and on the integer parts
 (``floors``) of the hidden scalar at the data points, which is what every offset choice depends on.
 Thresholds are integers, so a STEP reading the hidden scalar depends on its floor only and the
 fractional part is carried through unchanged (spec Sec. 0).
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from memcap.constructions.base import ConstructionError
-from memcap.constructions.park2021_program import Expr, Program, Q
+from memcap.constructions.park2021.program import Expr, Program, Q
 
 __all__ = ["project", "greedy_offsets", "mod_gadget", "pack_labels", "lookup_single", "lookup_width3",
            "extract_rbit", "extract_width3"]

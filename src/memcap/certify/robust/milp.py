@@ -37,9 +37,9 @@ from typing import Any
 
 import numpy as np
 
+from memcap.certify.robust.attack import Counterexample, _pull_inside, confirm, polish
+from memcap.certify.robust.bounds import Op, prepare
 from memcap.network import Network
-from memcap.verify.robust_attack import Counterexample, _pull_inside, confirm, polish
-from memcap.verify.robust_bounds import Op, prepare
 
 __all__ = ["MilpOutcome", "milp_point"]
 

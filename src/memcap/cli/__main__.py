@@ -1,0 +1,3 @@
+from memcap.cli.app import main
+
+main()

@@ -1,1 +1,0 @@
-"""Extra CLI commands; each module adds commands to memcap.cli.app."""

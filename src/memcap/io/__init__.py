@@ -1,0 +1,1 @@
+"""Interchange: memcap's npz files, PyTorch modules, ONNX models, VNN-LIB properties."""
