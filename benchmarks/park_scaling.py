@@ -178,7 +178,7 @@ def plot(path: str, Ns: list[int], series: dict[str, list]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from memcap.io.npz import atomic_write_bytes
+    from memcap._util import atomic_write_bytes
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for k, v in series.items():

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 import memcap
-from memcap.io.npz import atomic_write_bytes
+from memcap._util import atomic_write_bytes
 
 
 @pytest.mark.parametrize("arithmetic", ["float64", "exact"])

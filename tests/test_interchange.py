@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 import memcap
 from memcap.certify.robust import verify_robust
 from memcap.cli import app
-from memcap.io.onnx import check_onnx, read_vnnlib, to_onnx, vnnlib_property
+from memcap.io.onnx import check_onnx, to_onnx
+from memcap.io.vnnlib import read_vnnlib, vnnlib_property
 from memcap.network import Dense, Network
 from tests.test_robust_helpers import ACTS, nearest_prototype_linf, random_net, three_points
 

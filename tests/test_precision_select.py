@@ -10,10 +10,11 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from memcap.certify.precision import candidate_methods, certify_precision, choose_method
+from memcap.certify.precision import certify_precision
 from memcap.cli import app
 from memcap.constructions.base import ConstructionError
 from memcap.data import Dataset, load_dataset
+from memcap.select import candidate_methods, choose_method
 
 runner = CliRunner()
 

@@ -223,7 +223,7 @@ def size_curves(d_x: int, d_y: int, task: str, Ns: list[int], methods: list[str]
 def plot_sizes(path: str, d_x: int, d_y: int, task: str, N_data: int | None = None,
                Ns: list[int] | None = None, methods: list[str] | None = None) -> dict[str, Any]:
     """Write a log-log plot of parameters vs N for every method against Theorem 3.3 (PNG, atomic)."""
-    from memcap.io.npz import atomic_write_bytes, require_extra
+    from memcap._util import atomic_write_bytes, require_extra
 
     mpl = require_extra("matplotlib", "plots")
     mpl.use("Agg")

@@ -289,7 +289,7 @@ class Network:
 
     def to_torch(self, dtype: Any = None, allow_unfaithful: bool = False) -> Any:
         """An equivalent ``torch.nn.Sequential`` (needs the ``torch`` extra); see
-        :func:`memcap.io.npz.to_torch` for the refusal of float-unfaithful networks."""
-        from memcap.io.npz import to_torch
+        :func:`memcap.io.torch.to_torch` for the refusal of float-unfaithful networks."""
+        from memcap.io.torch import to_torch
 
         return to_torch(self, dtype=dtype, allow_unfaithful=allow_unfaithful)

@@ -6,10 +6,7 @@ data: regression within the tolerance, classification with the right class. It r
 :func:`memcap.verify`, which bounds the exact network's error and the float evaluation's distance
 to it (:func:`memcap.numerics.forward_float_bounded`).
 
-``choose_method(ds, "float32")`` builds registered methods from the smallest (predicted dense
-parameters) up and returns the first one certified faithful at that precision, with the reasons the
-smaller ones were passed over; it refuses (``ConstructionError``) with the bits needed and the
-method that would work at a higher precision.
+Choosing the smallest method certified at a precision is :func:`memcap.select.choose_method`.
 """
 
 from __future__ import annotations
@@ -21,11 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from memcap.constructions.base import ConditionError, Construction, ConstructionError, all_methods
 from memcap.data.dataset import Dataset
 
 __all__ = ["PRECISIONS", "MANTISSA_BITS", "PrecisionCertificate", "precision_tolerance",
-           "certify_precision", "choose_method", "candidate_methods"]
+           "certify_precision", "DEFAULT_TOL"]
 
 PRECISIONS = ("float32", "float64", "exact")
 #: significand bits (including the implicit bit) of each float format
@@ -159,172 +155,3 @@ def _why_not(report: Any) -> str:
     if report.failing:
         return f"the exact network misses {len(report.failing)} point(s) (first {report.failing[:5]})"
     return f"{len(report.undecided)} point(s) undecided by the verifier"
-
-
-# ---- choosing the smallest method certified at a precision ----------------------------------------
-def candidate_methods(ds: Dataset, precision: str) -> list[tuple[str, dict[str, Any], int]]:
-    """(method, options, predicted dense parameters) for every registered method that applies to
-    the data and predicts its size, smallest first. ``twoproj-5layer`` also enters with smaller q
-    (q = 24, 16, 8: more parameters, smaller float32 error) when aiming at float32."""
-    out: list[tuple[str, dict[str, Any], int]] = []
-    for m in all_methods():
-        if ds.task not in m.tasks or m.size_formula is None:
-            continue
-        variants: list[dict[str, Any]] = [{}]
-        if m.name == "twoproj-5layer" and precision == "float32":
-            variants += [{"q": q} for q in (24, 16, 8) if q < ds.N]
-        for opts in variants:
-            try:
-                size = m.size_formula(ds, **opts)
-            except Exception:  # noqa: BLE001 - a method that cannot size this data is no candidate
-                continue
-            out.append((m.name, opts, int(size["parameters"])))
-    out.sort(key=lambda t: (t[2], t[0]))
-    return out
-
-
-@dataclass
-class Attempt:
-    method: str
-    options: dict[str, Any]
-    parameters: int
-    certified: bool
-    reason: str
-    bits_needed: int | None = None
-    certificate: PrecisionCertificate | None = None
-    float64_ok: bool = False
-
-
-def choose_method(ds: Dataset, precision: str, tol: float | None = None,
-                  methods: list[str] | None = None, max_parameters: int | None = None,
-                  progress: Callable[[str], None] | None = None, **options: Any
-                  ) -> tuple[Construction, PrecisionCertificate, list[Attempt]]:
-    """Build candidates smallest first; return the first certified at ``precision`` with its
-    certificate and the attempts before it. ``methods`` restricts the candidates (in that case
-    ``options`` go to every candidate). Raises ``ConstructionError`` when none is certified,
-    naming the mantissa bits needed and which method is certified at a higher precision."""
-    import memcap
-
-    _check_precision(precision)
-    say = progress or (lambda _m: None)
-    tolerance = precision_tolerance(ds, precision, tol)
-    cands = candidate_methods(ds, precision)
-    if methods is not None:
-        unknown = set(methods) - {m.name for m in all_methods()}
-        if unknown:
-            raise KeyError(f"unknown method(s) {sorted(unknown)}; see `memcap methods`")
-        cands = [c for c in cands if c[0] in methods and (not c[1] or not options)]
-        if not cands:
-            raise ConditionError(f"method(s) {methods} do not apply to {ds.task} data or cannot "
-                                 "predict their size")
-    if max_parameters is not None:
-        cands = [c for c in cands if c[2] <= max_parameters]
-    attempts: list[Attempt] = []
-    for name, opts, params in cands:
-        say(f"{name} {opts or ''}: building ({params} parameters)")
-        if precision != "exact":
-            why = _prescreen(ds, name, {**options, **opts}, precision, tolerance)
-            if why is not None:
-                attempts.append(Attempt(name, opts, params, False, why))
-                continue
-        try:
-            c = memcap.construct(ds, name, arithmetic="auto" if precision == "exact" else "float64",
-                                 tol=tolerance, progress=progress, **{**options, **opts})
-        except (ConditionError, ConstructionError, ValueError) as exc:
-            attempts.append(Attempt(name, opts, params, False, f"not built/certified: {exc}"))
-            continue
-        except Exception as exc:  # noqa: BLE001 - one failing candidate must not stop the search
-            attempts.append(Attempt(name, opts, params, False,
-                                    f"failed: {type(exc).__name__}: {exc}"))
-            continue
-        cert = certify_precision(c.network, ds, precision, tol=tol, report=c.verification)
-        attempts.append(Attempt(name, opts, params, cert.certified, cert.reason,
-                                cert.bits_needed, cert,
-                                bool(c.verification.float64_memorizes)))
-        if cert.certified:
-            c.network.meta["precision_certificate"] = cert.to_json()
-            return c, cert, attempts
-    higher = None
-    if not any(a.certificate is not None and a.certificate.exact_memorized for a in attempts):
-        # every candidate was rejected cheaply: find the method that works at a higher precision
-        for p in PRECISIONS[PRECISIONS.index(precision) + 1:]:
-            try:
-                c, _, tried = choose_method(ds, p, tol=tolerance, methods=methods,
-                                            max_parameters=max_parameters, progress=progress, **options)
-            except ConstructionError:
-                continue
-            low = certify_precision(c.network, ds, precision, tol=tolerance, report=c.verification)
-            higher = (p, tried[-1].method, low.bits_needed)
-            break
-    raise ConstructionError(_refusal(ds, precision, tolerance, attempts, higher))
-
-
-def _refusal(ds: Dataset, precision: str, tolerance: float | None, attempts: list[Attempt],
-             higher: tuple[str, str, int | None] | None = None) -> str:
-    if not attempts:
-        return f"no registered method applies to this {ds.task} data"
-    lines = [f"no registered method is certified faithful in {precision} for {ds.name} (N={ds.N}"
-             + (f", tolerance {tolerance:.3g})" if tolerance is not None else ")") + ":"]
-    for a in attempts:
-        lines.append(f"  {a.method}{' ' + str(a.options) if a.options else ''} ({a.parameters} "
-                     f"parameters): {a.reason}")
-    bits = [a.bits_needed for a in attempts if a.bits_needed is not None]
-    if bits and precision in MANTISSA_BITS:
-        best = min(bits)
-        who = [a for a in attempts if a.bits_needed == best][0]
-        lines.append(f"the best candidate ({who.method}) needs about {best} significand bits for a "
-                     "certified evaluation; "
-                     f"{precision} has {MANTISSA_BITS[precision]}")
-    if higher is not None:
-        p, name, hb = higher
-        if hb is not None and precision in MANTISSA_BITS:
-            lines.append(f"{name} needs about {hb} significand bits for a certified evaluation at "
-                         f"this tolerance; {precision} has {MANTISSA_BITS[precision]}")
-        lines.append(f"{name} is certified at {p}: use --precision {p}"
-                     + (f" with --method {name}" if p == "float64" else ""))
-        return "\n".join(lines)
-    for p in PRECISIONS[PRECISIONS.index(precision) + 1:]:
-        for a in attempts:
-            if a.certificate is None or not a.certificate.exact_memorized:
-                continue
-            if p == "exact" or _holds_at(a, p):
-                lines.append(f"{a.method} is certified at {p}: use --precision {p}"
-                             + (f" with --method {a.method}" if p == "float64" else ""))
-                return "\n".join(lines)
-    lines.append("no candidate memorizes even in exact arithmetic at this tolerance: check the data "
-                 "(distinct points) or raise the tolerance")
-    return "\n".join(lines)
-
-
-def _holds_at(a: Attempt, precision: str) -> bool:
-    return a.float64_ok if precision == "float64" else bool(a.certificate and a.certificate.exact_memorized)
-
-
-def _prescreen(ds: Dataset, name: str, opts: dict[str, Any], precision: str,
-               tolerance: float | None) -> str | None:
-    """A cheap, sound rejection: if the plain evaluation at ``precision`` already misses (error
-    above the tolerance, or a wrong class), no certificate at that precision is possible. Returns
-    the reason, or None when the candidate must go to the verifier."""
-    from memcap.constructions.base import get_method
-    from memcap.numerics import forward_float
-
-    try:
-        c = get_method(name).build(ds, arithmetic="float64", **opts)
-    except Exception as exc:  # noqa: BLE001 - any failure rejects this candidate, with its reason
-        return f"not built: {type(exc).__name__}: {exc}"
-    dtype = np.float32 if precision == "float32" else np.float64
-    step = max(1, 4_000_000 // max([ds.d_x, *c.network.widths, ds.d_y]))  # bounded memory
-    out = np.concatenate([forward_float(c.network, ds.X[s:s + step], dtype).astype(np.float64)
-                          for s in range(0, ds.N, step)], axis=0)
-    if not np.all(np.isfinite(out)):
-        return f"{precision} evaluation overflows"
-    if tolerance is not None:
-        err = float(np.max(np.abs(out - ds.targets)))
-        if err > tolerance:
-            return (f"measured {precision} error {err:.3g} already exceeds the tolerance "
-                    f"{tolerance:.3g} (rejected without verification)")
-    elif ds.d_y > 1:
-        wrong = int(np.sum(np.argmax(out, axis=1) != ds.labels))
-        if wrong:
-            return f"{precision} evaluation misclassifies {wrong} point(s) (rejected without verification)"
-    return None

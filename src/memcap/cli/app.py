@@ -233,7 +233,7 @@ def construct(
             if precision is None:
                 c = memcap.construct(ds, method, arithmetic=arithmetic, tol=tol, progress=say, **opts)
             else:
-                from memcap.certify.precision import choose_method
+                from memcap.select import choose_method
 
                 c, pcert, attempts = choose_method(
                     ds, precision, tol=tol, methods=None if method is None else [method],

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
+from memcap._util import atomic_write_bytes
 from memcap.cli.app import app, console, get_data, out, report_table, user_errors
-from memcap.io.npz import atomic_write_bytes
 
 
 @app.command()
@@ -36,7 +36,8 @@ def export(
     and VNN-LIB properties (input box, "label is not the max" as the negated property)."""
     import memcap
     from memcap.certify.robust import promised_robustness
-    from memcap.io.onnx import check_onnx, to_onnx, vnnlib_property
+    from memcap.io.onnx import check_onnx, to_onnx
+    from memcap.io.vnnlib import vnnlib_property
 
     files: dict[Path, bytes] = {}
     info: dict[str, Any] = {"network": str(network)}

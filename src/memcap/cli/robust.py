@@ -10,9 +10,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from memcap._util import atomic_write_bytes
 from memcap.certify.robust import TIERS, RobustReport, parse_norm, verify_robust
 from memcap.cli.app import _fmt, app, console, get_data, out, progress_status, user_errors
-from memcap.io.npz import atomic_write_bytes
 
 
 def _parse_tiers(text: str) -> tuple[str, ...]:

@@ -67,7 +67,7 @@ class ExperimentResult:
         import json
         import re
 
-        from memcap.io.npz import atomic_write_bytes
+        from memcap._util import atomic_write_bytes
 
         out = Path(out_dir)
         written: list[Path] = []

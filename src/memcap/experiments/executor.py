@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from memcap.io.npz import atomic_write_bytes, require_extra
+from memcap._util import atomic_write_bytes, require_extra
 
 __all__ = ["Executor", "LocalExecutor", "RayExecutor", "make_executor", "ResultStore", "run_grid"]
 

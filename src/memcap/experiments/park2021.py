@@ -30,10 +30,10 @@ from typing import Any
 
 import numpy as np
 
+from memcap._util import atomic_write_bytes, require_extra
 from memcap.data.dataset import DataError
 from memcap.experiments import ExperimentContext, ExperimentResult, Table, register_experiment
 from memcap.experiments.executor import ResultStore, run_grid
-from memcap.io.npz import atomic_write_bytes, require_extra
 
 PAPER = "Park et al. 2021, Sec. 6, Fig. 1-3"
 

@@ -30,11 +30,11 @@ from typing import Any
 
 import numpy as np
 
+from memcap._util import atomic_write_bytes, require_extra
 from memcap.data import Dataset, load_dataset
 from memcap.data.dataset import DataError
 from memcap.experiments import ExperimentContext, ExperimentResult, Table, register_experiment
 from memcap.experiments.executor import ResultStore, run_grid
-from memcap.io.npz import atomic_write_bytes, require_extra
 from memcap.train import zhang21 as Z
 
 #: a run "fits" (reaches near-zero training error) when MSE / mean(y^2) is at most this

@@ -34,8 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from memcap._util import require_extra
 from memcap.data.dataset import Dataset
-from memcap.io.npz import require_extra
 from memcap.network import IDENTITY, Activation, Dense, Network
 from memcap.train import zhang21 as Z
 from memcap.train.checkpoint import load_checkpoint, save_checkpoint

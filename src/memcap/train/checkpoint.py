@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from memcap.io.npz import atomic_write_bytes
+from memcap._util import atomic_write_bytes
 
 __all__ = ["save_checkpoint", "load_checkpoint", "CHECKPOINT_VERSION"]
 

@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from memcap._util import require_extra
 from memcap.data.dataset import Dataset
-from memcap.io.npz import require_extra
 from memcap.network import Dense, Network
 
 __all__ = ["differentiable_memorizer", "sgd_near_memorizer", "kink_distance"]

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from memcap.io.npz import require_extra
+from memcap._util import require_extra
 from memcap.network import Network
 from memcap.numerics import forward_exact, forward_float, forward_float_bounded
 
