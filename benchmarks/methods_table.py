@@ -90,7 +90,7 @@ def main() -> None:
     for N in Ns:
         ds = digits_like(N)
         for name in names:
-            m = memcap.constructions.base.get_method(name)
+            m = memcap.constructions.registry.get_method(name)
             if ds.task not in m.tasks:
                 continue
             try:

@@ -27,8 +27,8 @@ DX, C, DELTA = 10, 10, Fraction(100)
 
 def yun_params(N: int, d_x: int = DX, d_y: int = C) -> int | None:
     try:
-        from memcap.constructions.yun2019.three_layer import three_layer_minimal_widths
         from memcap.network import RELU
+        from memcap.theory.yun2019 import three_layer_minimal_widths
     except ImportError:
         return None
     d1, d2 = three_layer_minimal_widths(N, d_y, RELU, d_x)
@@ -40,15 +40,15 @@ def thm3_params(N: int, width: int = 7) -> int | None:
     (hard-tanh, the widths park-thm3 builds); None beyond N = 10^6 (the depth search is O(L log L))."""
     if N > 10**6:
         return None
-    from memcap.bounds.park2021 import min_depth_uniform
     from memcap.constructions.park2021.program import dense_parameters
+    from memcap.theory.park2021 import min_depth_uniform
 
     L = min_depth_uniform(width, N, DX, C, DELTA)
     return None if L is None else dense_parameters(DX, [width] * L, C)
 
 
 def zhang_params(N: int, d_x: int = DX, d_y: int = C) -> int | None:
-    from memcap.constructions.base import all_methods
+    from memcap.constructions.registry import all_methods
 
     if "zhang17-wide" not in {m.name for m in all_methods()}:
         return None
@@ -152,7 +152,7 @@ def builds(Ns: list[int]) -> None:
         for method, opts in [("park-sublinear", {}), ("park-sublinear", {"variant": "paper"}),
                              ("park-width3", {}), ("yun-3layer", {})]:
             try:
-                m = memcap.constructions.base.get_method(method)
+                m = memcap.constructions.registry.get_method(method)
             except KeyError:
                 continue
             t0 = time.perf_counter()

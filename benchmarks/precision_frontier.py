@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from memcap.constructions.base import all_methods, get_method
+from memcap.constructions.registry import all_methods, get_method
 from memcap.data import Dataset, load_dataset
 from memcap.numerics import forward_float_bounded
 

@@ -10,7 +10,8 @@ import memcap
 from memcap import advise as advise_mod
 from memcap.advise import advise, size_curves
 from memcap.cli import app
-from memcap.constructions.base import Method, all_methods, get_method
+from memcap.constructions.base import Method
+from memcap.constructions.registry import all_methods, get_method
 
 runner = CliRunner()
 

@@ -14,8 +14,8 @@ from memcap.bounds.yun2019 import (
     thm33_min_two_layer_width,
     yun2019_bounds,
 )
-from memcap.constructions.yun2019.three_layer import three_layer_minimal_widths
 from memcap.network import HARDTANH, RELU
+from memcap.theory.yun2019 import three_layer_minimal_widths
 
 
 def _rows(arch, N, ds=None):

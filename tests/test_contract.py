@@ -7,7 +7,8 @@ import pytest
 from hypothesis import assume, given, settings
 
 import memcap
-from memcap.constructions.base import ConditionError, all_methods
+from memcap.constructions.base import ConditionError
+from memcap.constructions.registry import all_methods
 from tests.strategies import datasets
 
 METHODS = [(m.name, task) for m in all_methods() for task in m.tasks]
@@ -18,7 +19,7 @@ def test_registry_is_not_empty():
 
 
 def _check(name: str, ds: memcap.Dataset) -> None:
-    method = memcap.constructions.base.get_method(name)
+    method = memcap.constructions.registry.get_method(name)
     reason = method.assumption(ds) if method.assumption is not None else None
     if reason is not None:  # outside the theorem's data assumption: a clear refusal is the contract
         with pytest.raises(ConditionError):
@@ -46,7 +47,7 @@ def test_contract(name: str, task: str) -> None:
     @settings(max_examples=6)
     @given(ds=datasets(task=task))
     def run(ds: memcap.Dataset) -> None:
-        m = memcap.constructions.base.get_method(name)
+        m = memcap.constructions.registry.get_method(name)
         assume(m.assumption is None or m.assumption(ds) is None)
         _check(name, ds)
 

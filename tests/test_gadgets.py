@@ -9,16 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from memcap.constructions.base import Field
-from memcap.constructions.gadgets import (
-    HT,
-    carrier,
-    gate_layer,
-    gate_pair,
-    hardtanh_to_relu_like,
-    relu_units_per_gate,
-)
+from memcap.constructions.gadgets import HT, carrier, gate_layer, gate_pair, hardtanh_to_relu_like
 from memcap.network import HARDTANH, IDENTITY, RELU, Activation, Dense, Network
 from memcap.numerics import forward_exact
+from memcap.theory.yun2019 import relu_units_per_gate
 
 EX = Field("exact")
 ACTS = [RELU, Activation.parse("leaky:0.1"), Activation.parse("relu_like:2,1/3")]

@@ -9,12 +9,20 @@ import numpy as np
 import pytest
 
 import memcap
-from memcap.constructions.base import ConditionError, get_method
+from memcap.constructions.base import ConditionError
 from memcap.constructions.park2021.gadgets import mod_gadget, pack_labels
 from memcap.constructions.park2021.program import Expr, Program, Q, compile_program, evaluate_program
-from memcap.constructions.park2021.sublinear import check_separated, default_delta, separation
+from memcap.constructions.registry import get_method
 from memcap.numerics import forward_exact, to_exact_array
-from memcap.theory.park2021 import count, label_bits, plan_sublinear, plan_width3
+from memcap.theory.park2021 import (
+    check_separated,
+    count,
+    default_delta,
+    label_bits,
+    plan_sublinear,
+    plan_width3,
+    separation,
+)
 
 
 def _cls(X: np.ndarray, y: np.ndarray, name: str = "t") -> memcap.Dataset:

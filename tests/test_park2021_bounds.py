@@ -5,8 +5,8 @@ from __future__ import annotations
 from typer.testing import CliRunner
 
 from memcap.bounds import Architecture, evaluate
-from memcap.bounds.park2021 import min_depth_uniform, theorem3
 from memcap.cli import app
+from memcap.theory.park2021 import min_depth_uniform, theorem3
 
 
 def _minimal_m(N: int) -> int:
@@ -53,7 +53,7 @@ def test_provider_and_cli():
 
 
 def test_size_rows_and_park_size():
-    from memcap.constructions.park2021.sublinear import park_size
+    from memcap.theory.park2021 import park_size
 
     rows = evaluate(Architecture(10, 10, (7,) * 50), 1000, delta="100", classes=10)
     sizes = [r for r in rows if r.source == "Park et al. 2021, Theorem 1"]

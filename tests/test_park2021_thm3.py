@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import memcap
-from memcap.bounds.park2021 import theorem3
-from memcap.constructions.base import ConditionError, get_method
-from memcap.constructions.park2021.sublinear import default_delta
+from memcap.constructions.base import ConditionError
+from memcap.constructions.registry import get_method
+from memcap.theory.park2021 import default_delta, theorem3
 
 
 def _gauss(n: int, d: int, c: int, seed: int) -> memcap.Dataset:

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from memcap.bounds import Architecture, evaluate
 from memcap.cli import app
-from memcap.constructions.base import get_method
+from memcap.constructions.registry import get_method
 from memcap.data import load_dataset
 from memcap.network import RELU, Activation
 

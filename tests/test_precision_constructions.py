@@ -12,9 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import memcap
-from memcap.constructions.base import ConditionError, get_method
+from memcap.constructions.base import ConditionError
 from memcap.constructions.faithful.common import maxmin_groups, split_groups
 from memcap.constructions.faithful.three_layer import zigzag_minimal_widths
+from memcap.constructions.registry import get_method
 from memcap.data import Dataset, load_dataset
 from memcap.numerics import forward_exact, to_exact_array
 

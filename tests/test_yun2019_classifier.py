@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 import memcap
 from memcap import Dataset
 from memcap.cli import app
-from memcap.constructions.base import ConditionError, Field, get_method
+from memcap.constructions.base import ConditionError, Field
+from memcap.constructions.registry import get_method
 from memcap.constructions.yun2019.classifier import (
     class_numbers,
     classifier_sizes,

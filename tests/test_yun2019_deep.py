@@ -10,7 +10,8 @@ import memcap
 import memcap.constructions.yun2019.deep as deep_mod
 from memcap import Dataset
 from memcap.cli import app
-from memcap.constructions.base import ConditionError, get_method
+from memcap.constructions.base import ConditionError
+from memcap.constructions.registry import get_method
 from memcap.constructions.yun2019.deep import deep_default_widths, deep_network, deep_sizes, plan_deep
 from memcap.data.generators import hard_alternating, line
 from memcap.network import HARDTANH, RELU, Activation

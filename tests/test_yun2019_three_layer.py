@@ -6,13 +6,9 @@ from hypothesis import strategies as st
 import memcap
 from memcap import Dataset
 from memcap.constructions.base import ConditionError
-from memcap.constructions.yun2019 import (
-    three_layer,
-    three_layer_free_integers,
-    three_layer_minimal_widths,
-    three_layer_sizes,
-)
+from memcap.constructions.yun2019 import three_layer, three_layer_sizes
 from memcap.network import HARDTANH, RELU
+from memcap.theory.yun2019 import three_layer_free_integers, three_layer_minimal_widths
 from tests.strategies import datasets
 
 

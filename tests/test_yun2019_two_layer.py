@@ -9,16 +9,11 @@ from hypothesis import strategies as st
 
 import memcap
 from memcap.constructions.base import ConditionError
-from memcap.constructions.yun2019.general_position import general_position
 from memcap.constructions.yun2019.resnet import resnet_sizes, thm41_theorem_width
-from memcap.constructions.yun2019.two_layer import (
-    cor42_theorem_width,
-    gate_count,
-    gate_unit_rows,
-    two_layer_gp,
-    two_layer_gp_sizes,
-)
+from memcap.constructions.yun2019.two_layer import gate_unit_rows, two_layer_gp, two_layer_gp_sizes
 from memcap.network import HARDTANH, RELU, Activation
+from memcap.theory.general_position import general_position
+from memcap.theory.yun2019 import cor42_theorem_width, gate_count
 
 
 def _cifar_like():

@@ -22,8 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from memcap.api import construct
 from memcap.bounds.yun2019 import thm33_min_three_layer, thm33_min_two_layer_width
-from memcap.constructions.base import ConditionError, ConstructionError, Method, all_methods
+from memcap.constructions.base import ConditionError, ConstructionError, Method
+from memcap.constructions.registry import all_methods
 from memcap.data.dataset import Dataset
 from memcap.network import RELU, Activation
 
@@ -71,7 +73,7 @@ class AdviceReport:
 
 def data_conditions(ds: Dataset, gp_budget: int = 20_000) -> dict[str, Any]:
     """The facts the theorems' conditions are about, computed once (general position exactly)."""
-    from memcap.constructions.yun2019.general_position import general_position
+    from memcap.theory.general_position import general_position
 
     gp = general_position(ds.X, budget=gp_budget)
     return {
@@ -120,8 +122,6 @@ def advise(ds: Dataset, budget_params: int | None = None, build: bool = True, ma
     ``build`` constructs and certifies every applicable method (only when N ≤ ``max_build_n``) to
     report the mantissa bits it needs; without it, bits stay unknown. ``methods`` restricts the names.
     """
-    import memcap
-
     cond = data_conditions(ds, gp_budget)
     report = AdviceReport(
         data={"name": ds.name, "N": ds.N, "d_x": ds.d_x, "d_y": ds.d_y, "task": ds.task},
@@ -154,7 +154,7 @@ def advise(ds: Dataset, budget_params: int | None = None, build: bool = True, ma
         if build and ds.N <= max_build_n and row.within_budget is not False:
             t0 = time.perf_counter()
             try:
-                c = memcap.construct(ds, m.name)
+                c = construct(ds, m.name)
             except ConditionError as exc:
                 row.applicable, row.reason = False, str(exc)
                 continue

@@ -6,14 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from memcap.certify import verify
-from memcap.constructions.base import (
-    ConditionError,
-    Construction,
-    ConstructionError,
-    Method,
-    all_methods,
-    get_method,
-)
+from memcap.constructions.base import ConditionError, Construction, ConstructionError, Method
+from memcap.constructions.registry import all_methods, get_method
 from memcap.data.dataset import Dataset
 from memcap.errors import NeedsExactArithmetic
 

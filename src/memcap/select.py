@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from memcap.api import construct
 from memcap.certify.precision import (
     MANTISSA_BITS,
     PRECISIONS,
@@ -22,7 +23,8 @@ from memcap.certify.precision import (
     certify_precision,
     precision_tolerance,
 )
-from memcap.constructions.base import ConditionError, Construction, ConstructionError, all_methods
+from memcap.constructions.base import ConditionError, Construction, ConstructionError
+from memcap.constructions.registry import all_methods
 from memcap.data.dataset import Dataset
 
 __all__ = ["candidate_methods", "choose_method", "Attempt"]
@@ -70,8 +72,6 @@ def choose_method(ds: Dataset, precision: str, tol: float | None = None,
     certificate and the attempts before it. ``methods`` restricts the candidates (in that case
     ``options`` go to every candidate). Raises ``ConstructionError`` when none is certified,
     naming the mantissa bits needed and which method is certified at a higher precision."""
-    import memcap
-
     _check_precision(precision)
     say = progress or (lambda _m: None)
     tolerance = precision_tolerance(ds, precision, tol)
@@ -95,7 +95,7 @@ def choose_method(ds: Dataset, precision: str, tol: float | None = None,
                 attempts.append(Attempt(name, opts, params, False, why))
                 continue
         try:
-            c = memcap.construct(ds, name, arithmetic="auto" if precision == "exact" else "float64",
+            c = construct(ds, name, arithmetic="auto" if precision == "exact" else "float64",
                                  tol=tolerance, progress=progress, **{**options, **opts})
         except (ConditionError, ConstructionError, ValueError) as exc:
             attempts.append(Attempt(name, opts, params, False, f"not built/certified: {exc}"))
@@ -172,7 +172,7 @@ def _prescreen(ds: Dataset, name: str, opts: dict[str, Any], precision: str,
     """A cheap, sound rejection: if the plain evaluation at ``precision`` already misses (error
     above the tolerance, or a wrong class), no certificate at that precision is possible. Returns
     the reason, or None when the candidate must go to the verifier."""
-    from memcap.constructions.base import get_method
+    from memcap.constructions.registry import get_method
     from memcap.numerics import forward_float
 
     try:

@@ -19,93 +19,10 @@ from fractions import Fraction
 from typing import Any
 
 from memcap.bounds import Architecture, BoundRow, register_bounds
+from memcap.theory.park2021 import min_depth_uniform, theorem3
 
-__all__ = ["theorem3", "min_depth_uniform"]
+__all__ = []
 
-PI_UP = Fraction(355, 113)  # > π: makes condition 2 sufficient
-
-
-def _D(C: int) -> int:
-    return max(1, (int(C) - 1).bit_length())
-
-
-def theorem3(widths: list[int] | tuple[int, ...], N: int, d_x: int, C: int, delta: Any
-             ) -> dict[str, Any]:
-    """Exact decision of Theorem 3's conditions; returns {holds, K, L (the L_i), reason}."""
-    d = [int(w) for w in widths]
-    L = len(d)
-    D = _D(C)
-    delta = Fraction(delta)
-    Kmax = max(0, N.bit_length() - 1)  # ⌊log2 N⌋
-    if Kmax < 2:
-        return {"holds": False, "reason": f"needs 2 ≤ K ≤ log N, impossible for N = {N} < 4"}
-    need2 = 2 * PI_UP * d_x * delta * delta  # (Δ √(2π d_x))² < need2
-    prod, L1 = 1, None
-    for l_ in range(L):
-        if d[l_] < 3:
-            break
-        prod *= (d[l_] + 1) // 2
-        if prod * prod >= need2:
-            L1 = l_ + 1
-            break
-    if L1 is None:
-        return {"holds": False, "reason": f"condition 2 fails: Π ⌊(d_l+1)/2⌋ over the width-≥3 prefix "
-                                          f"stays below Δ√(2π d_x) ≈ {float(need2) ** 0.5:.4g}"}
-    P = [0]
-    for w in d:
-        P.append(P[-1] + w - 2)
-    first_small3 = next((i + 1 for i, w in enumerate(d) if w < 3), L + 1)  # layers >= this have d < 3
-    last_small7 = max((i + 1 for i, w in enumerate(d) if w < 7), default=0)
-    best: tuple[int, int] | None = None  # (largest lhs of condition 4, its K)
-    stop = ""
-    for K in range(2, Kmax + 1):
-        Ls = [L1]
-        ok = True
-        for i in range(2, K):
-            start, target, j = Ls[-1], 2 ** (i + 3), Ls[-1]
-            while j < L and P[j] - P[start] < target:
-                j += 1
-            if P[j] - P[start] < target or j >= L:
-                ok = False
-                break
-            Ls.append(j)
-        if not ok:
-            stop = f"; condition 3 cannot be met from K = {K} on"
-            break
-        lo = max(Ls[-1] + 1, last_small7)
-        hi = min(L - 1, first_small3 - 1)
-        for LK in range(lo, hi + 1):
-            lhs = 2 ** K * (P[LK] - P[Ls[-1]]) * ((L - LK - 1) // D) - 4
-            if lhs >= N * N:
-                return {"holds": True, "K": K, "L": [*Ls, LK], "lhs4": lhs, "N2": N * N, "D": D}
-            if best is None or lhs > best[0]:
-                best = (lhs, K)
-    if best is None:
-        return {"holds": False, "reason": "no split with d_l ≥ 7 after L_K exists" + stop}
-    return {"holds": False, "reason": f"condition 4 fails: its left side reaches at most {best[0]} "
-                                      f"(K = {best[1]}) < N² = {N * N}{stop}"}
-
-
-def min_depth_uniform(width: int, N: int, d_x: int, C: int, delta: Any, limit: int = 10**7) -> int | None:
-    """Fewest hidden layers L such that [width]*L meets Theorem 3 (None if width < 7 or > limit)."""
-    if width < 7:
-        return None
-
-    def ok(L: int) -> bool:
-        return theorem3([width] * L, N, d_x, C, delta)["holds"]
-
-    lo, hi = 0, 8
-    while not ok(hi):
-        lo, hi = hi, hi * 2
-        if hi > limit:
-            return None
-    while lo + 1 < hi:  # more layers never hurt (conditions only loosen)
-        mid = (lo + hi) // 2
-        if ok(mid):
-            hi = mid
-        else:
-            lo = mid
-    return hi
 
 
 @register_bounds("park2021")
@@ -113,7 +30,7 @@ def park2021_bounds(arch: Architecture, N: int, ds: Any = None, **opts: Any) -> 
     src = "Park et al. 2021, Theorem 3"
     delta, C = opts.get("delta"), opts.get("classes")
     if ds is not None and getattr(ds, "task", None) == "classification":
-        from memcap.constructions.park2021.sublinear import default_delta
+        from memcap.theory.park2021 import default_delta
 
         delta = default_delta(ds) if delta is None else delta
         C = ds.n_classes if C is None else C
@@ -134,7 +51,7 @@ def park2021_bounds(arch: Architecture, N: int, ds: Any = None, **opts: Any) -> 
     rows.append(BoundRow(src, "sufficient", bool(res["holds"]),
                          "∃ 2≤K≤log N, L_1<…<L_K<L: conditions 1–4 (d≥3 then ≥7; Π⌊(d+1)/2⌋ ≥ Δ√(2πd_x); "
                          "segments ≥ 2^{i+3}; 2^K·A·⌊(L−L_K−1)/D⌋ − 4 ≥ N²)", vals, detail))
-    from memcap.constructions.park2021.sublinear import park_size
+    from memcap.theory.park2021 import park_size
 
     for method, thm in (("park-sublinear", "Theorem 1"), ("park-width3", "Theorem 2")):
         n = park_size(N, arch.d_x, int(C), delta, method)

@@ -69,7 +69,7 @@ def yu2024_bounds(arch: Architecture, N: int, ds: Any = None, **opts: Any) -> li
         "F = y_i exactly on every ball B∞(x_i, μ)" if ok else
         f"needs {2 * N} hidden layers alternating widths {3 * n + 1} and {n + 2}",
     ))
-    from memcap.constructions.yu2024 import lipschitz_block_widths
+    from memcap.theory.yu2024 import lipschitz_block_widths
 
     L = arch.d_y if arch.d_y >= 2 else 2
     block, _ = lipschitz_block_widths(n, L)

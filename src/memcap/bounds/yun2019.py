@@ -70,7 +70,7 @@ def thm33_min_three_layer(N: int, p: int, d_x: int = 1, d_y: int = 1) -> tuple[i
 def _gp_status(ds: Any) -> bool | None:
     if ds is None:
         return None
-    from memcap.constructions.yun2019.general_position import general_position
+    from memcap.theory.general_position import general_position
 
     return general_position(ds.X).holds
 
@@ -119,7 +119,7 @@ def yun2019_bounds(arch: Architecture, N: int, ds: Any = None, **_: Any) -> list
         ))
     # the same piece argument for any depth / residual blocks (union of breakpoints)
     if ws and pl:
-        from memcap.certify.pieces import piece_bound
+        from memcap.theory.yun2019 import piece_bound
 
         pieces = piece_bound(ws, p, arch.residual)
         rows.append(BoundRow(
@@ -174,9 +174,7 @@ def smallest_architectures(N: int, d_x: int, d_y: int, activation: Activation = 
     (sufficient), and the smallest 2- and 3-layer nets Theorem 3.3 does not rule out (necessary).
 
     Rows: {"source", "kind", "widths", "hidden_neurons", "parameters", "depth", "note"}."""
-    from memcap.constructions.yun2019.resnet import resnet_default_widths
-    from memcap.constructions.yun2019.three_layer import three_layer_minimal_widths
-    from memcap.constructions.yun2019.two_layer import gate_count
+    from memcap.theory.yun2019 import gate_count, resnet_default_widths, three_layer_minimal_widths
 
     out: list[dict[str, Any]] = []
 

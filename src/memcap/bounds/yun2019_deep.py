@@ -8,10 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from memcap.bounds import Architecture, BoundRow, register_bounds
-from memcap.constructions.gadgets import relu_units_per_gate
-from memcap.constructions.yun2019.classifier import classifier_conditions
-from memcap.constructions.yun2019.deep import plan_deep
 from memcap.network import Activation
+from memcap.theory.yun2019 import classifier_conditions, relu_units_per_gate
+from memcap.theory.yun2019_deep import plan_deep
 
 
 def _smallest_equal_width(N: int, H: int, d_y: int, act: Activation, variant: str) -> int | None:

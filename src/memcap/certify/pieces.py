@@ -23,7 +23,7 @@ import numpy as np
 from memcap.network import Activation, Dense, Network
 from memcap.numerics import to_exact_array
 
-__all__ = ["PieceCount", "count_pieces", "direction_changes", "piece_bound"]
+__all__ = ["PieceCount", "count_pieces", "direction_changes"]
 
 
 @dataclass
@@ -162,14 +162,3 @@ def direction_changes(values: Any) -> int:
     return int(np.count_nonzero(d[1:] != d[:-1]))
 
 
-def piece_bound(widths: list[int] | tuple[int, ...], p: int, residual: bool = False) -> int:
-    """Pieces of any network with these hidden widths and a p-piece activation along any line.
-
-    Union-of-breakpoints form of Lemma D.1: with B breakpoints so far, a layer of width d adds at most
-    (p - 1)(B + 1) per unit: ``B' = B + d (p - 1)(B + 1)`` (residual blocks likewise). For 2 layers this
-    is Theorem 3.3's (p-1)d1 + 1; for 3 layers (p-1)²d1d2 + (p-1)(d1+d2) + 1 ≤ p(p-1)d1d2 + (p-1)d2 + 1.
-    """
-    B = 0
-    for d in widths:
-        B = B + d * (p - 1) * (B + 1)
-    return B + 1

@@ -96,7 +96,7 @@ def parse_method_options(method: str, items: list[str]) -> dict[str, Any]:
     refusing keys the construction does not take."""
     import inspect
 
-    from memcap.constructions.base import get_method
+    from memcap.constructions.registry import get_method
 
     params = inspect.signature(get_method(method).build).parameters
     opts: dict[str, Any] = {}

@@ -12,24 +12,12 @@ import numpy as np
 
 from memcap.errors import ConditionError, ConstructionError, NeedsExactArithmetic
 from memcap.network import Network
+from memcap.theory.conditions import Condition
 
 __all__ = [
     "Condition", "Certificate", "Construction", "ConditionError", "ConstructionError",
-    "Method", "register", "get_method", "all_methods", "Field", "NeedsExactArithmetic",
+    "Method", "register", "Field", "NeedsExactArithmetic",
 ]
-
-
-@dataclass
-class Condition:
-    """One condition of a theorem, with the numbers it was checked on."""
-
-    statement: str
-    values: dict[str, Any]
-    holds: bool
-
-    def __str__(self) -> str:
-        vals = ", ".join(f"{k}={v}" for k, v in self.values.items())
-        return f"{self.statement}  [{vals}]  {'holds' if self.holds else 'FAILS'}"
 
 
 @dataclass
@@ -123,18 +111,6 @@ def register(name: str, theorem: str, condition: str, sizes: str,
     return deco
 
 
-def get_method(name: str) -> Method:
-    from memcap.constructions import registry  # noqa: F401  (imports every construction module)
-
-    if name not in _REGISTRY:
-        raise KeyError(f"unknown method {name!r}; available: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name]
-
-
-def all_methods() -> list[Method]:
-    from memcap.constructions import registry  # noqa: F401
-
-    return [_REGISTRY[k] for k in sorted(_REGISTRY)]
 
 
 # ---- arithmetic used while building -----------------------------------------------------------

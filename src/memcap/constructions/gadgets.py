@@ -9,8 +9,7 @@ import numpy as np
 from memcap.constructions.base import Field
 from memcap.network import HARDTANH, Activation, Dense
 
-__all__ = ["hardtanh_to_relu_like", "pad_units", "affine_output", "HT", "carrier", "gate_pair",
-           "gate_layer", "relu_units_per_gate"]
+__all__ = ["hardtanh_to_relu_like", "pad_units", "affine_output", "HT", "carrier", "gate_pair", "gate_layer"]
 
 #: unit tag for :func:`hardtanh_to_relu_like`: an ordinary hard-tanh unit (Gadget H, 2 ReLU units)
 HT: tuple[Any, ...] = ("ht",)
@@ -30,19 +29,6 @@ def gate_pair(partner: int) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
     gate (spec Sec. 0, erratum 9) instead of Gadget H's 4 units. Returns (tag of unit i, tag of the
     partner)."""
     return ("gate3", partner), ("gate3_partner",)
-
-
-def relu_units_per_gate(act: Activation, gate: str) -> int:
-    """Units one gate σ_G costs: hard-tanh 2; ReLU-like 4 (paper: two σ_H via Gadget H) or 3 with
-    ``gate="3unit"``."""
-    if gate not in ("paper", "3unit"):
-        raise ValueError(f"gate must be 'paper' (4 ReLU-like units) or '3unit', got {gate!r}")
-    if act.kind == "hardtanh":
-        if gate == "3unit":
-            raise ValueError("gate='3unit' is a ReLU-like gadget; a hard-tanh gate already needs only "
-                             "2 units (use gate='paper')")
-        return 2
-    return 3 if gate == "3unit" else 4
 
 
 def gate_layer(w: np.ndarray, b: Any, centers: np.ndarray, halfwidth: Any, field: Field,

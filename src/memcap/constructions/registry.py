@@ -10,6 +10,18 @@ import memcap.constructions.park2021.thm3  # noqa: F401
 import memcap.constructions.yu2024  # noqa: F401
 import memcap.constructions.zhang2017  # noqa: F401
 from memcap.constructions import yun2019  # noqa: F401
-from memcap.constructions.base import all_methods, get_method
+from memcap.constructions.base import _REGISTRY, Method
 
 __all__ = ["all_methods", "get_method"]
+
+
+def get_method(name: str) -> Method:
+    """The registry entry called ``name`` (KeyError listing the available names otherwise)."""
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown method {name!r}; available: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def all_methods() -> list[Method]:
+    """Every registered method, sorted by name."""
+    return [_REGISTRY[k] for k in sorted(_REGISTRY)]

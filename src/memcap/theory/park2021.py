@@ -18,8 +18,14 @@ from fractions import Fraction
 from typing import Any
 
 import flint
+import numpy as np
 
-__all__ = ["Plan", "plan_sublinear", "plan_width3", "segments", "count", "sizes_from_plan",
+from memcap.data.dataset import Dataset
+from memcap.errors import ConditionError
+from memcap.theory.conditions import Condition
+
+__all__ = ["separation", "default_delta", "check_separated", "park_size", "theorem3", "min_depth_uniform",
+           "Plan", "plan_sublinear", "plan_width3", "segments", "count", "sizes_from_plan",
            "k0_bound", "label_bits", "icbrt_ceil_pow"]
 
 def label_bits(C: int) -> int:
@@ -291,4 +297,207 @@ def sizes_from_plan(pl: Plan, activation: str | None = None) -> dict[str, Any]:
               for w in _widths_of(k, act)]
     out = count(pl, act)
     out["widths"] = widths
+    return out
+
+
+PI_UP = Fraction(355, 113)  # > π: makes Theorem 3's condition 2 sufficient
+
+
+# ---- Theorem 3 (widths given) -------------------------------------------------------------------
+def _D(C: int) -> int:
+    return max(1, (int(C) - 1).bit_length())
+
+
+def theorem3(widths: list[int] | tuple[int, ...], N: int, d_x: int, C: int, delta: Any
+             ) -> dict[str, Any]:
+    """Exact decision of Theorem 3's conditions; returns {holds, K, L (the L_i), reason}."""
+    d = [int(w) for w in widths]
+    L = len(d)
+    D = _D(C)
+    delta = Fraction(delta)
+    Kmax = max(0, N.bit_length() - 1)  # ⌊log2 N⌋
+    if Kmax < 2:
+        return {"holds": False, "reason": f"needs 2 ≤ K ≤ log N, impossible for N = {N} < 4"}
+    need2 = 2 * PI_UP * d_x * delta * delta  # (Δ √(2π d_x))² < need2
+    prod, L1 = 1, None
+    for l_ in range(L):
+        if d[l_] < 3:
+            break
+        prod *= (d[l_] + 1) // 2
+        if prod * prod >= need2:
+            L1 = l_ + 1
+            break
+    if L1 is None:
+        return {"holds": False, "reason": f"condition 2 fails: Π ⌊(d_l+1)/2⌋ over the width-≥3 prefix "
+                                          f"stays below Δ√(2π d_x) ≈ {float(need2) ** 0.5:.4g}"}
+    P = [0]
+    for w in d:
+        P.append(P[-1] + w - 2)
+    first_small3 = next((i + 1 for i, w in enumerate(d) if w < 3), L + 1)  # layers >= this have d < 3
+    last_small7 = max((i + 1 for i, w in enumerate(d) if w < 7), default=0)
+    best: tuple[int, int] | None = None  # (largest lhs of condition 4, its K)
+    stop = ""
+    for K in range(2, Kmax + 1):
+        Ls = [L1]
+        ok = True
+        for i in range(2, K):
+            start, target, j = Ls[-1], 2 ** (i + 3), Ls[-1]
+            while j < L and P[j] - P[start] < target:
+                j += 1
+            if P[j] - P[start] < target or j >= L:
+                ok = False
+                break
+            Ls.append(j)
+        if not ok:
+            stop = f"; condition 3 cannot be met from K = {K} on"
+            break
+        lo = max(Ls[-1] + 1, last_small7)
+        hi = min(L - 1, first_small3 - 1)
+        for LK in range(lo, hi + 1):
+            lhs = 2 ** K * (P[LK] - P[Ls[-1]]) * ((L - LK - 1) // D) - 4
+            if lhs >= N * N:
+                return {"holds": True, "K": K, "L": [*Ls, LK], "lhs4": lhs, "N2": N * N, "D": D}
+            if best is None or lhs > best[0]:
+                best = (lhs, K)
+    if best is None:
+        return {"holds": False, "reason": "no split with d_l ≥ 7 after L_K exists" + stop}
+    return {"holds": False, "reason": f"condition 4 fails: its left side reaches at most {best[0]} "
+                                      f"(K = {best[1]}) < N² = {N * N}{stop}"}
+
+
+def min_depth_uniform(width: int, N: int, d_x: int, C: int, delta: Any, limit: int = 10**7) -> int | None:
+    """Fewest hidden layers L such that [width]*L meets Theorem 3 (None if width < 7 or > limit)."""
+    if width < 7:
+        return None
+
+    def ok(L: int) -> bool:
+        return theorem3([width] * L, N, d_x, C, delta)["holds"]
+
+    lo, hi = 0, 8
+    while not ok(hi):
+        lo, hi = hi, hi * 2
+        if hi > limit:
+            return None
+    while lo + 1 < hi:  # more layers never hurt (conditions only loosen)
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+# ---- Δ-separation (Definition 1) and sizes without building ------------------------------------
+def _pairwise_extremes(X: np.ndarray) -> tuple[float, tuple[int, int], float, tuple[int, int]]:
+    """Largest and smallest squared distance (float64) with their pairs; chunked, direct differences."""
+    n = len(X)
+    best_max, pmax, best_min, pmin = -1.0, (0, 0), np.inf, (0, 0)
+    step = max(1, 2_000_000 // max(1, n * X.shape[1]))
+    for i0 in range(0, n, step):
+        i1 = min(n, i0 + step)
+        diff = X[i0:i1, None, :] - X[None, :, :]
+        d2 = np.einsum("ijk,ijk->ij", diff, diff)
+        rows = np.arange(i0, i1)
+        d2_min = d2.copy()
+        d2_min[np.arange(i1 - i0), rows] = np.inf
+        a = np.unravel_index(np.argmax(d2), d2.shape)
+        if d2[a] > best_max:
+            best_max, pmax = float(d2[a]), (int(rows[a[0]]), int(a[1]))
+        b = np.unravel_index(np.argmin(d2_min), d2_min.shape)
+        if d2_min[b] < best_min:
+            best_min, pmin = float(d2_min[b]), (int(rows[b[0]]), int(b[1]))
+    return best_max, pmax, best_min, pmin
+
+
+def _exact_d2(X: np.ndarray, i: int, j: int) -> Fraction:
+    return sum((Fraction(float(a)) - Fraction(float(b))) ** 2 for a, b in zip(X[i], X[j], strict=True))
+
+
+def separation(ds: Dataset) -> dict[str, Any]:
+    """diam/min-distance of the inputs with the pairs attaining them (float64 with a rigorous band).
+
+    ``ratio_upper`` is a rational upper bound on the true ratio (float rounding accounted for).
+    """
+    X = np.asarray(ds.X, dtype=np.float64)
+    if ds.N < 2:
+        return {"ratio": 1.0, "ratio_upper": Fraction(1), "max_pair": None, "min_pair": None}
+    mx, pmax, mn, pmin = _pairwise_extremes(X)
+    eps = Fraction((X.shape[1] + 4) * 2, 2**52)
+    # exact values of the witnessing pairs, and a bound covering every other pair
+    dmax2, dmin2 = _exact_d2(X, *pmax), _exact_d2(X, *pmin)
+    up_max = max(dmax2, Fraction(mx) * (1 + eps))
+    lo_min = min(dmin2, Fraction(mn) * (1 - eps))
+    return {"ratio": float(np.sqrt(mx / mn)), "ratio2_upper": up_max / lo_min,
+            "max_pair": pmax, "min_pair": pmin, "dmax2": dmax2, "dmin2": dmin2}
+
+
+def default_delta(ds: Dataset) -> Fraction:
+    """The smallest dyadic Δ = k/1024 with Δ² above the certified ratio² (so the data are Δ-separated)."""
+    sep = separation(ds)
+    if ds.N < 2:
+        return Fraction(1)
+    r2 = sep["ratio2_upper"]
+    k = max(1024, int(np.floor(np.sqrt(float(r2)) * 1024)))
+    while Fraction(k, 1024) ** 2 <= r2:
+        k += 1
+    return Fraction(k, 1024)
+
+
+def check_separated(ds: Dataset, delta: Any) -> tuple[Fraction, Condition]:
+    """Definition 1: max ‖x−x'‖ < Δ · min ‖x−x'‖. Raises ConditionError naming the pairs otherwise."""
+    if delta is None:
+        d = default_delta(ds)
+        return d, Condition("Δ-separated (Def. 1): diam < Δ · min distance; Δ computed from the data",
+                            {"delta": str(d)}, True)
+    d = Fraction(delta).limit_denominator(10**12) if not isinstance(delta, Fraction) else delta
+    if d < 1:
+        raise ConditionError(f"Δ must be ≥ 1 (diameter ≥ minimum distance), got Δ = {float(d)}")
+    if ds.N < 2:
+        return d, Condition("Δ-separated (Def. 1)", {"delta": str(d), "N": ds.N}, True)
+    sep = separation(ds)
+    if sep["ratio2_upper"] < d * d:
+        return d, Condition("Δ-separated (Def. 1): diam < Δ · min distance",
+                            {"delta": str(d), "ratio": sep["ratio"]}, True)
+    (i, j), (k, m) = sep["max_pair"], sep["min_pair"]
+    if sep["dmax2"] >= d * d * sep["dmin2"]:
+        raise ConditionError(
+            f"the data are not Δ-separated at Δ = {float(d):.6g} (Definition 1 needs "
+            f"max ‖x−x'‖ < Δ · min ‖x−x'‖): points {i} and {j} are {float(sep['dmax2']) ** 0.5:.6g} "
+            f"apart but points {k} and {m} only {float(sep['dmin2']) ** 0.5:.6g}, ratio "
+            f"{(float(sep['dmax2']) / float(sep['dmin2'])) ** 0.5:.6g} ≥ Δ. Use Δ > that ratio "
+            "(or omit delta to compute it)")
+    raise ConditionError(  # the float band is ambiguous: refuse rather than guess
+        f"cannot certify Δ-separation at Δ = {float(d):.6g}: the ratio diam/min distance of points "
+        f"{i},{j} / {k},{m} is within float64 rounding of Δ; use a slightly larger Δ")
+
+
+def _flag(v: Any, name: str) -> bool:
+    """A boolean option given as a bool or as text (CLI --option KEY=VALUE)."""
+    if isinstance(v, bool):
+        return v
+    t = str(v).strip().lower()
+    if t in ("1", "true", "yes", "on"):
+        return True
+    if t in ("0", "false", "no", "off"):
+        return False
+    raise ConditionError(f"option {name} must be true or false, got {v!r}")
+
+
+def park_size(N: int, d_x: int, C: int, delta: Any, method: str = "park-sublinear", **options: Any
+              ) -> dict[str, Any]:
+    """Exact depth, width, hidden neurons and parameters of ``method``'s network for N points in d_x
+    dimensions with C classes at separation Δ, without data and without building (any N, e.g. 10^9).
+    ``options`` are the method's (variant, w, R, A, bottlenecks, activation)."""
+    d = Fraction(delta) if not isinstance(delta, Fraction) else delta
+    if method == "park-sublinear":
+        opts = dict(options)
+        if "bottlenecks" in opts:
+            opts["bottlenecks"] = _flag(opts["bottlenecks"], "bottlenecks")
+        pl = plan_sublinear(int(N), int(d_x), int(C), d, **opts)
+    elif method == "park-width3":
+        pl = plan_width3(int(N), int(d_x), int(C), d, **options)
+    else:
+        raise ValueError(f"method must be park-sublinear or park-width3, got {method!r}")
+    out = count(pl)
+    out["plan"] = pl.to_json()
     return out

@@ -9,7 +9,7 @@ for ||xi^(0)|| <= rho and eta < gamma, R(theta^(0)) - R(theta*) = O(||xi^(0)||^2
 ||xi_par|| contracts by (1 - eta lambda) and ||xi|| grows by at most eta lambda ||xi_par|| while
 ||xi_par|| >= tau ||xi||^2; at the first violation t*, ||xi|| <= 2 ||xi^(0)|| and R - R* <= C ||xi^(0)||^4.
 
-:func:`differentiable_memorizer` builds theta* with ``memcap.construct(ds, "yun-3layer")`` (certified)
+:func:`differentiable_memorizer` builds theta* with ``construct(ds, "yun-3layer")`` (certified)
 and makes it a differentiable point as the reading aid prescribes (spec yun2019 Sec. 6 and erratum 11):
 targets strictly inside (-1, 1), margin > 0, and spare units made *dead* (bias -1) rather than zero
 (a zero unit sits on the ReLU kink). The result is re-verified. :func:`sgd_near_memorizer` perturbs
@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 
 from memcap._util import require_extra
+from memcap.api import construct
+from memcap.certify import verify
 from memcap.data.dataset import Dataset
 from memcap.network import Dense, Network
 
@@ -63,8 +65,6 @@ def kink_distance(net: Network, X: np.ndarray) -> float:
 def differentiable_memorizer(ds: Dataset, seed: int = 0, margin: float = 0.5
                              ) -> tuple[Network, dict[str, Any]]:
     """A certified memorizer theta* of ``ds`` (yun-3layer, ReLU) at which R is differentiable."""
-    import memcap
-
     if ds.d_y != 1 or ds.task != "regression":
         raise ValueError(f"Theorem 5.1 is stated for d_y = 1 regression; got task={ds.task}, d_y={ds.d_y}")
     y = ds.targets[:, 0]
@@ -73,7 +73,7 @@ def differentiable_memorizer(ds: Dataset, seed: int = 0, margin: float = 0.5
                          f"construction on its kink (max |y| = {np.max(np.abs(y)):g}); rescale the targets")
     if not margin > 0:
         raise ValueError(f"margin must be > 0 for a differentiable memorizer, got {margin}")
-    c = memcap.construct(ds, "yun-3layer", arithmetic="float64", margin=margin, seed=seed)
+    c = construct(ds, "yun-3layer", arithmetic="float64", margin=margin, seed=seed)
     net = c.network.to_float()
     layers, dead = [], 0
     for layer in net.layers:
@@ -87,7 +87,7 @@ def differentiable_memorizer(ds: Dataset, seed: int = 0, margin: float = 0.5
             raise ValueError("the SGD experiment needs a feed-forward (Dense) memorizer")
         layers.append(layer)
     net = Network(layers, {**net.meta, "differentiable_memorizer": True})
-    rep = memcap.verify(net, ds)
+    rep = verify(net, ds)
     if not (rep.memorized and rep.certified):
         raise ValueError("the memorizer stopped memorizing after the spare units were made dead: "
                          f"{rep.summary()}")

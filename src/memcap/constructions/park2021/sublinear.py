@@ -50,99 +50,23 @@ from memcap.constructions.park2021.program import (
 from memcap.data.dataset import Dataset
 from memcap.errors import NeedsExactArithmetic
 from memcap.numerics import _fmpq, to_exact_array
-from memcap.theory.park2021 import Plan, count, plan_sublinear, plan_width3, sizes_from_plan
+from memcap.theory.park2021 import (
+    Plan,
+    _flag,
+    check_separated,
+    plan_sublinear,
+    plan_width3,
+    separation,
+    sizes_from_plan,
+)
 
-__all__ = ["park_sublinear", "park_width3", "park_size", "separation", "check_separated", "default_delta",
-           "build_program"]
+__all__ = ["park_sublinear", "park_width3", "build_program"]
 
 REFERENCE = ("Park, Lee, Yun & Shin (2021), Provable memorization via deep neural networks using "
              "sub-linear parameters")
 
 
 # ---- Δ-separation (Definition 1) ------------------------------------------------------------------
-def _pairwise_extremes(X: np.ndarray) -> tuple[float, tuple[int, int], float, tuple[int, int]]:
-    """Largest and smallest squared distance (float64) with their pairs; chunked, direct differences."""
-    n = len(X)
-    best_max, pmax, best_min, pmin = -1.0, (0, 0), np.inf, (0, 0)
-    step = max(1, 2_000_000 // max(1, n * X.shape[1]))
-    for i0 in range(0, n, step):
-        i1 = min(n, i0 + step)
-        diff = X[i0:i1, None, :] - X[None, :, :]
-        d2 = np.einsum("ijk,ijk->ij", diff, diff)
-        rows = np.arange(i0, i1)
-        d2_min = d2.copy()
-        d2_min[np.arange(i1 - i0), rows] = np.inf
-        a = np.unravel_index(np.argmax(d2), d2.shape)
-        if d2[a] > best_max:
-            best_max, pmax = float(d2[a]), (int(rows[a[0]]), int(a[1]))
-        b = np.unravel_index(np.argmin(d2_min), d2_min.shape)
-        if d2_min[b] < best_min:
-            best_min, pmin = float(d2_min[b]), (int(rows[b[0]]), int(b[1]))
-    return best_max, pmax, best_min, pmin
-
-
-def _exact_d2(X: np.ndarray, i: int, j: int) -> Fraction:
-    return sum((Fraction(float(a)) - Fraction(float(b))) ** 2 for a, b in zip(X[i], X[j], strict=True))
-
-
-def separation(ds: Dataset) -> dict[str, Any]:
-    """diam/min-distance of the inputs with the pairs attaining them (float64 with a rigorous band).
-
-    ``ratio_upper`` is a rational upper bound on the true ratio (float rounding accounted for).
-    """
-    X = np.asarray(ds.X, dtype=np.float64)
-    if ds.N < 2:
-        return {"ratio": 1.0, "ratio_upper": Fraction(1), "max_pair": None, "min_pair": None}
-    mx, pmax, mn, pmin = _pairwise_extremes(X)
-    eps = Fraction((X.shape[1] + 4) * 2, 2**52)
-    # exact values of the witnessing pairs, and a bound covering every other pair
-    dmax2, dmin2 = _exact_d2(X, *pmax), _exact_d2(X, *pmin)
-    up_max = max(dmax2, Fraction(mx) * (1 + eps))
-    lo_min = min(dmin2, Fraction(mn) * (1 - eps))
-    return {"ratio": float(np.sqrt(mx / mn)), "ratio2_upper": up_max / lo_min,
-            "max_pair": pmax, "min_pair": pmin, "dmax2": dmax2, "dmin2": dmin2}
-
-
-def default_delta(ds: Dataset) -> Fraction:
-    """The smallest dyadic Δ = k/1024 with Δ² above the certified ratio² (so the data are Δ-separated)."""
-    sep = separation(ds)
-    if ds.N < 2:
-        return Fraction(1)
-    r2 = sep["ratio2_upper"]
-    k = max(1024, int(np.floor(np.sqrt(float(r2)) * 1024)))
-    while Fraction(k, 1024) ** 2 <= r2:
-        k += 1
-    return Fraction(k, 1024)
-
-
-def check_separated(ds: Dataset, delta: Any) -> tuple[Fraction, Condition]:
-    """Definition 1: max ‖x−x'‖ < Δ · min ‖x−x'‖. Raises ConditionError naming the pairs otherwise."""
-    if delta is None:
-        d = default_delta(ds)
-        return d, Condition("Δ-separated (Def. 1): diam < Δ · min distance; Δ computed from the data",
-                            {"delta": str(d)}, True)
-    d = Fraction(delta).limit_denominator(10**12) if not isinstance(delta, Fraction) else delta
-    if d < 1:
-        raise ConditionError(f"Δ must be ≥ 1 (diameter ≥ minimum distance), got Δ = {float(d)}")
-    if ds.N < 2:
-        return d, Condition("Δ-separated (Def. 1)", {"delta": str(d), "N": ds.N}, True)
-    sep = separation(ds)
-    if sep["ratio2_upper"] < d * d:
-        return d, Condition("Δ-separated (Def. 1): diam < Δ · min distance",
-                            {"delta": str(d), "ratio": sep["ratio"]}, True)
-    (i, j), (k, m) = sep["max_pair"], sep["min_pair"]
-    if sep["dmax2"] >= d * d * sep["dmin2"]:
-        raise ConditionError(
-            f"the data are not Δ-separated at Δ = {float(d):.6g} (Definition 1 needs "
-            f"max ‖x−x'‖ < Δ · min ‖x−x'‖): points {i} and {j} are {float(sep['dmax2']) ** 0.5:.6g} "
-            f"apart but points {k} and {m} only {float(sep['dmin2']) ** 0.5:.6g}, ratio "
-            f"{(float(sep['dmax2']) / float(sep['dmin2'])) ** 0.5:.6g} ≥ Δ. Use Δ > that ratio "
-            "(or omit delta to compute it)")
-    raise ConditionError(  # the float band is ambiguous: refuse rather than guess
-        f"cannot certify Δ-separation at Δ = {float(d):.6g}: the ratio diam/min distance of points "
-        f"{i},{j} / {k},{m} is within float64 rounding of Δ; use a slightly larger Δ")
-
-
 # ---- the build ------------------------------------------------------------------------------------
 def _classifier_outputs(label: Expr, C: int) -> list[Expr]:
     """Outputs f_c = 2c·k − c² for the label index k: argmax_c is k with margin (k−c)² ≥ 1 (affine,
@@ -268,18 +192,6 @@ def _finish(ds: Dataset, plan: Plan, method: str, theorem: str, arithmetic: str,
     return Construction(net, cert, info)
 
 
-def _flag(v: Any, name: str) -> bool:
-    """A boolean option given as a bool or as text (CLI --option KEY=VALUE)."""
-    if isinstance(v, bool):
-        return v
-    t = str(v).strip().lower()
-    if t in ("1", "true", "yes", "on"):
-        return True
-    if t in ("0", "false", "no", "off"):
-        return False
-    raise ConditionError(f"option {name} must be true or false, got {v!r}")
-
-
 def _delta_opt(ds: Dataset, delta: Any) -> tuple[Fraction, Condition]:
     return check_separated(ds, delta)
 
@@ -298,26 +210,6 @@ def park_width3_sizes(ds: Dataset, delta: Any = None, activation: str = "hardtan
                       ) -> dict[str, Any]:
     d, _c = _delta_opt(ds, delta)
     return sizes_from_plan(plan_width3(ds.N, ds.d_x, ds.n_classes, d, activation))
-
-
-def park_size(N: int, d_x: int, C: int, delta: Any, method: str = "park-sublinear", **options: Any
-              ) -> dict[str, Any]:
-    """Exact depth, width, hidden neurons and parameters of ``method``'s network for N points in d_x
-    dimensions with C classes at separation Δ, without data and without building (any N, e.g. 10^9).
-    ``options`` are the method's (variant, w, R, A, bottlenecks, activation)."""
-    d = Fraction(delta) if not isinstance(delta, Fraction) else delta
-    if method == "park-sublinear":
-        opts = dict(options)
-        if "bottlenecks" in opts:
-            opts["bottlenecks"] = _flag(opts["bottlenecks"], "bottlenecks")
-        pl = plan_sublinear(int(N), int(d_x), int(C), d, **opts)
-    elif method == "park-width3":
-        pl = plan_width3(int(N), int(d_x), int(C), d, **options)
-    else:
-        raise ValueError(f"method must be park-sublinear or park-width3, got {method!r}")
-    out = count(pl)
-    out["plan"] = pl.to_json()
-    return out
 
 
 def _break(ds: Dataset, **_: Any) -> dict[str, Any]:

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from memcap.bounds.park2021 import min_depth_uniform, theorem3
 from memcap.constructions.base import (
     Certificate,
     Condition,
@@ -34,16 +33,18 @@ from memcap.constructions.park2021.program import (
     dense_parameters,
     evaluate_program,
 )
-from memcap.constructions.park2021.sublinear import (
-    REFERENCE,
-    _classifier_outputs,
-    check_separated,
-    separation,
-)
+from memcap.constructions.park2021.sublinear import REFERENCE, _classifier_outputs
 from memcap.data.dataset import Dataset
 from memcap.errors import NeedsExactArithmetic
 from memcap.numerics import to_exact_array
-from memcap.theory.park2021 import k0_bound, label_bits
+from memcap.theory.park2021 import (
+    check_separated,
+    k0_bound,
+    label_bits,
+    min_depth_uniform,
+    separation,
+    theorem3,
+)
 
 __all__ = ["park_thm3", "default_widths"]
 

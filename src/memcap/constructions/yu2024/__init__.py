@@ -41,8 +41,9 @@ from memcap.constructions.yu2024.hard import (
     prop55_network,
     thm43_dataset,
 )
-from memcap.constructions.yu2024.lipschitz import lipschitz, lipschitz_block_widths, lipschitz_sizes
+from memcap.constructions.yu2024.lipschitz import lipschitz, lipschitz_sizes
 from memcap.constructions.yu2024.robust import knots_for, robust, robust_sizes
+from memcap.theory.yu2024 import lipschitz_block_widths
 
 __all__ = ["robust", "robust_sizes", "lipschitz", "lipschitz_sizes", "exact_separation",
            "thm43_dataset", "prop46_dataset", "prop54_dataset", "prop55_dataset", "prop55_network",

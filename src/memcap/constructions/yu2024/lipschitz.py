@@ -23,25 +23,11 @@ from memcap.constructions.yu2024.common import (
 from memcap.data.dataset import Dataset
 from memcap.errors import NeedsExactArithmetic
 from memcap.network import IDENTITY, RELU, Dense, Network
+from memcap.theory.yu2024 import lipschitz_block_widths
 
-__all__ = ["lipschitz", "lipschitz_sizes", "lipschitz_block_widths"]
+__all__ = ["lipschitz", "lipschitz_sizes"]
 
 # ---- Theorem 5.2 (Lipschitz) --------------------------------------------------------------------
-def lipschitz_block_widths(n: int, L: int) -> tuple[list[int], list[int]]:
-    """Hidden widths of one point's block in :func:`lipschitz`, and the max-tree round sizes
-    (m_0 = n, m_{r+1} = ⌈m_r/2⌉; e = number of rounds = ⌈log2 n⌉)."""
-    m = 1 if L == 2 else L
-    block = [m + 3 * n, m + 2 * n]
-    cnt, rounds = n, []
-    while cnt > 1:
-        P, U = cnt // 2, cnt % 2
-        block += [m + 2 * P + U + n, m + P + U + n]
-        rounds.append(cnt)
-        cnt = P + U
-    block += [n + 4, n + 3, n + 1] if L == 2 else [L + 1 + n, L + 1 + n, L + n]
-    return block, rounds
-
-
 def lipschitz_sizes(ds: Dataset, **_: Any) -> dict[str, Any]:
     """Sizes of :func:`lipschitz`. Binary data (the paper's case): 1 + N(2e+5) hidden layers with
     e = ⌈log2 n⌉, so depth N(2⌈log2 n⌉+5)+2, width max(3n+1, n+4); the paper's structural count is

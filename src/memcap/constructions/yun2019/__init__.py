@@ -8,13 +8,12 @@ Reading aid: ``shared/specs/yun2019.md``; where the paper is wrong or silent the
 """
 
 from memcap.constructions.yun2019.three_layer import (
-    choose_projection,
-    rescale_targets,
-    three_layer,
-    three_layer_free_integers,
-    three_layer_minimal_widths,
-    three_layer_sizes,
+           choose_projection,
+           rescale_targets,
+           three_layer,
+           three_layer_sizes,
 )
+from memcap.theory.yun2019 import three_layer_free_integers, three_layer_minimal_widths
 
 __all__ = ["three_layer", "three_layer_free_integers", "three_layer_minimal_widths",
            "three_layer_sizes", "choose_projection", "rescale_targets"]

@@ -20,21 +20,16 @@ from memcap.constructions.base import (
     Field,
     register,
 )
-from memcap.constructions.gadgets import (
-    HT,
-    gate_layer,
-    hardtanh_to_relu_like,
-    pad_units,
+from memcap.constructions.gadgets import HT, gate_layer, hardtanh_to_relu_like, pad_units
+from memcap.constructions.yun2019.three_layer import sorted_projection, thm31_block
+from memcap.data.dataset import Dataset
+from memcap.network import HARDTANH, IDENTITY, Activation, Dense, Network
+from memcap.theory.yun2019 import (
+    classifier_conditions,
     relu_units_per_gate,
-)
-from memcap.constructions.yun2019.three_layer import (
-    sorted_projection,
-    thm31_block,
     three_layer_free_integers,
     three_layer_minimal_widths,
 )
-from memcap.data.dataset import Dataset
-from memcap.network import HARDTANH, IDENTITY, Activation, Dense, Network
 
 __all__ = ["four_layer_classifier", "classifier_sizes", "class_numbers", "sorted_projection",
            "padded_neighbours"]
@@ -102,21 +97,6 @@ def _classifier_break(ds: Dataset, activation: str = "relu", **_: Any) -> dict[s
     s = classifier_sizes(ds, activation=activation)
     d1, d2, d3 = s["widths"]
     return {"widths": (d1, d2, d3 - 1), "activation": activation}
-
-
-def classifier_conditions(N: int, d_y: int, widths: tuple[int, int, int], act: Activation,
-                          gate: str = "paper") -> list[Condition]:
-    """Prop. 3.2's two conditions with their numbers (d1 d2 part, gate layer part)."""
-    d1, d2, d3 = widths
-    k = 2 if act.kind == "hardtanh" else 4
-    g = relu_units_per_gate(act, gate)
-    lhs = 4 * (d1 // k) * (d2 // k)
-    kind = "hard-tanh" if k == 2 else "ReLU-like"
-    return [
-        Condition(f"4·⌊d1/{k}⌋·⌊d2/{k}⌋ ≥ N ({kind})", {"d1": d1, "d2": d2, "lhs": lhs, "N": N}, lhs >= N),
-        Condition(f"d3 ≥ {g}·d_y ({kind}{', 3-unit gate' if gate == '3unit' else ''})",
-                  {"d3": d3, "d_y": d_y, "needed": g * d_y}, d3 >= g * d_y),
-    ]
 
 
 @register(

@@ -33,7 +33,10 @@ from memcap.constructions.gadgets import (
     pad_units,
 )
 from memcap.constructions.yun2019.classifier import class_numbers, padded_neighbours, sorted_projection
-from memcap.constructions.yun2019.deep_plan import (
+from memcap.constructions.yun2019.three_layer import rescale_targets, thm31_block
+from memcap.data.dataset import Dataset
+from memcap.network import HARDTANH, IDENTITY, Activation, Dense, Network
+from memcap.theory.yun2019_deep import (
     DEFAULT_BLOCK_LAYERS,
     REFERENCE,
     DeepPlan,
@@ -47,9 +50,6 @@ from memcap.constructions.yun2019.deep_plan import (
     deep_sizes,
     plan_deep,
 )
-from memcap.constructions.yun2019.three_layer import rescale_targets, thm31_block
-from memcap.data.dataset import Dataset
-from memcap.network import HARDTANH, IDENTITY, Activation, Dense, Network
 
 __all__ = ["deep_network", "deep_sizes", "DeepPlan", "plan_deep", "deep_default_widths",
            "DEFAULT_BLOCK_LAYERS"]

@@ -42,11 +42,8 @@ from memcap.constructions.yun2019.two_layer import (
     _shown,
     build_gates,
     class_groups,
-    cor42_theorem_width,
     degenerate_message,
-    gate_count,
     gate_layer,
-    gate_units,
     gp_assumption,
     require_general_position,
     to_field,
@@ -55,8 +52,15 @@ from memcap.constructions.yun2019.two_layer import (
 from memcap.data.dataset import Dataset
 from memcap.network import HARDTANH, IDENTITY, Activation, Dense, Network, Residual
 from memcap.numerics import to_float_array
+from memcap.theory.yun2019 import (
+    activation_final_units,
+    cor42_theorem_width,
+    gate_count,
+    gate_units,
+    resnet_default_widths,
+)
 
-__all__ = ["resnet", "resnet_sizes", "resnet_default_widths", "thm41_theorem_width"]
+__all__ = ["resnet", "resnet_sizes", "thm41_theorem_width"]
 
 REFERENCE = "Yun, Sra & Jadbabaie (2019), Theorem 4.1; proof in Appendix F.1"
 
@@ -66,17 +70,6 @@ def thm41_theorem_width(N: int, d_x: int, d_y: int, activation: Activation, gate
     ReLU-like). CIFAR-10 (ReLU): 106 + 20 = 126."""
     final = activation_final_units(activation) * d_y
     return cor42_theorem_width(N, d_x, d_y, activation, gate) + final
-
-
-def activation_final_units(activation: Activation) -> int:
-    return 1 if activation.kind == "hardtanh" else 2
-
-
-def resnet_default_widths(G: int, k: int, d_y: int, activation: Activation, layers: int = 2) -> list[int]:
-    """Gates spread evenly over ``min(layers, G)`` residual layers, then d_L."""
-    nl = max(1, min(layers, G))
-    per = [G // nl + (1 if i < G % nl else 0) for i in range(nl)]
-    return [k * g for g in per] + [activation_final_units(activation) * d_y]
 
 
 def resnet_sizes(ds: Dataset, widths: tuple[int, ...] | None = None, activation: str | Activation = "relu",

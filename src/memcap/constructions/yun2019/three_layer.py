@@ -6,7 +6,6 @@ Reading aid: ``shared/specs/yun2019.md``; where the paper is wrong or silent the
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any
 
@@ -24,9 +23,9 @@ from memcap.constructions.gadgets import affine_output, hardtanh_to_relu_like, p
 from memcap.data.dataset import Dataset
 from memcap.errors import NeedsExactArithmetic
 from memcap.network import HARDTANH, IDENTITY, Activation, Dense, Network
+from memcap.theory.yun2019 import three_layer_free_integers, three_layer_minimal_widths
 
-__all__ = ["three_layer", "three_layer_free_integers", "three_layer_minimal_widths", "three_layer_sizes",
-           "choose_projection", "rescale_targets", "thm31_block"]
+__all__ = ["three_layer", "three_layer_sizes", "choose_projection", "rescale_targets", "thm31_block"]
 
 REFERENCE = "Yun, Sra & Jadbabaie (2019), Theorem 3.1; proof in Appendix B"
 
@@ -142,32 +141,6 @@ def thm31_block(cx: np.ndarray, Y: np.ndarray, p: int, q: int, F: Field, margin:
     b2 = np.concatenate(layers2_b)
 
     return w1, b1, W2, b2, {"nu": nu, "T": T}
-
-
-def three_layer_free_integers(d1: int, d2: int, d_y: int, activation: Activation) -> tuple[int, int]:
-    """Theorem 3.1's free integers: hard-tanh p = 2⌊d1/2⌋, q = 2⌊d2/(2 d_y)⌋; ReLU-like
-    p = 2⌊d1/4⌋, q = 2⌊d2/(4 d_y)⌋ (every unit doubled by Gadget H)."""
-    k = 2 if activation.kind == "hardtanh" else 4
-    return 2 * (d1 // k), 2 * (d2 // (k * d_y))
-
-
-def three_layer_minimal_widths(N: int, d_y: int, activation: Activation, d_x: int = 1
-                               ) -> tuple[int, int]:
-    """The widths (d1, d2) with the fewest hidden neurons meeting Theorem 3.1's condition
-    (ties broken by fewer parameters)."""
-    k = 1 if activation.kind == "hardtanh" else 2
-    best: tuple[int, int, int, int] | None = None
-    for p in range(2, 2 * math.ceil(N / 2) + 1, 2):
-        q = 2 * math.ceil(N / (2 * p))
-        d1, d2 = k * p, k * d_y * q
-        neurons = d1 + d2
-        params = d1 * (d_x + 1) + d2 * (d1 + 1) + d_y * (d2 + 1)
-        if best is None or (neurons, params) < (best[0], best[1]):
-            best = (neurons, params, d1, d2)
-        if d1 >= best[0]:  # layer 1 alone is already wider than the best pair: stop
-            break
-    assert best is not None
-    return best[2], best[3]
 
 
 def sorted_projection(ds: Dataset, F: Field, seed: int = 0, candidates: int = 20

@@ -28,52 +28,24 @@ import flint
 import numpy as np
 
 from memcap.constructions.base import Certificate, Condition, ConditionError, Construction, register
-from memcap.constructions.yun2019.general_position import (
+from memcap.data.dataset import Dataset
+from memcap.network import IDENTITY, Activation, Dense, Network
+from memcap.numerics import to_float_array
+from memcap.theory.general_position import (
     GeneralPosition,
     general_position,
     hyperplane_through,
     integer_coords,
 )
-from memcap.data.dataset import Dataset
-from memcap.network import IDENTITY, Activation, Dense, Network
-from memcap.numerics import to_float_array
+from memcap.theory.yun2019 import cor42_theorem_width, gate_count, gate_units
 
-__all__ = ["two_layer_gp", "two_layer_gp_sizes", "gate_units", "gate_count", "class_groups",
-           "cor42_theorem_width", "IntegerFrame", "DegenerateSubset", "gate_hyperplane", "gate_unit_rows",
-           "require_general_position"]
+__all__ = ["two_layer_gp", "two_layer_gp_sizes", "class_groups", "IntegerFrame", "DegenerateSubset",
+           "gate_hyperplane", "gate_unit_rows", "require_general_position"]
 
 REFERENCE = "Yun, Sra & Jadbabaie (2019), Corollary 4.2; proof in Appendix F.2"
 
 
 # ---- counting ----------------------------------------------------------------------------------------
-def gate_units(activation: Activation, gate: int | str | None = None) -> int:
-    """Units per gate: hard-tanh 2; ReLU-like 4 (the paper, via Gadget H) or 3 (``gate=3`` or
-    ``"3unit"``). ``None`` / ``"paper"`` is the paper's choice (same spelling as yun-classifier)."""
-    g = {None: None, "paper": None, "2unit": 2, "3unit": 3, "4unit": 4}.get(gate, gate) \
-        if not isinstance(gate, int) else gate
-    if activation.kind == "hardtanh":
-        if g not in (None, 2):
-            raise ConditionError(f"a hard-tanh gate has 2 units, got gate={gate!r}")
-        return 2
-    if activation.kind != "relu_like":
-        raise ConditionError(f"the gate σ_G needs a hard-tanh or ReLU-like activation, not {activation.name}")
-    if g not in (None, 3, 4):
-        raise ConditionError(f"a ReLU-like gate has 4 units (paper) or 3 (gate='3unit'), got gate={gate!r}")
-    return 4 if g is None else int(g)
-
-
-def gate_count(class_counts: Any, d_x: int) -> int:
-    """G = Σ_k ⌈N_k / d_x⌉ (App. F.1), at most N/d_x + d_y."""
-    return int(sum(-(-int(n) // d_x) for n in class_counts if n))
-
-
-def cor42_theorem_width(N: int, d_x: int, d_y: int, activation: Activation, gate: int | None = None) -> int:
-    """Corollary 4.2's width condition as printed: the smallest integer d1 ≥ kN/d_x + k·d_y
-    (k = 2 hard-tanh, 4 ReLU-like; 3 for the 3-unit gate, our improvement). CIFAR-10: 106."""
-    k = gate_units(activation, gate)
-    return -(-(k * N + k * d_y * d_x) // d_x)
-
-
 def class_groups(ds: Dataset, d_x: int | None = None) -> list[tuple[int, list[int]]]:
     """Split each class into ⌈N_k/d_x⌉ groups of ≤ d_x points (in data order): (class, indices)."""
     d = d_x or ds.d_x

@@ -10,15 +10,11 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any
 
-from memcap.constructions.base import (
-    Condition,
-    ConditionError,
-)
-from memcap.constructions.gadgets import (
-    relu_units_per_gate,
-)
 from memcap.data.dataset import Dataset
+from memcap.errors import ConditionError
 from memcap.network import Activation
+from memcap.theory.conditions import Condition
+from memcap.theory.yun2019 import relu_units_per_gate
 
 __all__ = ["DeepPlan", "plan_deep", "deep_default_widths", "deep_sizes", "DEFAULT_BLOCK_LAYERS",
            "REFERENCE"]
