@@ -11,7 +11,7 @@ Prints four tables:
 3. each constant-factor improvement's effect (cumulative), at several N;
 4. build and certified-verification time and bits per weight for networks actually built on
    Δ-separated data (digits subsets; their Δ ≈ 8.1).
-Formulas use d_x = 10, C = 10, Δ = 100 (the reading aid's running example) unless stated.
+Formulas use d_x = 10, C = 10, Δ = 100 (memcap's running example) unless stated.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def zhang_params(N: int, d_x: int = DX, d_y: int = C) -> int | None:
 VARIANTS = {
     "paper, folded (no pass-through)": dict(variant="paper", bottlenecks=False),
     "paper (Sec. 5 pass-through layers)": dict(variant="paper"),
-    "+ R = fixed (erratum E5)": dict(variant="paper", R="fixed"),
+    "+ R = fixed (erratum PLYS-5)": dict(variant="paper", R="fixed"),
     "+ best split A·B >= V": dict(variant="improved", w=Fraction(2, 3), R=1),
     "+ best R (multi-bit extraction)": dict(variant="improved", w=Fraction(2, 3)),
     "+ best w (choice of V)": dict(variant="improved"),

@@ -1,13 +1,13 @@
 """Precision frontier (issue 8): which constructions stay faithful in float32 / float64 as N grows.
 
 For Gaussian data (d_x = 32, x and y ~ U[-1, 1] rounded to float32 so they are exact in every
-format; numerics aid §0) at N = 10³ … 10⁶, and for digits / mnist1d with random labels, prints per
+format; docs/precision.md) at N = 10³ … 10⁶, and for digits / mnist1d with random labels, prints per
 method: widths, dense and non-zero parameters, build time, the certified float32 / float64 error
 bounds (any summation order) and the measured errors, and how many points the float bounds decide.
 
 Certified error of point i at precision P: |f64(x_i) - y_i| + b64_i (an upper bound on the exact
 network's error) + b_P,i (forward_float_bounded: |f_P - f| for every summation order). Faithful
-means ≤ 1e-3 (aid §0). A point is decided faithful when its certified error is ≤ 1e-3, decided
+means ≤ 1e-3 (docs/precision.md). A point is decided faithful when its certified error is ≤ 1e-3, decided
 unfaithful when the measured numpy error already exceeds 1e-3, else undecided (reported as such;
 the full verifier's arb tiers are too slow at this scale). Classification: certified margin
 m64 - 2·b64 - 2·b_P > 0. Above --full-eval points, the aid's protocol evaluates a subset: the 4000

@@ -108,7 +108,7 @@ def test_gate_is_one_minus_abs_t_inside_and_zero_outside(act, three_unit):
 @settings(max_examples=30)
 @given(st.fractions(-3, 3, max_denominator=64), st.sampled_from(ACTS))
 def test_three_unit_gate_identity(t, act):
-    # σ_G(t) = (sR(t+1) - 2 sR(t) + sR(t-1)) / (s+ - s-)  (spec Sec. 0)
+    # σ_G(t) = (sR(t+1) - 2 sR(t) + sR(t-1)) / (s+ - s-)  (erratum YSJ-9)
     def sr(v):
         return act.s_plus * v if v >= 0 else act.s_minus * v
 

@@ -43,7 +43,7 @@ def _check(c: memcap.constructions.base.Construction, ds: memcap.Dataset, method
     assert c.network.depth == sizes["depth"]
 
 
-# ---- the worked examples of the reading aid (sizes by formula only) --------------------------------
+# ---- the worked examples of memcap (sizes by formula only) --------------------------------
 def test_sizes_match_the_spec_worked_examples():
     pl = plan_sublinear(1000, 10, 10, Fraction(100), variant="paper", activation="hardtanh")
     assert (pl.K0, pl.L1, pl.U, pl.V) == (198_166_365, 10, 250_001, 10_000)

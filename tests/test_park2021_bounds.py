@@ -17,7 +17,7 @@ def _minimal_m(N: int) -> int:
 
 
 def test_reading_aid_examples():
-    # spec Sec. 6: d = [3]*(10+2m) + [7]*m, d_x = 10, C = 10, Δ = 100, minimal m
+    #: d = [3]*(10+2m) + [7]*m, d_x = 10, C = 10, Δ = 100, minimal m
     for N, layers, K in [(100, 151, 4), (1000, 700, 6)]:
         m = _minimal_m(N)
         assert 10 + 3 * m == layers

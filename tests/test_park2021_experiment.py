@@ -12,7 +12,7 @@ from memcap.experiments.park2021 import param_count
 
 
 def test_param_count_matches_the_reading_aid():
-    # spec Sec. 10: P(c, b) = 28c + b(18c² + 2c) + 10c + 10 for CIFAR (3 channels, 3x3, 10 classes)
+    #: P(c, b) = 28c + b(18c² + 2c) + 10c + 10 for CIFAR (3 channels, 3x3, 10 classes)
     for c, b in [(10, 27), (15, 12), (30, 3)]:
         assert param_count(c, b, 3, 9, 10) == 28 * c + b * (18 * c * c + 2 * c) + 10 * c + 10
 

@@ -28,7 +28,7 @@ def _minimal(shape, ds):
 
 @pytest.mark.parametrize("shape", [
     lambda m: [3] * (6 + 2 * m) + [7] * m,             # the paper's minimum-width shape
-    lambda m: [5] * 3 + [9] * m + [7] * (m + 4),         # mixed widths (reading aid Sec. 11)
+    lambda m: [5] * 3 + [9] * m + [7] * (m + 4),         # mixed widths
     lambda m: [7] * m,
 ])
 def test_passing_widths_memorize_with_exact_widths(shape):

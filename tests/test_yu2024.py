@@ -347,7 +347,7 @@ def test_lipschitz_certified_optimal_and_robust(ds, exact):
     lo, hi = ds.X.min(axis=0) - lam, ds.X.max(axis=0) + lam
     Z = np.concatenate([rng.uniform(lo, hi, (200, n)), ds.X + rng.uniform(-lam / 2, lam / 2, ds.X.shape)])
     assert gradient_lower_bound(net, Z) <= lip["value"] * (1 + 1e-9)
-    # the network is the closed form of the reading aid (binary: scores ±F/2)
+    # the network is the closed form of memcap (binary: scores ±F/2)
     S = closed_form(ds, np.concatenate([Z, lo - 1 - rng.uniform(0, 5, (20, n))]), lip["value"])
     out = net(np.concatenate([Z, lo - 1 - rng.uniform(0, 5, (20, n))]))
     if L == 2:

@@ -34,7 +34,7 @@ def _example16(classes=3):
 
 
 def test_worked_example_sizes():
-    # reading aid Sec. 2: N = 16, dx = 2, dy = 3, ReLU 8-8-12, P = 24 + 72 + 108 + 39 = 243
+    #: N = 16, dx = 2, dy = 3, ReLU 8-8-12, P = 24 + 72 + 108 + 39 = 243
     ds = _example16()
     c = four_layer_classifier(ds)
     assert c.network.widths == [8, 8, 12] and c.network.parameters == 243

@@ -97,7 +97,7 @@ def test_default_widths_are_the_smallest_equal_width():
 
 
 def _formula_widths(plan, dy, act, H):
-    """The reading aid's width accounting (Sec. 3): the fewest units the construction uses."""
+    """The width accounting of Prop. 3.4: the fewest units the construction uses."""
     k2 = 1 if act == HARDTANH else 2
     out = [1] * H
     ls = plan.blocks
@@ -214,7 +214,7 @@ def test_adversarial_data(ds):
 
 
 def test_boundary_thresholds_are_essential(monkeypatch):
-    """Ablation (reading aid Sec. 3): without the boundary-variant thresholds some blocks leak onto
+    """Ablation: without the boundary-variant thresholds some blocks leak onto
     other chunks and the network fails; with them every case is memorized."""
     original = deep_mod.thm31_block
     failures = 0
@@ -294,7 +294,7 @@ def test_bounds_rows():
     assert rows["Yun et al. 2019, Corollary A.3 (yun-deep, classification)"].holds
     assert not _rows((8, 8, 11), 16)["Yun et al. 2019, Proposition 3.2 (yun-classifier)"].holds
     g3 = _rows((8, 8, 9), 16)
-    key = "Yun et al. 2019, Proposition 3.2 (yun-classifier), 3-unit gate (reading aid; gate='3unit')"
+    key = "Yun et al. 2019, Proposition 3.2 (yun-classifier), 3-unit gate"
     assert g3[key].holds
     assert not g3["Yun et al. 2019, Proposition 3.2 (yun-classifier)"].holds
     # any depth: the rows agree with what yun-deep builds or refuses

@@ -55,7 +55,7 @@ def test_one_gate_per_layer_uses_moved_points():
 
 
 def test_four_unit_gate_offsets_are_absorbed_by_c():
-    """Erratum (reading aid 7): with 4-unit ReLU gates c^l ≠ 0; with 3-unit gates c^l = 0."""
+    """Erratum: with 4-unit ReLU gates c^l ≠ 0; with 3-unit gates c^l = 0."""
     ds = _gauss(20, 3, 2, 2)
     four = resnet(ds, layers=1)
     three = resnet(ds, layers=1, gate=3)
@@ -65,7 +65,7 @@ def test_four_unit_gate_offsets_are_absorbed_by_c():
 
 
 def test_packing_erratum_paper_condition_is_not_enough():
-    """Σ d_l ≥ 4N/d_x + 4d_y holds, but width-3 layers host no 4-unit gate (reading aid 6)."""
+    """Σ d_l ≥ 4N/d_x + 4d_y holds, but width-3 layers host no 4-unit gate."""
     ds = _gauss(12, 3, 2, 4)
     G = resnet_sizes(ds)["gates"]
     ws = (3,) * (4 * G + 8) + (4,)

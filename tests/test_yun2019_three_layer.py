@@ -25,7 +25,7 @@ def test_worked_example_sizes():
     relu = three_layer(ds)
     assert relu.network.widths == [8, 8] and relu.network.parameters == 105 == 4 * 16 + 10 * 4 + 1
     assert (relu.info["p"], relu.info["q"]) == (4, 4)
-    # equally spaced projections: the null vector ν is all ones (reading aid Sec. 1.2)
+    # equally spaced projections: the null vector ν is all ones (.2)
     assert relu.info["nu_spread"] == pytest.approx(1.0)
 
 

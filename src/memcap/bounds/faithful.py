@@ -1,4 +1,4 @@
-"""Bounds for 3-layer ReLU networks from the numerics reading aid (``shared/specs/numerics.md`` §4):
+"""Bounds for 3-layer ReLU networks from memcap's design D3-zz (docs/precision.md):
 the zigzag construction's sufficient condition ⌊(d1+1)/2⌋·2⌊d2/(2d_y)⌋ ≥ N (d1·d2 ≈ 2N), D3's
 condition, the dimension count (d1+1)(d2+1) ≥ N, and where they sit against Theorem 3.1's 4N and
 Theorem 3.3 (both rows come from the ``yun2019`` provider)."""
@@ -9,7 +9,7 @@ from typing import Any
 
 from memcap.bounds import Architecture, BoundRow, register_bounds
 
-AID = "numerics aid §4"
+AID = "design D3-zz (docs/precision.md)"
 
 
 def _is_relu(arch: Architecture) -> bool:
@@ -36,7 +36,7 @@ def precision_bounds(arch: Architecture, N: int, ds: Any = None, **_: Any) -> li
     ))
     d3 = ((d1 + 1) // 2) * 2 * (d2 // (4 * dy))
     rows.append(BoundRow(
-        "numerics aid §3.2, decoupled construction (decoupled-3layer)", "sufficient",
+        "design D3 (docs/precision.md), decoupled construction (decoupled-3layer)", "sufficient",
         (d3 >= N) if relu else None, "⌊(d1+1)/2⌋·2⌊d2/(4·d_y)⌋ ≥ N  (same size class as Theorem 3.1)",
         {"d1": d1, "d2": d2, "d_y": dy, "lhs": d3, "N": N},
         ("any N distinct points; no layer-2 chain (measured float64-faithful to N ≈ 2.6·10⁵)"
@@ -49,7 +49,7 @@ def precision_bounds(arch: Architecture, N: int, ds: Any = None, **_: Any) -> li
             f"{AID}, dimension count (ReLU, collinear data)", "necessary", dim >= N,
             "(d1+1)(d2+1) ≥ N to memorize every N-point dataset",
             {"d1": d1, "d2": d2, "(d1+1)(d2+1)": dim, "N": N},
-            "argument sketched in the aid (not a paper theorem): on a line the outputs are a "
+            "argument of design D3-zz (not a paper theorem): on a line the outputs are a "
             "piecewise-polynomial map of 2d1 + d2(d1+1) + d2 + 1 parameters, minus d1 + d2 positive "
             "rescalings; stronger than Theorem 3.3's 2·d1·d2 + d2 + 2 ≥ N"
             + ("" if dim >= N else f"; fails: almost every label vector on collinear data is out of "
@@ -60,6 +60,6 @@ def precision_bounds(arch: Architecture, N: int, ds: Any = None, **_: Any) -> li
             "d1·d2 / N: Theorem 3.1 needs ≈ 4, zigzag ≈ 2, dimension count ≥ ≈ 1",
             {"d1·d2/N": round(d1 * d2 / max(N, 1), 3), "zigzag lhs/N": round(zz / max(N, 1), 3),
              "Thm 3.1 lhs/N": round(4 * (d1 // 4) * (d2 // 4) / max(N, 1), 3)},
-            "the factor 2 between zigzag and the dimension count is open (aid §4)",
+            "the factor 2 between zigzag and the dimension count is open (design D3-zz)",
         ))
     return rows

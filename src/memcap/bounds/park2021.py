@@ -8,7 +8,7 @@ with C classes if some 2 ≤ K ≤ log N and 0 < L_1 < ... < L_K < L satisfy (D 
 3. Σ_{l=L_{i−1}+1}^{L_i} (d_l − 2) ≥ 2^{i+3} for 1 < i ≤ K − 1;
 4. 2^K · Σ_{l=L_{K−1}+1}^{L_K} (d_l − 2) · ⌊(L − L_K − 1)/D⌋ − 4 ≥ N².
 
-:func:`theorem3` decides this exactly (spec Sec. 6: greedy segment choice is optimal; condition 2 is
+:func:`theorem3` decides this exactly (: greedy segment choice is optimal; condition 2 is
 compared squared with the rational upper bound 355/113 > π, so a "holds" is sound). The paper
 states the theorem for sigmoidal activations; ReLU follows via hard tanh = two ReLUs (footnote 6).
 """

@@ -25,7 +25,7 @@ def _e(n: int) -> int:
 def shell_cover_size(n: int, budget: float) -> int:
     """Points Prop. 4.5's dataset needs: x_1 plus label-2 points whose μ-balls cover the shell
     λ < ||z - x_1||_∞ <= λ + 2μ; 2n faces of ⌈(λ+2μ)/μ⌉^(n-1) cubes each, μ = budget·λ/2
-    (the paper says any N works; reading aid E15)."""
+    (the paper says any N works; erratum YGZ-15)."""
     per_side = math.ceil((2 + 2 * budget) / budget - 1e-12)  # (λ + 2μ)/μ = 2/budget + 2
     return 1 + 2 * n * per_side ** (n - 1)
 
@@ -107,7 +107,7 @@ def yu2024_bounds(arch: Architecture, N: int, ds: Any = None, **opts: Any) -> li
             "shell λ < ||z - x_1||_∞ ≤ λ + 2μ with μ-balls",
             {"d_1": d1, "n": n, "N": N, "budget": b, "N_needed": need_n},
             "applies" if N >= need_n else
-            f"needs N ≥ {need_n} points for this budget (the paper's 'any N' is too strong, reading aid E15)",
+            f"needs N ≥ {need_n} points for this budget (the paper's 'any N' is too strong, erratum YGZ-15)",
         ))
     if len(arch.widths) == 1 and N >= 5:
         w = arch.widths[0]
@@ -118,7 +118,7 @@ def yu2024_bounds(arch: Architecture, N: int, ds: Any = None, **opts: Any) -> li
             "at budget μ = 0.4·λ_D (0.8 of λ_D/2); scalar output with the argmin label rule, L ≥ 4",
             {"width": w, "N": N, "needed": 2 * (N - 4), "budget": b},
             ("each gap (k, k+1), k = 4..N-1, needs two ReLU breakpoints. Width N is too small once "
-             "N ≥ 9 (paper: N > 9, L ≥ 5; its labels y_2 = 3 vs 'even -> 2' clash, reading aid E12)")
+             "N ≥ 9 (paper: N > 9, L ≥ 5; its labels y_2 = 3 vs 'even -> 2' clash, erratum YGZ-12)")
             if applies else "budget below 0.8 of λ_D/2: the proposition's dataset does not apply",
         ))
 
@@ -132,7 +132,7 @@ def yu2024_bounds(arch: Architecture, N: int, ds: Any = None, **opts: Any) -> li
             "the dataset T = {(0,+1), (e_i,-1)} forces F = 1 - 2||x||_∞ near 0, which no depth-2 net is"
             if n >= 3 else
             "the paper's proof needs n ≥ 3: for n ≤ 2, T is memorized with Lip∞ = 2 by the depth-2 net "
-            "1 - 2·max(x_1, x_2) (reading aid E6); whether another dataset defeats depth 2 is open",
+            "1 - 2·max(x_1, x_2) (erratum YGZ-6); whether another dataset defeats depth 2 is open",
         ))
     if len(arch.widths) == 1 and N >= n + 1:
         w = arch.widths[0]

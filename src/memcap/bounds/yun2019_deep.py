@@ -69,7 +69,7 @@ def yun2019_deep_bounds(arch: Architecture, N: int, ds: Any = None, **_: Any) ->
             conds = classifier_conditions(N, arch.d_y, (d1, d2, d3), act, gate)
             holds = all(c.holds for c in conds)
             src = "Yun et al. 2019, Proposition 3.2 (yun-classifier)" + (
-                ", 3-unit gate (reading aid; gate='3unit')" if gate == "3unit" else "")
+                ", 3-unit gate" if gate == "3unit" else "")
             rows.append(BoundRow(
                 src, "sufficient", holds, " and ".join(c.statement for c in conds),
                 {**conds[0].values, **{k2: v for k2, v in conds[1].values.items()}},

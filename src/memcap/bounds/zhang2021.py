@@ -2,7 +2,7 @@
 
 Theorem 1 (expressivity) and Theorem 2 (every KKT point of the constrained problem (7) has loss
 O(eps^2)) need Assumption 1 (m even, m >= 2n/d, i.e. (m/2)·d >= n), Assumption 2 (analytic activation
-with sigma' != 0: tanh, softplus — not ReLU; reading aid E5/E6) and Assumption 3 (inputs drawn from a
+with sigma' != 0: tanh, softplus — not ReLU; erratum ZZHSL-5/ZZHSL-6) and Assumption 3 (inputs drawn from a
 continuous distribution). Both hold with probability 1 over the data and the mirrored initialization,
 for a 1-hidden-layer net with scalar output; they are therefore reported as *info* rows (what the
 theory asks for vs the width used), not as a guarantee for a particular, possibly adversarial, dataset.
@@ -53,7 +53,7 @@ def zhang2021_bounds(arch: Architecture, N: int, ds: Any = None, **_: Any) -> li
         rows.append(BoundRow(
             f"{SOURCE}, Theorem 2 (KKT points of problem (7); memcap train --regime zhang21)", "info", ok,
             "same as Theorem 1; then every KKT point has loss O(eps²)", values,
-            ("the O hides a factor ~ n²·κ²·(λ̃/s̃_min)² and needs eps ≤ eps_0 (reading aid E8); " + caveat)
+            ("the O hides a factor ~ n²·κ²·(λ̃/s̃_min)² and needs eps ≤ eps_0 (erratum ZZHSL-8); " + caveat)
             if ok else "; ".join(problems)))
     elif len(arch.widths) >= 2 and not arch.residual:
         m1, m2 = arch.widths[-2], arch.widths[-1]

@@ -27,7 +27,7 @@ PRECISIONS = ("float32", "float64", "exact")
 #: significand bits (including the implicit bit) of each float format
 MANTISSA_BITS = {"float32": 24, "float64": 53}
 #: tolerance factor per precision when none is given (× max(1, max |y|)); "faithful" in float32
-#: means error ≤ 1e-3 (numerics aid §0)
+#: means error ≤ 1e-3 (docs/precision.md)
 DEFAULT_TOL = {"float32": 1e-3, "float64": 1e-6, "exact": 1e-6}
 
 

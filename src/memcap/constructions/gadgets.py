@@ -17,16 +17,15 @@ HT: tuple[Any, ...] = ("ht",)
 
 def carrier(lb: Any) -> tuple[Any, ...]:
     """Unit tag: a hard-tanh unit whose pre-activation ``z`` stays in ``[lb, 1]`` on the data
-    (``lb > -1``), so it is the identity there (spec Sec. 0, "carrier units"; App. A after Cor. A.1:
-    the circle/diamond nodes are not doubled). In ReLU-like form it is ONE unit with pre-activation
+    (``lb > -1``), so it is the identity there. In ReLU-like form it is ONE unit with pre-activation
     ``z - lb >= 0``; downstream reads ``r/s+ + lb``."""
     return ("carrier", lb)
 
 
 def gate_pair(partner: int) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
     """Unit tags for a gate σ_G(t) built as the hard-tanh pair ``(2t+1, -2t+1)`` at indices
-    ``(i, partner)`` whose outgoing weights are equal, converted to the reading aid's 3-unit ReLU
-    gate (spec Sec. 0, erratum 9) instead of Gadget H's 4 units. Returns (tag of unit i, tag of the
+    ``(i, partner)`` whose outgoing weights are equal, converted to memcap's 3-unit ReLU
+    gate (erratum YSJ-9) instead of Gadget H's 4 units. Returns (tag of unit i, tag of the
     partner)."""
     return ("gate3", partner), ("gate3_partner",)
 
@@ -60,7 +59,7 @@ def gate_layer(w: np.ndarray, b: Any, centers: np.ndarray, halfwidth: Any, field
 
 def hardtanh_to_relu_like(layers: list[Dense], act: Activation, field: Field,
                           tags: dict[int, list[tuple[Any, ...]]] | None = None) -> list[Dense]:
-    """Gadget H (Yun et al. 2019, Sec. 2 / spec Sec. 0): replace every hard-tanh unit by two
+    """Gadget H (Yun et al. 2019, Sec. 2): replace every hard-tanh unit by two
     ReLU-like units.
 
     ``sH(t) = (sR(t+1) - sR(t-1) - s+ - s-) / (s+ - s-)``: a unit with pre-activation ``z`` becomes
@@ -69,7 +68,7 @@ def hardtanh_to_relu_like(layers: list[Dense], act: Activation, field: Field,
 
     ``tags`` (layer index -> one tag per unit, default :data:`HT`) marks units that convert more
     cheaply: :func:`carrier` units become ONE ReLU-like unit, :func:`gate_pair` gates THREE
-    (``σ_G(t) = (sR(t+1) - 2 sR(t) + sR(t-1))/(s+ - s-)``, spec Sec. 0). New units keep the order
+    (``σ_G(t) = (sR(t+1) - 2 sR(t) + sR(t-1))/(s+ - s-)``). New units keep the order
     of the units they come from. A hard-tanh target returns the layers unchanged.
     """
     if act.kind == "hardtanh":

@@ -63,7 +63,7 @@ PAPER_TREND = ("paper: training accuracy rises with depth at fixed width and, at
 
 
 def param_count(c: int, b: int, in_ch: int, k: int, classes: int) -> int:
-    """P(c, b) = (in·k + 1)c + b·2(k c² + c) + (c + 1)·classes (k = kernel elements; spec Sec. 10
+    """P(c, b) = (in·k + 1)c + b·2(k c² + c) + (c + 1)·classes (k = kernel elements;
     gives 28c + b(18c² + 2c) + 10c + 10 for CIFAR: in = 3, k = 9)."""
     return (in_ch * k + 1) * c + b * 2 * (k * c * c + c) + (c + 1) * classes
 

@@ -132,7 +132,7 @@ def sgd_near(ctx: ExperimentContext) -> ExperimentResult:
     ])
     notes = ["the constants ρ, γ, λ, τ, C of App. G depend on the existential C1..C5 of Lemma G.1 and are "
              "not computed; γ ≤ λ_min·B/(2λ_max²E²) would be tiny here, so the run uses η = B/(2λ_max) "
-             "and the guarantee is checked empirically (reading aid yun2019 §6).",
+             "and the guarantee is checked empirically.",
              "loss l(z; y) = (z − y)²/2 (Assumption 5.1 holds), without-replacement SGD reshuffled each "
              "epoch."]
     files = []

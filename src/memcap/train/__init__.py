@@ -4,7 +4,7 @@
 the CPU and returns a :class:`TrainResult`: a memcap :class:`~memcap.network.Network` (so ``verify``,
 ``save`` and ``export`` work on it), the loss history and a summary. Several learning-rate pairs can be
 trained at once as one batched tensor (leading grid axis); the best by final *training* loss is
-returned (the paper reports "the best" without naming the split; reading aid E14).
+returned (the paper reports "the best" without naming the split; erratum ZZHSL-14).
 
 Regimes (see :mod:`memcap.train.zhang21` and :mod:`memcap.train.regular`):
 
@@ -125,7 +125,7 @@ def train(ds: Dataset, width: int, regime: str = "zhang21", *, activation: str =
     - ``loss``: ``"mse"`` (default for regression; nn.MSELoss), ``"half_sum"`` (eq. (2)) or
       ``"cross_entropy"`` (default for classification, on ``d_y`` logits).
     - ``v_projection``: ``"exact"`` (projection onto B_{zeta,kappa}; v^0 is projected before step 1,
-      reading aid E2) or ``"off"`` (as the experiments were evidently run, E1). zhang21 only.
+      erratum ZZHSL-2) or ``"off"`` (as the experiments were evidently run, ZZHSL-1). zhang21 only.
     - ``batch_size``: ``None`` = full batch (the synthetic experiment); otherwise without-replacement
       mini-batches reshuffled every epoch; a *step* is one update.
     - ``lr_milestones``: steps at which both step sizes are multiplied by 0.1 (the stage-wise schedule

@@ -10,7 +10,7 @@ for ||xi^(0)|| <= rho and eta < gamma, R(theta^(0)) - R(theta*) = O(||xi^(0)||^2
 ||xi_par|| >= tau ||xi||^2; at the first violation t*, ||xi|| <= 2 ||xi^(0)|| and R - R* <= C ||xi^(0)||^4.
 
 :func:`differentiable_memorizer` builds theta* with ``construct(ds, "yun-3layer")`` (certified)
-and makes it a differentiable point as the reading aid prescribes (spec yun2019 Sec. 6 and erratum 11):
+and makes it a differentiable point as erratum YSJ-11 prescribes:
 targets strictly inside (-1, 1), margin > 0, and spare units made *dead* (bias -1) rather than zero
 (a zero unit sits on the ReLU kink). The result is re-verified. :func:`sgd_near_memorizer` perturbs
 theta* and runs SGD, logging per epoch R, ||xi||, ||xi_par||, and whether any activation pattern changed.

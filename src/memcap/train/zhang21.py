@@ -5,7 +5,7 @@
 - the pairwise network (6): ``f(x; w, v) = sum_{j<=m/2} v_j [sigma(w_j^T x) - sigma(w_{j+m/2}^T x)]``;
 - the mirrored LeCun initialization (Algorithm 1): ``w_j^0 ~ N(0, I_d/d)``, ``v_j^0 ~ N(0, 1/m)`` for
   ``j <= m/2``, then ``w_{j+m/2}^0 = +w_j^0`` — the same sign, as in Algorithm 1, the code and (F.13);
-  App. E.1 prints ``-w_j^0``, which with tanh does not give a zero output (reading aid E7);
+  App. E.1 prints ``-w_j^0``, which with tanh does not give a zero output (erratum ZZHSL-7);
 - the constraint set of problem (7): ``B_eps(w^0) = {||w - w^0||_F <= eps}`` (one Frobenius ball over
   the whole hidden matrix, centred at the initialization) and ``B_{zeta,kappa} = {v >= zeta 1,
   v_j / v_j' <= kappa}``, with their Euclidean projections (projected gradient descent, Algorithm 2).
@@ -13,15 +13,15 @@
 Where the paper's printed procedure is wrong we implement what the theory requires:
 
 - ``projectv`` of App. H.1 is not a projection (it moves one entry per call, indexes a (1, m/2) tensor
-  with a flat index — an IndexError — and hard-codes kappa = 1, zeta = 1e-3; reading aid E3). We use
+  with a flat index — an IndexError — and hard-codes kappa = 1, zeta = 1e-3; erratum ZZHSL-3). We use
   the exact Euclidean projection onto B_{zeta,kappa} (:func:`project_v`).
-- v^0 ~ N(0, 1/m) is outside B_{zeta,kappa} (negative entries; E2). With ``v_projection="exact"``
+- v^0 ~ N(0, 1/m) is outside B_{zeta,kappa} (negative entries; ZZHSL-2). With ``v_projection="exact"``
   v is projected once before the first step so that every iterate is feasible, as (7) requires.
 - The paper says v "never touches the boundary" for kappa = 1, but with kappa = 1 the feasible set is a
-  ray (all v_j equal, E1) so every feasible v is on the boundary; the experiments were evidently run
+  ray (all v_j equal, ZZHSL-1) so every feasible v is on the boundary; the experiments were evidently run
   without projecting v. ``v_projection="off"`` reproduces that ("as run").
-- Theorem 2 needs the activation to be analytic with sigma' != 0 (tanh; softplus; E6); ReLU is allowed
-  as the experiments' option but is outside the theory (E5).
+- Theorem 2 needs the activation to be analytic with sigma' != 0 (tanh; softplus; ZZHSL-6); ReLU is allowed
+  as the experiments' option but is outside the theory (ZZHSL-5).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ __all__ = ["ZETA", "KAPPA", "EPS", "MOMENTUM", "LR_W", "LR_V", "EPS_GRID", "LR_G
 
 #: B_{zeta,kappa}: v >= ZETA (App. H.2)
 ZETA = 1e-3
-#: B_{zeta,kappa}: v_j / v_j' <= KAPPA (App. H.2; kappa = 1 forces all v_j equal, reading aid E1)
+#: B_{zeta,kappa}: v_j / v_j' <= KAPPA (App. H.2; kappa = 1 forces all v_j equal, erratum ZZHSL-1)
 KAPPA = 1.0
 #: default radius of B_eps(w^0): the paper's random-label CIFAR-10 value (App. H.6)
 EPS = 10.0
@@ -64,7 +64,7 @@ def mirrored_lecun_init(torch: Any, G: int, m: int, d: int, C: int, generator: A
                         init: str = "lecun_normal", dtype: Any = None) -> tuple[Any, Any]:
     """Algorithm 1 for ``G`` independent copies: returns ``W0 (G, m, d)`` with ``W0[:, m/2:] = W0[:, :m/2]``
     and ``v0 (G, m/2, C)``. ``init="torch_default"`` draws the halves from nn.Linear's default
-    U(-1/sqrt(fan_in), 1/sqrt(fan_in)) — what the paper's code actually did (reading aid E13)."""
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)) — what the paper's code actually did (erratum ZZHSL-13)."""
     if m % 2:
         raise ValueError(f"the pairwise network needs an even width m (Assumption 1), got m = {m}")
     h = m // 2
@@ -135,7 +135,7 @@ def legacy_projectv(v: Any) -> Any:
     """The paper's printed ``projectv`` (App. H.1), for comparison only — it is NOT a projection.
 
     Ported on a flat vector (the printed version indexes a (1, m/2) tensor with a flat index, which
-    raises IndexError unless the arg-min is entry 0, reading aid E3). It moves one entry per call, tests
+    raises IndexError unless the arg-min is entry 0, erratum ZZHSL-3). It moves one entry per call, tests
     the ratio with the pre-clipping minimum and hard-codes zeta = 1e-3, kappa = 1, so its output can be
     infeasible: ``legacy_projectv([-1, 5]) = [0.001, 5]``. Never used by :func:`memcap.train.train`.
     """

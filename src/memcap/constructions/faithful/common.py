@@ -1,6 +1,6 @@
-"""Shared steps of the precision-faithful constructions (reading aid ``shared/specs/numerics.md``).
+"""Shared steps of the precision-faithful constructions (memcap's designs, docs/precision.md).
 
-* :func:`split_groups` — group boundaries at the largest gap in a window (numerics aid §3.2 step 1);
+* :func:`split_groups` — group boundaries at the largest gap in a window (design D3 (docs/precision.md));
 * :func:`knot_layer` — two ReLU knots per inter-group gap (§3.2 step 2);
 * :func:`ht_design` — per group, q alternating units whose affine pieces put unit r's point on its
   target and saturate it (±(1+m)) at every other point (§3.2 step 3);
@@ -26,7 +26,7 @@ from memcap.errors import NeedsExactArithmetic
 __all__ = ["sorted_projection", "split_groups", "knot_layer", "ht_design", "zigzag_design",
            "join_pieces", "lp_direction", "pad_groups", "default_q", "SLACK"]
 
-#: the aid's 10 % slack: p·q ≥ 1.1·N lets boundaries sit at the largest gap of a window
+#: design D3's 10 % slack: p·q ≥ 1.1·N lets boundaries sit at the largest gap of a window
 SLACK = 0.1
 
 
@@ -60,7 +60,7 @@ def sorted_projection(ds: Any, F: Field, u: np.ndarray) -> tuple[np.ndarray, np.
 
 def split_groups(c: np.ndarray, p: int, q: int) -> np.ndarray:
     """Boundaries ``b_0 = 0 < b_1 < ... < b_p = N`` of p consecutive groups of at most q sorted
-    points. Boundary j sits at the largest gap within ±0.15·q of round(jN/p) (aid §3.2 step 1),
+    points. Boundary j sits at the largest gap within ±0.15·q of round(jN/p) (design D3),
     restricted to the positions that keep every group non-empty and at most q long."""
     N = len(c)
     if p * q < N or p > N:
@@ -205,7 +205,8 @@ def lp_direction(Xg: np.ndarray, rng: np.random.Generator, starts: int = 5, roun
     components (measured: 50x larger certified float32 bound at N = 4096). Best of ``starts``
     random directions, then ``rounds`` LP rounds (fix the order, maximize δ subject to
     v^T(x_{π(i+1)} - x_{π(i)}) ≥ δ and Σ s_i |v_i| ≤ n², v = v⁺ - v⁻; HiGHS). The n² scale keeps
-    δ well above HiGHS's feasibility tolerance (aid §3.1). ``norm="range"`` is the aid's LP.
+    δ well above HiGHS's feasibility tolerance (design notes, docs/precision.md). ``norm="range"`` is
+    the plain range LP.
     """
     from scipy.optimize import linprog
 
@@ -231,7 +232,7 @@ def lp_direction(Xg: np.ndarray, rng: np.random.Generator, starts: int = 5, roun
         if norm == "mass":
             A_ub[-1, :d] = sc
             A_ub[-1, d:2 * d] = sc
-        else:  # the aid's range bound v^T(x_{π(n)} - x_{π(1)}) ≤ n²
+        else:  # the range bound v^T(x_{π(n)} - x_{π(1)}) ≤ n²
             A_ub[-1, :d] = Xg[order[-1]] - Xg[order[0]]
             A_ub[-1, d:2 * d] = -A_ub[-1, :d]
         b_ub = np.zeros(n)
@@ -253,7 +254,7 @@ def maxmin_groups(c: np.ndarray, p: int, q: int) -> np.ndarray:
     """Boundaries of at most p consecutive groups of at most q sorted points that MAXIMIZE the
     smallest boundary gap (binary search on the threshold; greedy farthest boundary is optimal for
     the number of groups at a fixed threshold). Used by twoproj-5layer, whose float32 gates need
-    every boundary gap to stay well above the rounding error of u^T x (departure from the aid's
+    every boundary gap to stay well above the rounding error of u^T x (departure from the design's
     window rule of §3.2, which it keeps for D3). May return fewer than p groups."""
     N = len(c)
     if p * q < N:

@@ -1,10 +1,10 @@
-"""Precision-faithful memorizers beyond the papers (reading aid ``shared/specs/numerics.md``).
+"""Precision-faithful memorizers beyond the papers (memcap's designs, docs/precision.md).
 
-* ``decoupled-3layer`` (aid §3.2, "D3"): Theorem 3.1's size class without the layer-2 chain;
-* ``twoproj-5layer`` (aid §3.3 G4L + §3.4): group along u, resolve each group along its own
+* ``decoupled-3layer`` (design D3): Theorem 3.1's size class without the layer-2 chain;
+* ``twoproj-5layer`` (design G4L + exact clip): group along u, resolve each group along its own
   LP-optimized direction behind exactly-zero ReLU gates, then an exact clipping stage; the
   construction that is float32-faithful for tens of thousands of points;
-* ``zigzag-3layer`` (aid §4): 3 ReLU layers with d1·d2 ≈ 2N (half of Theorem 3.1's 4N).
+* ``zigzag-3layer`` (design D3-zz): 3 ReLU layers with d1·d2 ≈ 2N (half of Theorem 3.1's 4N).
 
 Each function builds one network; the certificate states the exact-arithmetic guarantee and
 :func:`memcap.verify` / :mod:`memcap.certify.precision` certify what float32 / float64 evaluation does.
@@ -45,7 +45,7 @@ from memcap.network import IDENTITY, RELU, Activation, Dense, Network
 __all__ = ["decoupled_three_layer", "zigzag_three_layer", "twoproj_five_layer",
            "decoupled_sizes", "zigzag_sizes", "twoproj_sizes", "zigzag_minimal_widths"]
 
-REF = "memcap reading aid shared/specs/numerics.md (beyond Yun, Sra & Jadbabaie 2019, Thm 3.1)"
+REF = "memcap designs beyond Yun, Sra & Jadbabaie 2019, Thm 3.1 (docs/precision.md)"
 
 
 # ---- shared plumbing ----------------------------------------------------------------------------
@@ -91,7 +91,7 @@ def _output(out: Dense, rescaled: bool, scale: np.ndarray, center: np.ndarray, F
     return affine_output(out, F.array(scale), F.array(center)) if rescaled else out
 
 
-# ---- decoupled-3layer (aid §3.2) ----------------------------------------------------------------
+# ---- decoupled-3layer (design D3) ----------------------------------------------------------------
 def _d3_pq(N: int, d_y: int, widths: Any = None, q: int | None = None,
            slack: float = SLACK) -> tuple[int, int, int, int]:
     """(p, q, d1, d2): groups, units per group and output, hidden widths."""
@@ -127,7 +127,7 @@ def _d3_break(ds: Any, **_: Any) -> dict[str, Any]:
 
 @register(
     "decoupled-3layer",
-    theorem="numerics aid §3.2 (D3: decoupled layer 2, no ν-chain)",
+    theorem="design D3 (D3: decoupled layer 2, no ν-chain)",
     condition="⌊(d1+1)/2⌋·2⌊d2/(4·d_y)⌋ ≥ N (p groups of ≤ q points, q even); default 10 % slack",
     sizes="widths (2p-1, 2·d_y·q), p ≈ 1.1·N/q, q ≈ √N; ≈ 4.5–5·N parameters (d_y = 1)",
     size_formula=decoupled_sizes,
@@ -137,7 +137,7 @@ def decoupled_three_layer(ds: Any, arithmetic: str = "float64", widths: Any = No
                           q: int | None = None, slack: float = SLACK, margin: float = 0.25,
                           seed: int = 0, candidates: int = 20, activation: Any = "relu", **_: Any
                           ) -> Construction:
-    """D3 (numerics aid §3.2): 3 ReLU layers, widths (2p-1, 2q) with p·q ≥ N.
+    """D3 (design D3, docs/precision.md): 3 ReLU layers, widths (2p-1, 2q) with p·q ≥ N.
 
     Layer 1 has two ReLU knots in every inter-group gap (group boundaries at the largest gap of a
     window, 10 % slack), so each layer-2 unit gets an *independent* affine piece on every group: no
@@ -181,7 +181,7 @@ def decoupled_three_layer(ds: Any, arithmetic: str = "float64", widths: Any = No
     cond = Condition("⌊(d1+1)/2⌋·2⌊d2/(4·d_y)⌋ ≥ N", {"d1": d1, "d2": d2, "p": (d1 + 1) // 2, "q": q,
                                                       "N": N}, True)
     cert = Certificate(
-        "decoupled-3layer", "numerics aid §3.2 (D3)", REF,
+        "decoupled-3layer", "design D3 (D3)", REF,
         [Condition("x_i distinct", {"N": N}, True), cond],
         ["f(x_i) = y_i for every i in exact arithmetic of the stated weights" if F.exact else
          "f(x_i) = y_i up to the rounding of the construction to float64 (bounded by the verifier)"],
@@ -196,7 +196,7 @@ def decoupled_three_layer(ds: Any, arithmetic: str = "float64", widths: Any = No
                                     "build_seconds": time.perf_counter() - t0})
 
 
-# ---- zigzag-3layer (aid §4) ---------------------------------------------------------------------
+# ---- zigzag-3layer (design D3-zz) ---------------------------------------------------------------------
 def zigzag_minimal_widths(N: int, d_y: int = 1) -> tuple[int, int]:
     """Fewest hidden neurons (d1 + d2) with ⌊(d1+1)/2⌋·2⌊d2/(2d_y)⌋ ≥ N (ties: fewer parameters)."""
     best: tuple[int, int, int, int] | None = None
@@ -240,7 +240,7 @@ def _zz_break(ds: Any, **_: Any) -> dict[str, Any]:
 
 @register(
     "zigzag-3layer",
-    theorem="numerics aid §4 (D3-zz: single-ReLU zigzag, d1·d2 ≈ 2N)",
+    theorem="design D3-zz (D3-zz: single-ReLU zigzag, d1·d2 ≈ 2N)",
     condition="⌊(d1+1)/2⌋·2⌊d2/(2·d_y)⌋ ≥ N (ReLU), i.e. d1·d2 ≈ 2N — half of Theorem 3.1's 4N",
     sizes="widths (2p-1, d_y·Q), p·Q ≥ N, Q even; d1·d2 ≤ 2N + O(√N), ≈ 2√(2N) neurons",
     size_formula=zigzag_sizes,
@@ -250,7 +250,7 @@ def zigzag_three_layer(ds: Any, arithmetic: str = "float64", widths: Any = None,
                        margin: float = 0.25, seed: int = 0, candidates: int = 20,
                        activation: Any = "relu", **_: Any
                        ) -> Construction:
-    """D3-zz (numerics aid §4): 3 ReLU layers memorizing N points when ⌊(d1+1)/2⌋·2⌊d2/2⌋ ≥ N.
+    """D3-zz (design D3-zz, docs/precision.md): 3 ReLU layers memorizing N points when ⌊(d1+1)/2⌋·2⌊d2/2⌋ ≥ N.
 
     Layer 1 is D3's knot layer (p groups, 2p-1 units). Layer 2 has Q single ReLUs, output weights
     +1 (units 1..Q/2) and -1 (the rest): on every group they realise a zigzag interpolant with
@@ -293,7 +293,7 @@ def zigzag_three_layer(ds: Any, arithmetic: str = "float64", widths: Any = None,
     net = Network(layers, meta={"method": "zigzag-3layer", "activation": "relu"})
     cond = Condition("⌊(d1+1)/2⌋·2⌊d2/(2·d_y)⌋ ≥ N", {"d1": d1, "d2": d2, "lhs": p * Q, "N": N}, True)
     cert = Certificate(
-        "zigzag-3layer", "numerics aid §4 (D3-zz)", REF,
+        "zigzag-3layer", "design D3-zz (D3-zz)", REF,
         [Condition("x_i distinct", {"N": N}, True), cond],
         ["f(x_i) = y_i for every i in exact arithmetic of the stated weights" if F.exact else
          "f(x_i) = y_i up to the rounding of the construction to float64 (bounded by the verifier)"],

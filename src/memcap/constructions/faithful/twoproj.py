@@ -1,4 +1,4 @@
-"""``twoproj-5layer``: numerics aid §3.3 (G4L, two projections with exact ReLU gating) + §3.4
+"""``twoproj-5layer``: design G4L (two projections with exact ReLU gating) + exact clip
 (exact clipping layer). Registered from :mod:`memcap.constructions.faithful.three_layer`."""
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from memcap.network import IDENTITY, RELU, Activation, Dense, Network
 
 __all__ = ["twoproj_five_layer", "twoproj_sizes", "twoproj_default_q"]
 
-REF = "memcap reading aid shared/specs/numerics.md §3.3 (G4L) + §3.4 (exact clip)"
+REF = "memcap design G4L + exact clip (docs/precision.md)"
 
 
 def twoproj_default_q(N: int) -> int:
@@ -96,7 +96,8 @@ def _gate_projection(X: np.ndarray, p: int, q: int, seed: int, candidates: int, 
     """The grouping direction u: for each of ``projections`` seeds, the best-of-``candidates`` u of
     Theorem 3.1's step 0 (``choose_projection``); keep the one whose max-min partition has the
     largest smallest boundary gap relative to the float mass max_i Σ_j |u_j x_ij| — the quantity a
-    gate's rounding is measured against (departure from the aid, which scores min gap / range)."""
+    gate's rounding is measured against (departure from
+    design G4L's first version, which scores min gap / range)."""
     best, best_score = None, -1.0
     mass_x = np.abs(X)
     for k in range(max(1, projections)):
@@ -138,7 +139,7 @@ def _direction_job(job: tuple[np.ndarray, int, int, int, int, str]) -> tuple[np.
 def _group_direction(Xg: np.ndarray, rng: np.random.Generator, starts: int, rounds: int,
                      norm: str = "mass") -> tuple[np.ndarray, float]:
     """Layer-1 weights (w, b) of the carrier t_j = w^T x + b ∈ ≈[1/2, 3/2] on the group, rounded to
-    float32 (aid §5: round directions first, then build exactly on what is stored)."""
+    float32 (docs/precision.md: round directions first, then build exactly on what is stored)."""
     n = Xg.shape[0]
     if n == 1:
         return np.zeros(Xg.shape[1]), 1.0
@@ -155,7 +156,7 @@ def _group_direction(Xg: np.ndarray, rng: np.random.Generator, starts: int, roun
 
 @register(
     "twoproj-5layer",
-    theorem="numerics aid §3.3 G4L + §3.4 exact clip (two projections, exact ReLU gating)",
+    theorem="design G4L + exact clip (two projections, exact ReLU gating)",
     condition="p·q ≥ N: p groups along u, each of ≤ q points (q even) resolved along its own "
               "LP-optimized direction",
     sizes="widths (3p-2, 2p, d_y·q, d_y·q), p ≈ 1.1·N/q, q = 32 to N = 2¹⁶ then ≈ √N/2; dense ≈ "
@@ -168,7 +169,7 @@ def twoproj_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = Non
                        seed: int = 0, candidates: int = 20, lp_starts: int = 5, lp_rounds: int = 3,
                        workers: int | None = None, lp_norm: str = "mass", projections: int = 4,
                        activation: Any = "relu", widths: Any = None, **_: Any) -> Construction:
-    """G4L + exact clip (numerics aid §3.3, §3.4): a 5-layer ReLU network, widths
+    """G4L + exact clip (design G4L + exact clip, docs/precision.md): a 5-layer ReLU network, widths
     (3p-2, 2p, q, q), memorizing N points when p·q ≥ N.
 
     1. Group the points along c = u^T x (largest-gap boundaries, 10 % slack).
@@ -211,7 +212,7 @@ def twoproj_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = Non
     bc = np.zeros(p)
     t_sorted = []  # per group: points re-sorted by t
     if lp_norm not in ("mass", "range"):
-        raise ValueError(f"lp_norm must be 'mass' or 'range' (the aid's), got {lp_norm!r}")
+        raise ValueError(f"lp_norm must be 'mass' or 'range' (the plain range LP), got {lp_norm!r}")
     dirs = _directions([Xs[bounds[j]:bounds[j + 1]] for j in range(p)], seed, lp_starts, lp_rounds,
                        workers, lp_norm)
     for j in range(p):
@@ -298,7 +299,7 @@ def twoproj_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = Non
     if ds.task == "classification":
         notes.append("classification fit as one-hot targets; certified by margin > 0")
     cert = Certificate(
-        "twoproj-5layer", "numerics aid §3.3 G4L + §3.4", REF,
+        "twoproj-5layer", "design G4L + exact clip", REF,
         [Condition("x_i distinct", {"N": N}, True),
          Condition("p·q ≥ N", {"p": p, "q": q, "N": N}, True)],
         ["f(x_i) = y_i for every i in exact arithmetic of the stated weights" if F.exact else

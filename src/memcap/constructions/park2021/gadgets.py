@@ -3,7 +3,7 @@
 All gadgets act on a :class:`~memcap.constructions.park2021.program.Program` and on the integer parts
 (``floors``) of the hidden scalar at the data points, which is what every offset choice depends on.
 Thresholds are integers, so a STEP reading the hidden scalar depends on its floor only and the
-fractional part is carried through unchanged (spec Sec. 0).
+fractional part is carried through unchanged.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def project(Xq: np.ndarray, K0: int, seed: int = 0, tries: int = 200
         "Δ-separated at the stated Δ (Lemma 14 guarantees success with positive probability)")
 
 
-# ---- the mod gadget (Lemmas 15, 16; spec 3.2 with errata E1, E2) ----------------------------------
+# ---- the mod gadget (Lemmas 15, 16;  errata PLYS-1, PLYS-2) ----------------------------------
 def greedy_offsets(floors: np.ndarray, M: list[int], T: int) -> list[int]:
     """Smallest offsets b_j in [T] keeping images distinct (proofs of Lemmas 15/16, greedy)."""
     S = floors[floors < M[0]]
@@ -88,9 +88,9 @@ def mod_gadget(prog: Program, x: Expr, floors: np.ndarray, T: int, M: list[int],
 
     Spec 3.2 (corrected): ``f(x) = x + Σ_j (a_j − a_{j−1}) 1[x ≥ M_j] − T Σ_j 1[x ≥ θ_j]`` with
     ``a_j = b_j − q_j T + (j−1) T`` and θ_j = clamp((q_j+1)T − b_j, M_j, M_{j+1}). The paper's
-    eq. (5) coefficient b_i − Σ_{j<i} b_j is wrong (telescoping gives b_i − b_{i−1}, erratum E1) and
-    eq. (8)'s threshold min{2T − b_j, M_{j+1}} must also be clamped below at M_j (erratum E2).
-    The 2c indicators are laid out over ``widths`` (spec 3.2 layout); unused indicator slots get
+    eq. (5) coefficient b_i − Σ_{j<i} b_j is wrong (telescoping gives b_i − b_{i−1}, erratum PLYS-1) and
+    eq. (8)'s threshold min{2T − b_j, M_{j+1}} must also be clamped below at M_j (erratum PLYS-2).
+    The 2c indicators are laid out over ``widths``; unused indicator slots get
     zero coefficients. ``M`` may be empty (identity with the same neurons).
     """
     terms: list[tuple[int, Any]] = []
@@ -189,13 +189,13 @@ def lookup_width3(prog: Program, x: Expr, ws: list[Any], B: int, tag: str = "loo
 # ---- Lemmas 21/22: R-bit extraction (Theorem 1) ---------------------------------------------------
 def extract_rbit(prog: Program, x: Expr, v: Expr, B: int, D: int, R: int, tag: str = "extract"
                  ) -> Expr:
-    """Lemma 21/22 (spec 3.7): S = ⌈BD/R⌉ stages of two layers; returns the label of chunk ⌊x⌋.
+    """Lemma 21/22: S = ⌈BD/R⌉ stages of two layers; returns the label of chunk ⌊x⌋.
 
     Stage l: layer a = [ID x, ID v | STEP(v − j 2^{−lR}), j < 2^R | STEP(x − t), t = m_min..m_max+1];
     the top-R bits are telescoping sums of the threshold STEPs (the paper's η table). Layer b =
     [ID x, ID v − Σ u_i 2^{−p_i} | AND_i = STEP(u_i + 1[x ≥ m_i] − 1[x ≥ m_i+1] − 2)]; AND_i goes to
     the label slot 2^{−r(p_i)} below all data bits. The paper's layer a has R interval neurons; a
-    two-sided test needs two thresholds, so k_l = m_max − m_min + 2 (erratum E6).
+    two-sided test needs two thresholds, so k_l = m_max − m_min + 2 (erratum PLYS-6).
     """
     S = -(-(B * D) // R)
     for st in range(1, S + 1):
@@ -234,7 +234,7 @@ def extract_rbit(prog: Program, x: Expr, v: Expr, B: int, D: int, R: int, tag: s
 
 # ---- Lemma 23: width-3 extraction (Theorem 2), corrected ------------------------------------------
 def extract_width3(prog: Program, x: Expr, w: Expr, B: int, D: int, tag: str = "extract") -> Expr:
-    """Lemma 23 (spec 3.8, errata E4): (2D+1)B layers of width 3.
+    """Lemma 23 (erratum PLYS-4): (2D+1)B layers of width 3.
 
     Per chunk c: h = [ID x, ID w, STEP(x)], then x ← x − 1 + 3B(1 − STEP(x)) (the paper's two cases
     both read "l mod D = 1"; 3K should be 3B); per bit l = cD + j: g = [ID x, ID w, n = STEP(w − 2^{−l})],

@@ -3,7 +3,7 @@
 Every construction of Park, Lee, Yun & Shin (2021) is a *Step+Id network*: each hidden neuron is either
 ``ID: z -> z`` or ``STEP: z -> 1[z >= 0]``. Gadgets are written against a :class:`Program`, layer by
 layer, with affine expressions (:class:`Expr`) over the previous layer's neurons; composing gadgets
-never adds a layer because a gadget's output is affine in its last hidden layer (spec Sec. 0).
+never adds a layer because a gadget's output is affine in its last hidden layer.
 
 :func:`compile_program` turns a program into a plain :class:`~memcap.network.Network` that computes
 the same outputs *exactly on the given data* (Lemma 12 states the sigmoidal version; the ReLU and

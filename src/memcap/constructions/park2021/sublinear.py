@@ -1,13 +1,13 @@
 """Park, Lee, Yun & Shin (2021), "Provable memorization via deep neural networks using sub-linear
 parameters": Theorem 1 (``park-sublinear``) and Theorem 2 (``park-width3``).
 
-Pipeline (spec Sec. 2): projection to one dimension keeping the points ≥ 1 apart (Lemma 5/14) →
+Pipeline: projection to one dimension keeping the points ≥ 1 apart (Lemma 5/14) →
 compression 1 (Lemma 15, width-3 layers, bound K0 → U = ⌊N²/4⌋+1) → compression 2 (Lemma 16 stages,
 U → V) → lookup of a packed weight holding B labels (Lemmas 13/20) → bit extraction (Lemmas 21/22 or
 Lemma 23). Each gadget is a Step+Id block (:mod:`.park2021_gadgets`); the program is evaluated exactly
 on the data and compiled to an exact ReLU / hard-tanh network (:mod:`.park2021_program`). The
 architecture depends on (N, d_x, C, Δ) and the options only; its exact size comes from
-:mod:`.park2021_sizes` without building. Reading aid: ``shared/specs/park2021.md`` (errata E1–E11);
+:mod:`.park2021_sizes` without building. Errata: docs/errata.md (PLYS-n);
 where the paper is wrong the code says so at the spot.
 
 The lookup weights carry B·D bits (hundreds at N = 1000), so the networks are built in exact

@@ -5,7 +5,7 @@ One function per theorem, with the paper's symbols (λ_D, μ, C, E_i, c_i, τ, �
 * :func:`robust` — ``yu-robust``: Theorem 4.8 (proof App. B.5), any budget μ < λ_D/2 in L∞: width
   3n+1, depth 2N+1, F = y_i *exactly* on every ball B∞(x_i, μ) (strict, Remark 4.9). With
   ``norm=1`` Theorem B.5 (App. B.7) and with an integer ``norm=p >= 2`` Theorem B.6 (App. B.7, with the
-  reading aid's corrections E7/E8), both exact on the Lp balls, 3 hidden layers per point.
+  errata YGZ-7/YGZ-8), both exact on the Lp balls, 3 hidden layers per point.
 * :func:`lipschitz` — ``yu-lipschitz``: Theorem 5.2 (proof App. C.2): F(x_i) = y_i and
   Lip∞ = 2/λ_D exactly (the optimum), so sign F is right on every open ball of radius λ_D/2.
 
@@ -13,7 +13,7 @@ Modules: :mod:`.common` (norms, exact λ_D, the radius, rounding), :mod:`.robust
 B.6), :mod:`.lipschitz` (Thm 5.2), :mod:`.hard` (the datasets of the necessary conditions, Prop. 5.5(1)'s
 depth-2 network, the E6 counterexample).
 
-Reading aid: ``shared/specs/yu2024.md``; where the paper is wrong the code says so at the spot.
+Errata: docs/errata.md.; where the paper is wrong the code says so at the spot.
 
 Output convention. The paper's networks are scalar: Thm 4.8 predicts argmin_l |F - l| over labels
 l in [L] = {1..L}; Thm 5.2 predicts sign F. memcap classifiers output one score per class (argmax),

@@ -1,5 +1,5 @@
 """The datasets behind the necessary conditions of Sec. 4.2 and 5.2, Prop. 5.5(1)'s explicit
-depth-2 network, and the n = 2 counterexample to Prop. 5.4's proof (reading aid E6)."""
+depth-2 network, and the n = 2 counterexample to Prop. 5.4's proof (erratum YGZ-6)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ __all__ = ["thm43_dataset", "prop46_dataset", "prop54_dataset", "prop55_dataset"
 # ---- the datasets behind the necessary conditions (Sec. 4.2, 5.2), and Prop. 5.5(1)'s network ----
 def thm43_dataset(n: int, N: int) -> Dataset:
     """App. B.2 (Thm 4.3): blocks {0 (label 1), e_1..e_n (label 2)} shifted by k·(1,..,1), k < N/(n+1).
-    λ_D = 1. The paper labels 0/1; memcap class indices 0/1 are its labels 1/2 (reading aid E11)."""
+    λ_D = 1. The paper labels 0/1; memcap class indices 0/1 are its labels 1/2 (erratum YGZ-11)."""
     if N % (n + 1) or N < n + 1:
         raise ConditionError(f"Theorem 4.3's dataset needs N a positive multiple of n+1 = {n + 1}, got {N}")
     block = np.vstack([np.zeros(n), np.eye(n)])
@@ -29,7 +29,7 @@ def thm43_dataset(n: int, N: int) -> Dataset:
 
 def prop46_dataset(N: int, n: int = 1) -> Dataset:
     """App. B.4 (Prop. 4.6(2)): x_i = i·e_1, i = 1..N; labels 1, 3, 5 for i = 1..3, then 2 (i even)
-    and 4 (i odd) (the paper's list clashes at i = 2, reading aid E12). Class index = label - 1."""
+    and 4 (i odd) (the paper's list clashes at i = 2, erratum YGZ-12). Class index = label - 1."""
     if N < 5:
         raise ConditionError(f"Proposition 4.6(2)'s dataset needs N >= 5, got {N}")
     X = np.zeros((N, n))

@@ -31,7 +31,7 @@ __all__ = ["lipschitz", "lipschitz_sizes"]
 def lipschitz_sizes(ds: Dataset, **_: Any) -> dict[str, Any]:
     """Sizes of :func:`lipschitz`. Binary data (the paper's case): 1 + N(2e+5) hidden layers with
     e = ⌈log2 n⌉, so depth N(2⌈log2 n⌉+5)+2, width max(3n+1, n+4); the paper's structural count is
-    2n+1 + N(16n+13+2U+2e(n+1)) + 2 (U = rounds of the max tree with an odd count; reading aid 7.2).
+    2n+1 + N(16n+13+2U+2e(n+1)) + 2 (U = rounds of the max tree with an odd count).
     The paper only states O(N log n) depth and O(Nn log n) parameters (E4)."""
     n, N, L = ds.d_x, ds.N, ds.n_classes
     block, rounds = lipschitz_block_widths(n, L)
@@ -90,7 +90,7 @@ def _lip_layers(Xf: Any, labels: np.ndarray, L: int, w: Any, C: Any, F: Field) -
         # Step 2b: ν = ||x - x_k||_∞ by the max tree of Lemma C.1 (max(u, v) = r(u) + r(v - u));
         # with an odd count the last value is carried unpaired (the paper pads n to 2^e instead).
         # n = 1: e = ⌈log2 1⌉ = 0 rounds and ν = a_1, so a block has 5 hidden layers. Lemma C.1's
-        # "4d parameters" for the |·| layers means 4n (reading aid E5)
+        # "4d parameters" for the |·| layers means 4n (erratum YGZ-5)
         cnt = n
         while cnt > 1:
             P, U = cnt // 2, cnt % 2
@@ -121,7 +121,7 @@ def _lip_layers(Xf: Any, labels: np.ndarray, L: int, w: Any, C: Any, F: Field) -
             rows = chan()
             rows[c] = ({c: one, m: one}, zero)
             st.layer(rows + carries(m + 1))
-    # Step 3: output (paper: F = A - 2, "F^1" a typo for F^0, reading aid E4); scores
+    # Step 3: output (paper: F = A - 2, "F^1" a typo for F^0, erratum YGZ-4); scores
     half = F.const(Fraction(1, 2))
     if binary:
         st.layer([({0: -half}, one), ({0: half}, -one)], IDENTITY)

@@ -102,8 +102,8 @@ def _lp_plan(n: int, p: int, lam_lo: Fraction, mu: Fraction, L: int
     """Knots t_k, slopes a_k, τ and κ for Thm B.5 (p = 1) / Thm B.6 (integer p >= 2).
 
     p = 1 follows App. B.7 literally: τ = (λ/2 + μ)/2, κ = 4L/(3λ - 6μ). For p >= 2 the paper's
-    Step 2/3 constants are wrong (reading aid E7: 2(1/(3γ))^p and (3γ)^p L do not give a robust net; a
-    counterexample is in the reading aid), and its approximation range [-10Δ, 10Δ] is too small for
+    Step 2/3 constants are wrong (erratum YGZ-7: 2(1/(3γ))^p and (3γ)^p L do not give a robust net; a
+    counterexample is in tests/test_yu2024.py), and its approximation range [-10Δ, 10Δ] is too small for
     large n (E8). Here, with G >= t^p the PL interpolant on [0, R], R = λ - μ (G is increasing, so a
     coordinate beyond R still contributes >= R^p): in the ball S <= μ^p + nε <= τ; for an opposite label
     S >= (λ - μ)^p. τ = μ^p + nε̄ and κ = L/((λ-μ)^p - τ)."""
@@ -186,7 +186,7 @@ def robust_sizes(ds: Dataset, budget: float | None = None, radius: float | None 
     L∞: hidden widths (3n+1, n+2) N times, depth 2N+1; dense parameters
     (3n+1)(n+1) + (N-1)(3n+1)(n+3) + N(n+2)(3n+2) + L(n+3). The paper's structural count (entries
     the construction sets, scalar output) is (N-1)(8n+5) + 9n + 3 — not the (N-1)(12n+5)+2 stated in
-    Thm 4.8 (reading aid E1: layer (i-1.2) has 4n parameters, not 8n, and block 1 costs 9n+1).
+    Thm 4.8 (erratum YGZ-1: layer (i-1.2) has 4n parameters, not 8n, and block 1 costs 9n+1).
     Finite p: widths (2nK+n+1, n+2, n+2) N times, depth 3N+1 (K knots; K = 1 for p = 1)."""
     p = parse_norm(norm)
     N, n, L = ds.N, ds.d_x, ds.n_classes
@@ -351,7 +351,7 @@ def _robust_lp(ds: Dataset, arithmetic: str, budget: float | None, radius: float
     ]
     if p >= 2:
         notes += [
-            "Theorem B.6's constants are corrected (reading aid E7): the paper's bound 2(1/(3γ))^p and "
+            "Theorem B.6's constants are corrected (erratum YGZ-7): the paper's bound 2(1/(3γ))^p and "
             "coefficient (3γ)^p·L do not give a robust network; here τ = μ^p + nε̄, κ = L/((λ-μ)^p - τ)",
             "t^p is approximated by its piecewise-linear interpolant on [0, λ - μ] (one hidden layer "
             "per point, width 2nK) instead of Elbrächter et al.'s width-9 deep approximant, so the width "

@@ -4,7 +4,7 @@ One module of this package per part of the paper, one function per theorem:
 
 * :mod:`.three_layer` — Theorem 3.1 (``yun-3layer``).
 
-Reading aid: ``shared/specs/yun2019.md``; where the paper is wrong or silent the code says so.
+Where the paper is wrong or silent the code says so, citing docs/errata.md.
 """
 
 from memcap.constructions.yun2019.three_layer import (

@@ -2,7 +2,7 @@
 
 Layers 1-2 are Theorem 3.1's network (App. B) fitting the scalar class numbers ρ_j; layer 3 is one
 gate σ_G per class (Gadget G) that lets ρ_j through and blocks every other class; the output reads
-the gates as a one-hot vector. Reading aid: ``shared/specs/yun2019.md`` Sec. 2.
+the gates as a one-hot vector. Errata: docs/errata.md.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ REFERENCE = "Yun, Sra & Jadbabaie (2019), Proposition 3.2; proof in Appendix C"
 # ---- shared with Prop. 3.4 (deep.py) -------------------------------------------------------------
 def padded_neighbours(c: np.ndarray, delta: Any, n: int, F: Field) -> np.ndarray:
     """``c_0, c_1..c_n, c_{n+1}``: the sorted projections padded on the right with virtual points
-    ``c_N + s·δ`` up to n, extended by δ at both ends (App. B.2, spec Sec. 1 Step 0)."""
+    ``c_N + s·δ`` up to n, extended by δ at both ends (App. B.2)."""
     N = len(c)
     if n > N:
         c = np.concatenate([c, c[-1] + delta * F.array(np.arange(1, n - N + 1))])
@@ -48,7 +48,7 @@ def padded_neighbours(c: np.ndarray, delta: Any, n: int, F: Field) -> np.ndarray
 
 
 def class_numbers(n_classes: int, F: Field) -> tuple[np.ndarray, Any]:
-    """ρ_j = -1 + 2(j-1)/(d_y-1), equally spaced in [-1, 1] (the reading aid's best choice: it
+    """ρ_j = -1 + 2(j-1)/(d_y-1), equally spaced in [-1, 1] (memcap's best choice: it
     maximizes the smallest gap h = 2/(d_y-1)); returns ``(ρ, h)``. One class: ρ = (0), h = 1."""
     if n_classes == 1:
         return F.array(np.zeros(1)), F.const(1)
@@ -118,7 +118,7 @@ def four_layer_classifier(ds: Dataset, widths: tuple[int, ...] | None = None,
 
     * hard-tanh: ``4⌊d1/2⌋⌊d2/2⌋ ≥ N`` and ``d3 ≥ 2 d_y``;
     * ReLU-like: ``4⌊d1/4⌋⌊d2/4⌋ ≥ N`` and ``d3 ≥ 4 d_y`` (``gate="3unit"``: ``d3 ≥ 3 d_y``, the
-      reading aid's 3-unit gate ``σ_G(t) = (σ_R(t+1) - 2σ_R(t) + σ_R(t-1))/(s+ - s-)``).
+      memcap 3-unit gate ``σ_G(t) = (σ_R(t+1) - 2σ_R(t) + σ_R(t-1))/(s+ - s-)``).
 
     Construction: class j gets ρ_j (equally spaced in [-1, 1], gap h); layers 1-2 are Theorem 3.1's
     (d_y = 1) on the targets ρ_{class(i)}, so ``S = Σ_k a2_k = ρ + 1`` (App. B.4); layer 3 has, per
@@ -170,7 +170,7 @@ def four_layer_classifier(ds: Dataset, widths: tuple[int, ...] | None = None,
 
     notes = [f"projection u: best of {candidates} random integer directions (seed {seed})",
              f"class numbers ρ_j = -1 + 2(j-1)/(d_y-1), gap h = {float(h):.6g}",
-             "gate: " + ("3 ReLU-like units (reading aid Sec. 0, an improvement over the paper's 4)"
+             "gate: " + ("3 ReLU-like units"
                          if gate == "3unit" else f"{g} units (Gadget G as in App. C)")]
     if p * q > N:
         notes.append(f"{p * q - N} virtual points padded after the last projection")

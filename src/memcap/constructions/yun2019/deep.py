@@ -6,7 +6,7 @@ chunk is fitted by Theorem 3.1's layers 1-2 (:func:`thm31_block`, boundary-varia
 that its sums are ``(y+1)/2`` on its own points and exactly 0 on every other point. Carrier units
 pass the scaled projection ("circle" nodes) forward to later blocks and the running output sums
 ("diamond" nodes) to the output. Classification data (Cor. A.2/A.3) fit the scalar class number
-ρ and end with one gate layer. Reading aid: ``shared/specs/yun2019.md`` Sec. 3.
+ρ and end with one gate layer. Errata: docs/errata.md.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def deep_network(ds: Dataset, widths: tuple[int, ...] | None = None, activation:
     * ``4 Σ_j ⌊(d_{l_j} - r_j)/k⌋ ⌊(d_{l_j+1} - r_j)/(k d_y)⌋ ≥ N``, ``r_j = d_y 1{j>1} + 1{j<m}``,
       k = 2 (hard-tanh, Prop. 3.4) or 4 (ReLU-like, Cor. A.1), layers strictly between blocks
       ≥ d_y + 1 and layers after l_m + 1 ≥ d_y (the minus signs lost in the main text restored,
-      reading aid erratum 5);
+      erratum YSJ-5);
     * classification (``variant="classification"``, the default for class labels via ``"auto"``):
       ``4 Σ_{j<m} ⌊(d_{l_j} - r_j)/k⌋ ⌊(d_{l_j+1} - r_j)/k⌋ ≥ N``, ``r_j = 1{j>1} + 1{j<m-1}``,
       gate layer ``d_{l_m} ≥ 2 d_y`` (hard-tanh) / ``4 d_y`` (ReLU-like; 3 d_y with
@@ -267,7 +267,7 @@ def deep_network(ds: Dataset, widths: tuple[int, ...] | None = None, activation:
            "; chosen by plan_deep (largest left-hand side, then fewer blocks, then earlier layers)"),
         f"points per block: {[min(max(N - sum(sizes[:j]), 0), sizes[j]) for j in range(M)]}"
         + (f" ({M - used} block(s) without points get zero weights)" if used < M else ""),
-        "boundary-variant thresholds (reading aid Sec. 1) so each block outputs exactly 0 off its chunk",
+        "boundary-variant thresholds so each block outputs exactly 0 off its chunk",
     ]
     if widths is None:
         notes.append(f"default widths: {DEFAULT_BLOCK_LAYERS} hidden layers of the smallest equal width "

@@ -10,7 +10,7 @@ Construction (gates from :mod:`.two_layer`): each group P of ≤ d_x class-k poi
 residual layer l that outputs 1 on P and 0 elsewhere; its outgoing column ``β e_k`` pushes P's points
 along e_k past ``x^max_(k) + m`` (m ≥ 1 original unit). Points are chosen once, so P is unmoved when
 its gate reads ``h^{l-1}``. The last layer thresholds coordinate k at ``x^max_(k) + m/2`` to recover
-one-hot outputs. Departures from App. F.1, each from the reading aid's errata (Sec. 7):
+one-hot outputs. Departures from App. F.1, each from docs/errata.md:
 
 * gates of 2 (hard-tanh), 4 (ReLU-like) or 3 (``gate=3``) units must sit in one residual layer, so
   the condition checked is ``Σ_l ⌊d_l/k⌋ ≥ G`` (item 6), not ``Σ_l d_l ≥ kN/d_x + k d_y``;

@@ -1,7 +1,7 @@
 """Theorem 3.1 of Yun, Sra & Jadbabaie (2019): the 3-layer memorizer (App. B).
 
 Each public function builds one theorem's network with the paper's symbols (p, q, I_k, ν, μ, α).
-Reading aid: ``shared/specs/yun2019.md``; where the paper is wrong or silent the code says so.
+Where the paper is wrong or silent the code says so, citing docs/errata.md.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ REFERENCE = "Yun, Sra & Jadbabaie (2019), Theorem 3.1; proof in Appendix B"
 def choose_projection(X: np.ndarray, seed: int = 0, candidates: int = 20) -> np.ndarray:
     """Step 0 (App. B.2): a direction u with all u^T x_i distinct.
 
-    The paper takes any random u. Following the reading aid (Sec. 1, Step 0; numerics Sec. 1) we draw
+    The paper takes any random u. We draw
     ``candidates`` small random *integer* vectors (so weights stay exact rationals of the data) and
     keep the one maximizing min consecutive gap / range of the projections: 3-4 bits less weight
     growth than a single random u.
@@ -82,12 +82,12 @@ def thm31_block(cx: np.ndarray, Y: np.ndarray, p: int, q: int, F: Field, margin:
     coordinate-major). For every chunk point, the q layer-2 hard-tanh outputs of coordinate t sum to
     ``y_t + 1`` (App. B.4).
 
-    ``boundary=True`` is the reading aid's boundary variant (spec Sec. 1, erratum 12): the smallest
+    ``boundary=True`` is memcap's boundary variant (erratum YSJ-12): the smallest
     gaps of group 1 and group p also include the distances of ``c_1`` and ``c_n`` to the saturation
     points, so that for every ``c <= c_0`` or ``c >= c_{n+1}`` the layer-2 units output -1 (odd k)
     / +1 (even k) and each coordinate sums to exactly 0 (App. E's claim, which needs this and q
     even). Only groups 1 and p matter: below the chunk ``z2_k = y_{i_k,1} - W2[k,1](1 + a_1)`` and
-    above it ``z2_k = y_{i_k,p} + W2[k,p](s_p - a_p)``, so the aid's "include the end gaps in every
+    above it ``z2_k = y_{i_k,p} + W2[k,p](s_p - a_p)``, so the earlier rule "include the end gaps in every
     g_j" is more than needed (and makes weights larger); we include them for j = 1 and j = p only.
     """
     c = cx[1:-1]
@@ -103,7 +103,7 @@ def thm31_block(cx: np.ndarray, Y: np.ndarray, p: int, q: int, F: Field, margin:
     # a1_j at the points of group j: (-1)^{j-1} (4c - S_j)/D_j, strictly inside (-1, 1)
     cg = c.reshape(p, q)
     a1 = sgn[:, None] * (cg * 4 - S[:, None]) / D[:, None]  # (p, q)
-    # T_j = 2/g_j with g_j the smallest in-group gap of a1_j (reading aid Sec. 1; the paper only
+    # T_j = 2/g_j with g_j the smallest in-group gap of a1_j (the paper only
     # says "large enough α").
     g = (cg[:, 1:] - cg[:, :-1]).min(axis=1) * 4 / D if q > 1 else F.array(np.full(p, 2.0))
     if boundary:  # distances of c_1 and c_n to saturation, in a1 units: 2(c_1-c_0)/D_1, 2(c_{n+1}-c_n)/D_p
@@ -216,7 +216,7 @@ def three_layer(ds: Dataset, widths: tuple[int, int] | None = None, activation: 
 
     Targets outside [-1, 1] are rescaled per output and the last layer undoes the scaling (stated in
     the certificate). Classification data are fit as one-hot targets. ``widths=None`` picks the
-    fewest hidden neurons the condition allows. ``margin`` (the reading aid's m) pushes clipped
+    fewest hidden neurons the condition allows. ``margin`` (memcap's m) pushes clipped
     points ``margin·T_j`` past the hard-tanh knees, which float evaluation needs; m = 0 is exact.
     Runs in O(N·d_x + N log N + N·d_y) after the projection; no dense linear algebra.
     """

@@ -8,7 +8,7 @@ contains no other data point. A *gate* ``σ_G(t) = max(0, 1 - |t|)`` evaluated a
 ``α ≥ 1 / min_{i ∉ P} |w^T x_i + c|``. One gate per group of ≤ d_x same-class points; class k needs
 ``⌈N_k / d_x⌉`` gates, ``G = Σ_k ⌈N_k/d_x⌉ ≤ N/d_x + d_y`` in all.
 
-Gate widths (reading aid Sec. 0): 2 hard-tanh units ``σ_H(±2t + 1)/2``; 4 ReLU-like units (Gadget H
+Gate widths: 2 hard-tanh units ``σ_H(±2t + 1)/2``; 4 ReLU-like units (Gadget H
 applied to those two, with a constant offset that the next bias absorbs); or 3 ReLU-like units
 ``(σ_R(t+1) - 2σ_R(t) + σ_R(t-1))/(s+ - s-)`` with no offset (``gate=3``).
 
@@ -102,7 +102,7 @@ def gate_hyperplane(A: flint.fmpz_mat, rows: list[list[int]], P: list[int], rng:
     """An exact integer (w, c) with w^T h + c = 0 on the group P and ≠ 0 on every other row.
 
     ``A`` = [rows 1]. With |P| < d_x the hyperplane is a random integer combination of the null space
-    (the reading aid's auxiliary points), re-drawn until it avoids every other point. Raises
+    (memcap's auxiliary points), re-drawn until it avoids every other point. Raises
     :class:`DegenerateSubset` when P itself is affinely dependent or some other point lies in every
     admissible hyperplane (P plus that point are then on one hyperplane). Returns (normal, values).
     """
@@ -124,7 +124,7 @@ def gate_hyperplane(A: flint.fmpz_mat, rows: list[list[int]], P: list[int], rng:
     for _ in range(60):
         if nullity == 1:
             w = list(basis[0])
-        else:  # a random hyperplane through P (the reading aid's auxiliary points)
+        else:  # a random hyperplane through P (memcap's auxiliary points)
             coef = [int(v) for v in rng.integers(-R, R + 1, size=nullity)]
             w = [sum(basis[c][r] * coef[c] for c in range(nullity)) for r in range(d + 1)]
         vals = values(w)
@@ -376,7 +376,7 @@ def two_layer_gp(ds: Dataset, widths: tuple[int, ...] | None = None, activation:
                  f"the construction "
                  f"uses {k}·G = {k * G} (G ≤ N/d_x + d_y always)")
     if k == 3:
-        notes.append("3-unit gate (σ_R(t+1) - 2σ_R(t) + σ_R(t-1))/(s+ - s-) (reading aid Sec. 0), no offset")
+        notes.append("3-unit gate (σ_R(t+1) - 2σ_R(t) + σ_R(t-1))/(s+ - s-), no offset")
     elif k == 4:
         notes.append("4-unit ReLU gate (Gadget H on the paper's two hard-tanh units); its constant "
                      "offset -(s+ + s-)/(s+ - s-) per gate is absorbed by b2")
