@@ -168,7 +168,7 @@ def test_proposition_55_1_depth2_network_is_robust():
 
 
 def test_proposition_54_fails_for_n2():
-    """Reading aid E6: 1 - 2·max(x_1, x_2) is a depth-2 memorizer of T (n = 2) with Lip∞ = 2 = 2/λ_T."""
+    """Erratum YGZ-6: 1 - 2·max(x_1, x_2) is a depth-2 memorizer of T (n = 2) with Lip∞ = 2 = 2/λ_T."""
     from memcap.certify.lipschitz import gradient_lower_bound, interval_bound, pairs_lower_bound
     from memcap.constructions.yu2024 import prop54_dataset, prop54_n2_network
 

@@ -199,7 +199,7 @@ def lp_direction(Xg: np.ndarray, rng: np.random.Generator, starts: int = 5, roun
     """Aid §3.1, adapted: a direction v maximizing min consecutive gap of v^T x on the group
     relative to the float *mass* Σ_i |v_i|·s_i (s_i = max |x_i| on the group).
 
-    The aid bounds the range v^T(x_{π(n)} - x_{π(1)}) ≤ n². We bound the l1 mass instead, because
+    The first version bounded the range v^T(x_{π(n)} - x_{π(1)}) ≤ n². We bound the l1 mass instead, because
     the rounding error of the carrier v^T x + b in any float format is γ_{d+1}·(Σ|v_i x_i| + |b|),
     not a multiple of the range: a range-normalized LP direction can have large cancelling
     components (measured: 50x larger certified float32 bound at N = 4096). Best of ``starts``

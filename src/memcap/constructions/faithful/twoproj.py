@@ -233,7 +233,7 @@ def twoproj_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = Non
     # has cost it up to 1/2
     M = 2 * np.maximum(3.0, np.ceil(np.abs(Wc).sum(axis=1) * xmax + np.abs(bc) + 2))
     # ---- layer 1: gates around every boundary gap, then carriers ----
-    # The aid puts the two gate thresholds at a + G/3 and a + 2G/3; we put both at the middle
+    # The first version put the two gate thresholds at a + G/3 and a + 2G/3; we put both at the middle
     # a + G/2 (e+ = relu((c - a - G/2)/(G/2)), e- = relu((a + G/2 - c)/(G/2))): still ≤ -1 on the
     # closed side and ≥ 1 on the open side, with 1.5x more room for the rounding of u^T x.
     uf = F.array(u)

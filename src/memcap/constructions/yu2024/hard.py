@@ -89,7 +89,7 @@ def prop55_network(n: int, N: int, mu: float) -> Network:
 
 
 def prop54_n2_network() -> Network:
-    """Reading aid E6: for n = 2 the depth-2 net F = 1 - 2r(x1) + 2r(-x1) - 2r(x2 - x1) = 1 - 2max(x1, x2)
+    """Erratum YGZ-6: for n = 2 the depth-2 net F = 1 - 2r(x1) + 2r(-x1) - 2r(x2 - x1) = 1 - 2max(x1, x2)
     memorizes T (Prop. 5.4's dataset) with Lip∞ = 2 = 2/λ_T, so Prop. 5.4 needs n >= 3. Scores ±F/2."""
     W1 = np.array([[1.0, 0.0], [-1.0, 0.0], [-1.0, 1.0]])
     f = np.array([-2.0, 2.0, -2.0])  # F = 1 + f·h
