@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from memcap.network import Activation, Dense, Network
+from memcap.norms import BALL_NORMS, norm_name, parse_norm
 from memcap.numerics import _abs64, to_float_array, unit_roundoff
 
 __all__ = ["LipschitzBound", "product_bound", "interval_bound", "pairs_lower_bound",
@@ -53,14 +54,8 @@ class LipschitzBound:
 
 
 def _norm_key(norm: Any) -> str:
-    t = str(norm).lower().lstrip("l")
-    if t in ("inf", "infinity", "∞"):
-        return "inf"
-    if t in ("1", "1.0"):
-        return "1"
-    if t in ("2", "2.0"):
-        return "2"
-    raise ValueError(f"norm must be inf, 1 or 2, got {norm!r}")
+    """``"inf"``, ``"1"`` or ``"2"`` (read by :func:`memcap.norms.parse_norm`; others: OptionError)."""
+    return norm_name(parse_norm(norm, allowed=BALL_NORMS))
 
 
 def _up(x: np.ndarray | float) -> Any:

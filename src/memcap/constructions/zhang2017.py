@@ -15,7 +15,7 @@ import numpy as np
 from memcap.constructions.base import Certificate, Condition, ConditionError, Construction, Field, register
 from memcap.constructions.yun2019.three_layer import sorted_projection
 from memcap.data.dataset import Dataset
-from memcap.network import IDENTITY, RELU, Activation, Dense, Network
+from memcap.network import IDENTITY, RELU, Activation, Dense, Network, as_activation
 
 __all__ = ["zhang_wide", "zhang_wide_sizes"]
 
@@ -56,7 +56,7 @@ def zhang_wide(ds: Dataset, widths: tuple[int, ...] | None = None, activation: s
     classification is fit as one-hot targets. ReLU only (a leaky slope breaks the triangular form).
     """
     t0 = time.perf_counter()
-    act = Activation.parse(activation) if isinstance(activation, str) else activation
+    act = as_activation(activation)
     if act != RELU:
         raise ConditionError(f"Zhang et al.'s Theorem 1 uses ReLU (A is triangular only when max(t, 0) "
                              f"vanishes for t < 0), got {act.name}")

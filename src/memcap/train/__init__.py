@@ -36,7 +36,7 @@ import numpy as np
 
 from memcap._util import require_extra
 from memcap.data.dataset import Dataset
-from memcap.network import IDENTITY, Activation, Dense, Network
+from memcap.network import IDENTITY, Activation, Dense, Network, as_activation
 from memcap.train import zhang21 as Z
 from memcap.train.checkpoint import load_checkpoint, save_checkpoint
 from memcap.train.regular import lecun_init
@@ -379,5 +379,5 @@ def _train(ds: Dataset, width: int, regime: str, *, activation: str, steps: int,
     meta = {"trained": True, "source": "memcap.train", **{k: info[k] for k in (
         "regime", "width", "activation", "eps", "lr_w", "lr_v", "steps", "final_loss", "seed")},
         "data": ds.name}
-    net = network_from_weights(W_np[best], V_np[best], Activation.parse(activation), meta)
+    net = network_from_weights(W_np[best], V_np[best], as_activation(activation), meta)
     return TrainResult(net, best_hist, info, runs)

@@ -40,7 +40,7 @@ from memcap.constructions.faithful.common import (
 )
 from memcap.constructions.gadgets import affine_output, pad_units
 from memcap.constructions.yun2019.three_layer import choose_projection, rescale_targets
-from memcap.network import IDENTITY, RELU, Activation, Dense, Network
+from memcap.network import IDENTITY, RELU, Dense, Network, as_activation
 
 __all__ = ["decoupled_three_layer", "zigzag_three_layer", "twoproj_five_layer",
            "decoupled_sizes", "zigzag_sizes", "twoproj_sizes", "zigzag_minimal_widths"]
@@ -51,7 +51,7 @@ REF = "memcap reading aid shared/specs/numerics.md (beyond Yun, Sra & Jadbabaie 
 # ---- shared plumbing ----------------------------------------------------------------------------
 def require_relu(method: str, activation: Any) -> None:
     """These constructions are plain-ReLU designs (exact zeros of inactive units): refuse others."""
-    act = Activation.parse(activation) if isinstance(activation, str) else activation
+    act = as_activation(activation)
     if act != RELU:
         raise ConditionError(f"{method} is a plain ReLU construction (inactive units must output exactly "
                              f"0); activation {act.name} is not supported: use activation='relu'")

@@ -30,7 +30,7 @@ from memcap.constructions.faithful.common import (
 )
 from memcap.constructions.gadgets import affine_output, pad_units
 from memcap.constructions.yun2019.three_layer import choose_projection, rescale_targets
-from memcap.network import IDENTITY, RELU, Activation, Dense, Network
+from memcap.network import IDENTITY, RELU, Dense, Network, as_activation
 
 __all__ = ["twoproj_five_layer", "twoproj_sizes", "twoproj_default_q"]
 
@@ -185,7 +185,7 @@ def twoproj_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = Non
     non-zeros per row; sound float bounds use the zeros).
     """
     t0 = time.perf_counter()
-    if (Activation.parse(activation) if isinstance(activation, str) else activation) != RELU:
+    if as_activation(activation) != RELU:
         raise ConditionError("twoproj-5layer is a plain ReLU construction (exact-zero gates); "
                              f"activation {activation} is not supported: use activation='relu'")
     F = Field(arithmetic)

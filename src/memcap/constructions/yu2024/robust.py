@@ -14,7 +14,6 @@ from memcap.constructions.yu2024.common import (
     EPS52,
     REFERENCE,
     _dense_params,
-    _norm_name,
     _num,
     _paper_labels,
     _root_lower,
@@ -22,11 +21,11 @@ from memcap.constructions.yu2024.common import (
     _setup,
     choose_radius,
     exact_separation,
-    parse_norm,
 )
 from memcap.data.dataset import Dataset
 from memcap.errors import NeedsExactArithmetic
 from memcap.network import IDENTITY, RELU, Dense, Network
+from memcap.norms import norm_name, parse_norm
 
 __all__ = ["robust", "robust_sizes", "knots_for"]
 
@@ -198,7 +197,7 @@ def robust_sizes(ds: Dataset, budget: float | None = None, radius: float | None 
                 "parameters": _dense_params(n, widths, L)}
     lam_p, _ = exact_separation(ds, p)
     lam_lo = _root_lower(lam_p, int(p))
-    mu = choose_radius(lam_lo, budget, radius, _norm_name(p))
+    mu = choose_radius(lam_lo, budget, radius, norm_name(p))
     t, _a, _tau, _kappa = _lp_plan(n, int(p), lam_lo, mu, L)
     K = len(t)
     widths = [2 * n * K + n + 1, n + 2, n + 2] * N

@@ -34,7 +34,7 @@ from memcap.constructions.yun2019.three_layer import (
     three_layer_minimal_widths,
 )
 from memcap.data.dataset import Dataset
-from memcap.network import HARDTANH, IDENTITY, Activation, Dense, Network
+from memcap.network import HARDTANH, IDENTITY, Activation, Dense, Network, as_activation
 
 __all__ = ["four_layer_classifier", "classifier_sizes", "class_numbers", "sorted_projection",
            "padded_neighbours"]
@@ -63,7 +63,7 @@ def class_numbers(n_classes: int, F: Field) -> tuple[np.ndarray, Any]:
 
 # ---- Proposition 3.2 ---------------------------------------------------------------------------
 def _parse(activation: str | Activation) -> Activation:
-    act = Activation.parse(activation) if isinstance(activation, str) else activation
+    act = as_activation(activation)
     if act.kind not in ("hardtanh", "relu_like"):
         raise ConditionError(f"Proposition 3.2 needs a hard-tanh or ReLU-like activation, not {act.name}")
     return act

@@ -18,7 +18,7 @@ from memcap.constructions.gadgets import (
     relu_units_per_gate,
 )
 from memcap.data.dataset import Dataset
-from memcap.network import Activation
+from memcap.network import Activation, as_activation
 
 __all__ = ["DeepPlan", "plan_deep", "deep_default_widths", "deep_sizes", "DEFAULT_BLOCK_LAYERS",
            "REFERENCE"]
@@ -234,7 +234,7 @@ def _variants(ds: Dataset, variant: str) -> list[str]:
 
 
 def _act(activation: str | Activation) -> Activation:
-    act = Activation.parse(activation) if isinstance(activation, str) else activation
+    act = as_activation(activation)
     if act.kind not in ("hardtanh", "relu_like"):
         raise ConditionError(f"Proposition 3.4 needs a hard-tanh or ReLU-like activation, not {act.name}")
     return act

@@ -23,7 +23,7 @@ from memcap.constructions.base import (
 from memcap.constructions.gadgets import affine_output, hardtanh_to_relu_like, pad_units
 from memcap.data.dataset import Dataset
 from memcap.errors import NeedsExactArithmetic
-from memcap.network import HARDTANH, IDENTITY, Activation, Dense, Network
+from memcap.network import HARDTANH, IDENTITY, Activation, Dense, Network, as_activation
 
 __all__ = ["three_layer", "three_layer_free_integers", "three_layer_minimal_widths", "three_layer_sizes",
            "choose_projection", "rescale_targets", "thm31_block"]
@@ -208,7 +208,7 @@ def _condition(N: int, d1: int, d2: int, d_y: int, activation: Activation) -> Co
 def three_layer_sizes(ds: Dataset, widths: tuple[int, int] | None = None,
                       activation: str | Activation = "relu", **_: Any) -> dict[str, Any]:
     """Sizes of :func:`three_layer` without building: widths and P = d1(dx+1) + d2(d1+1) + dy(d2+1)."""
-    act = Activation.parse(activation) if isinstance(activation, str) else activation
+    act = as_activation(activation)
     d1, d2 = widths or three_layer_minimal_widths(ds.N, ds.d_y, act, ds.d_x)
     return {"widths": [d1, d2], "depth": 3,
             "parameters": d1 * (ds.d_x + 1) + d2 * (d1 + 1) + ds.d_y * (d2 + 1)}
@@ -216,7 +216,7 @@ def three_layer_sizes(ds: Dataset, widths: tuple[int, int] | None = None,
 
 def _three_layer_break(ds: Dataset, activation: str = "relu", **_: Any) -> dict[str, Any]:
     """Widths one unit short: keep d1, take the largest d2 whose condition fails (d2 + 1 passes)."""
-    act = Activation.parse(activation)
+    act = as_activation(activation)
     d1, _ = three_layer_minimal_widths(ds.N, ds.d_y, act, ds.d_x)
     k = 2 if act.kind == "hardtanh" else 4
     m = -(-ds.N // (4 * (d1 // k)))  # smallest ⌊d2/(k·dy)⌋ that passes
@@ -249,7 +249,7 @@ def three_layer(ds: Dataset, widths: tuple[int, int] | None = None, activation: 
     """
     t0 = time.perf_counter()
     F = Field(arithmetic)
-    act = Activation.parse(activation) if isinstance(activation, str) else activation
+    act = as_activation(activation)
     if act.kind == "identity":
         raise ConditionError("Theorem 3.1 needs a hard-tanh or ReLU-like activation, not identity")
     N, d_y, d_x = ds.N, ds.d_y, ds.d_x

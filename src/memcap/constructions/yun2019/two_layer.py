@@ -35,7 +35,7 @@ from memcap.constructions.yun2019.general_position import (
     integer_coords,
 )
 from memcap.data.dataset import Dataset
-from memcap.network import IDENTITY, Activation, Dense, Network
+from memcap.network import IDENTITY, Activation, Dense, Network, as_activation
 from memcap.numerics import to_float_array
 
 __all__ = ["two_layer_gp", "two_layer_gp_sizes", "gate_units", "gate_count", "class_groups",
@@ -290,7 +290,7 @@ def zeros_field(shape: tuple[int, ...], exact: bool) -> np.ndarray:
 
 # ---- Corollary 4.2 -------------------------------------------------------------------------------------
 def _parse(activation: str | Activation) -> Activation:
-    return Activation.parse(activation) if isinstance(activation, str) else activation
+    return as_activation(activation)
 
 
 def two_layer_gp_sizes(ds: Dataset, widths: tuple[int, ...] | None = None,
