@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from memcap.constructions.base import Certificate, Condition, ConditionError, Construction, Field, register
+from memcap.constructions.options import ACTIVATION, CANDIDATES, SEED, WIDTHS
 from memcap.constructions.yun2019.three_layer import sorted_projection
 from memcap.data.dataset import Dataset
 from memcap.network import IDENTITY, RELU, Activation, Dense, Network, as_activation
@@ -40,6 +41,7 @@ def _zhang_break(ds: Dataset, **_: Any) -> dict[str, Any]:
     sizes="one hidden layer of N ReLUs; P = N(d_x+1) + d_y(N+1) (2N + d_x distinct numbers)",
     size_formula=zhang_wide_sizes,
     break_condition=_zhang_break,
+    options=(WIDTHS, ACTIVATION.with_default("relu", "relu only"), SEED, CANDIDATES),
 )
 def zhang_wide(ds: Dataset, widths: tuple[int, ...] | None = None, activation: str | Activation = "relu",
                arithmetic: str = "float64", seed: int = 0, candidates: int = 20) -> Construction:

@@ -39,6 +39,7 @@ from memcap.constructions.faithful.common import (
     zigzag_design,
 )
 from memcap.constructions.gadgets import affine_output, pad_units
+from memcap.constructions.options import ACTIVATION, CANDIDATES, MARGIN, SEED, WIDTHS, Option
 from memcap.constructions.yun2019.three_layer import choose_projection, rescale_targets
 from memcap.network import IDENTITY, RELU, Dense, Network, as_activation
 
@@ -132,10 +133,13 @@ def _d3_break(ds: Any, **_: Any) -> dict[str, Any]:
     sizes="widths (2p-1, 2·d_y·q), p ≈ 1.1·N/q, q ≈ √N; ≈ 4.5–5·N parameters (d_y = 1)",
     size_formula=decoupled_sizes,
     break_condition=_d3_break,
+    options=(WIDTHS, Option("q", int, None, "points per group (even; default ≈ √N)", low=2),
+             Option("slack", float, SLACK, "extra groups, as a fraction of N/q", low=0),
+             MARGIN, SEED, CANDIDATES, ACTIVATION.with_default("relu", "relu only")),
 )
 def decoupled_three_layer(ds: Any, arithmetic: str = "float64", widths: Any = None,
                           q: int | None = None, slack: float = SLACK, margin: float = 0.25,
-                          seed: int = 0, candidates: int = 20, activation: Any = "relu", **_: Any
+                          seed: int = 0, candidates: int = 20, activation: Any = "relu"
                           ) -> Construction:
     """D3 (numerics aid §3.2): 3 ReLU layers, widths (2p-1, 2q) with p·q ≥ N.
 
@@ -245,10 +249,11 @@ def _zz_break(ds: Any, **_: Any) -> dict[str, Any]:
     sizes="widths (2p-1, d_y·Q), p·Q ≥ N, Q even; d1·d2 ≤ 2N + O(√N), ≈ 2√(2N) neurons",
     size_formula=zigzag_sizes,
     break_condition=_zz_break,
+    options=(WIDTHS, MARGIN, SEED, CANDIDATES, ACTIVATION.with_default("relu", "relu only")),
 )
 def zigzag_three_layer(ds: Any, arithmetic: str = "float64", widths: Any = None,
                        margin: float = 0.25, seed: int = 0, candidates: int = 20,
-                       activation: Any = "relu", **_: Any
+                       activation: Any = "relu"
                        ) -> Construction:
     """D3-zz (numerics aid §4): 3 ReLU layers memorizing N points when ⌊(d1+1)/2⌋·2⌊d2/2⌋ ≥ N.
 

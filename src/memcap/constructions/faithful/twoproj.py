@@ -29,6 +29,7 @@ from memcap.constructions.faithful.common import (
     sorted_projection,
 )
 from memcap.constructions.gadgets import affine_output, pad_units
+from memcap.constructions.options import ACTIVATION, CANDIDATES, MARGIN, SEED, WIDTHS, Option
 from memcap.constructions.yun2019.three_layer import choose_projection, rescale_targets
 from memcap.network import IDENTITY, RELU, Dense, Network, as_activation
 
@@ -162,12 +163,23 @@ def _group_direction(Xg: np.ndarray, rng: np.random.Generator, starts: int, roun
           "6(p/q)N + 3N, non-zeros ≈ 2N + 3p(d_x+1)",
     size_formula=twoproj_sizes,
     break_condition=_break,
+    options=(Option("q", int, None, "points per group (even; default 32 up to N = 2¹⁶, then ≈ √N/2)", low=1),
+             Option("p", int, None, "number of groups (default ≈ 1.1·N/q)", low=0),
+             Option("slack", float, SLACK, "extra groups, as a fraction of N/q", low=0),
+             MARGIN, SEED, CANDIDATES,
+             Option("lp_starts", int, 5, "random starts of each group's direction LP", low=1),
+             Option("lp_rounds", int, 3, "refinement rounds of each group's direction LP", low=1),
+             Option("workers", int, None, "worker processes for the LPs (default 2 from N = 10⁵)", low=1),
+             Option("lp_norm", str, "mass", "the LP's normalisation", choices=("mass", "range")),
+             Option("projections", int, 4, "seeds tried for the grouping direction u", low=1),
+             ACTIVATION.with_default("relu", "relu only"),
+             WIDTHS.with_default(None, "hidden widths (3p-2, 2p, d_y·q, d_y·q) fixing p and q")),
 )
 def twoproj_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = None,
                        p: int | None = None, slack: float = SLACK, margin: float = 0.25,
                        seed: int = 0, candidates: int = 20, lp_starts: int = 5, lp_rounds: int = 3,
                        workers: int | None = None, lp_norm: str = "mass", projections: int = 4,
-                       activation: Any = "relu", widths: Any = None, **_: Any) -> Construction:
+                       activation: Any = "relu", widths: Any = None) -> Construction:
     """G4L + exact clip (numerics aid §3.3, §3.4): a 5-layer ReLU network, widths
     (3p-2, 2p, q, q), memorizing N points when p·q ≥ N.
 

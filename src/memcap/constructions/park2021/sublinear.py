@@ -30,6 +30,7 @@ from memcap.constructions.base import (
     ConstructionError,
     register,
 )
+from memcap.constructions.options import SEED, Option
 from memcap.constructions.park2021.gadgets import (
     extract_rbit,
     extract_width3,
@@ -80,6 +81,12 @@ def _pairwise_extremes(X: np.ndarray) -> tuple[float, tuple[int, int], float, tu
             best_min, pmin = float(d2_min[b]), (int(rows[b[0]]), int(b[1]))
     return best_max, pmax, best_min, pmin
 
+
+#: options shared by Park et al.'s methods
+DELTA = Option("delta", "number", None, "Δ of Definition 1 (default: the data's own ratio, rounded up)",
+               low=0, open_low=True)
+PARK_ACTIVATION = Option("activation", str, "hardtanh", "'relu' (STEP = two ReLUs), 'hardtanh' (one unit per "
+                         "Step/Id neuron: the paper's widths) or 'relu-narrow'", choices=ACTIVATIONS)
 
 def _exact_d2(X: np.ndarray, i: int, j: int) -> Fraction:
     return sum((Fraction(float(a)) - Fraction(float(b))) ** 2 for a, b in zip(X[i], X[j], strict=True))
@@ -335,6 +342,13 @@ def _break(ds: Dataset, **_: Any) -> dict[str, Any]:
     tasks=("classification",),
     size_formula=park_sublinear_sizes,
     break_condition=_break,
+    options=(DELTA, Option("variant", str, "improved", "'paper' (w = 2/3, Lemma 4's R and A) or 'improved' "
+                           "(w, R, A minimizing the parameter count)", choices=("improved", "paper")),
+             Option("w", "number", None, "the exponent w of Theorem 1", low=2 / 3, high=1),
+             Option("R", int, None, "bits per extraction stage", low=1),
+             Option("A", int, None, "the split A·B ≥ V", low=1),
+             Option("bottlenecks", bool, True, "keep Section 5's bottleneck layers (False: ~4× parameters)"),
+             PARK_ACTIVATION.with_default("relu"), SEED),
 )
 def park_sublinear(ds: Dataset, arithmetic: str = "exact", delta: Any = None, variant: str = "improved",
                    w: Any = None, R: Any = None, A: int | None = None, bottlenecks: bool = True,
@@ -372,6 +386,7 @@ def park_sublinear(ds: Dataset, arithmetic: str = "exact", delta: Any = None, va
     tasks=("classification",),
     size_formula=park_width3_sizes,
     break_condition=_break,
+    options=(DELTA, PARK_ACTIVATION, SEED),
 )
 def park_width3(ds: Dataset, arithmetic: str = "exact", delta: Any = None, activation: str = "hardtanh",
                 seed: int = 0) -> Construction:

@@ -25,6 +25,7 @@ from memcap.constructions.base import (
     ConstructionError,
     register,
 )
+from memcap.constructions.options import SEED, WIDTHS
 from memcap.constructions.park2021.gadgets import mod_gadget, pack_labels, project
 from memcap.constructions.park2021.program import (
     Expr,
@@ -35,6 +36,8 @@ from memcap.constructions.park2021.program import (
     evaluate_program,
 )
 from memcap.constructions.park2021.sublinear import (
+    DELTA,
+    PARK_ACTIVATION,
     REFERENCE,
     _classifier_outputs,
     check_separated,
@@ -198,6 +201,8 @@ def _break(ds: Dataset, **_: Any) -> dict[str, Any]:
     tasks=("classification",),
     size_formula=_sizes,
     break_condition=_break,
+    options=(WIDTHS.with_default(None, "hidden widths (default: uniform width 7, fewest layers)"), DELTA,
+             PARK_ACTIVATION, SEED),
 )
 def park_thm3(ds: Dataset, widths: Any = None, arithmetic: str = "exact", delta: Any = None,
               activation: str = "hardtanh", seed: int = 0) -> Construction:

@@ -11,6 +11,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from memcap.constructions.base import ConditionError, Field
+from memcap.constructions.options import Option
 from memcap.data.dataset import Dataset
 from memcap.norms import parse_norm
 
@@ -18,6 +19,11 @@ __all__ = ["exact_separation", "choose_radius", "parse_norm", "REFERENCE"]
 
 REFERENCE = "Yu, Gao & Zhang (ICLR 2024)"
 EPS52 = Fraction(1, 2**52)
+
+#: options shared by the Yu et al. methods (the radius: 0 < μ < λ_D/2 is the theorem's condition,
+#: refused by :func:`choose_radius` with a ConditionError)
+BUDGET = Option("budget", float, None, "the radius as a fraction of λ_D/2, in (0, 1) (default 0.9)")
+RADIUS = Option("radius", float, None, "the absolute robustness radius μ, 0 < μ < λ_D/2 (overrides budget)")
 
 
 # ---- shared: exact separation, the radius (norms: memcap.norms) --------------------------------

@@ -10,8 +10,11 @@ from typing import Any
 import numpy as np
 
 from memcap.constructions.base import Certificate, Condition, Construction, Field, register
+from memcap.constructions.options import SEED
 from memcap.constructions.yu2024.common import (
+    BUDGET,
     EPS52,
+    RADIUS,
     REFERENCE,
     _dense_params,
     _num,
@@ -151,6 +154,7 @@ def _lip_layers(Xf: Any, labels: np.ndarray, L: int, w: Any, C: Any, F: Field) -
     sizes="binary: depth N(2⌈log2 n⌉+5)+2, width max(3n+1, n+4), O(Nn log n) params",
     tasks=("classification",),
     size_formula=lipschitz_sizes,
+    options=(BUDGET, RADIUS, SEED),
 )
 def lipschitz(ds: Dataset, arithmetic: str = "float64", budget: float | None = None,
               radius: float | None = None, seed: int = 0) -> Construction:

@@ -10,8 +10,11 @@ from typing import Any
 import numpy as np
 
 from memcap.constructions.base import Certificate, Condition, Construction, Field, register
+from memcap.constructions.options import SEED, Option
 from memcap.constructions.yu2024.common import (
+    BUDGET,
     EPS52,
+    RADIUS,
     REFERENCE,
     _dense_params,
     _num,
@@ -219,6 +222,8 @@ def _robust_break(ds: Dataset) -> dict[str, Any]:
     tasks=("classification",),
     size_formula=robust_sizes,
     break_condition=_robust_break,
+    options=(BUDGET, RADIUS, Option("norm", "norm", "inf", "the ball's norm: inf (Thm 4.8), 1 (Thm B.5) "
+                                    "or an integer p ≥ 2 (Thm B.6)"), SEED),
 )
 def robust(ds: Dataset, arithmetic: str = "float64", budget: float | None = None,
            radius: float | None = None, norm: Any = "inf", seed: int = 0) -> Construction:

@@ -27,6 +27,7 @@ from memcap.constructions.gadgets import (
     pad_units,
     relu_units_per_gate,
 )
+from memcap.constructions.options import ACTIVATION, CANDIDATES, GATE, MARGIN, SEED, WIDTHS
 from memcap.constructions.yun2019.three_layer import (
     sorted_projection,
     thm31_block,
@@ -128,6 +129,7 @@ def classifier_conditions(N: int, d_y: int, widths: tuple[int, int, int], act: A
     tasks=("classification",),
     size_formula=classifier_sizes,
     break_condition=_classifier_break,
+    options=(WIDTHS, ACTIVATION, GATE, MARGIN, SEED, CANDIDATES),
 )
 def four_layer_classifier(ds: Dataset, widths: tuple[int, ...] | None = None,
                           activation: str | Activation = "relu", gate: str = "paper",

@@ -21,6 +21,7 @@ from memcap.constructions.base import (
     register,
 )
 from memcap.constructions.gadgets import affine_output, hardtanh_to_relu_like, pad_units
+from memcap.constructions.options import ACTIVATION, CANDIDATES, MARGIN, SEED, WIDTHS
 from memcap.data.dataset import Dataset
 from memcap.errors import NeedsExactArithmetic
 from memcap.network import HARDTANH, IDENTITY, Activation, Dense, Network, as_activation
@@ -231,6 +232,7 @@ def _three_layer_break(ds: Dataset, activation: str = "relu", **_: Any) -> dict[
     sizes="widths (2p, 2·dy·q) ReLU-like or (p, dy·q) hard-tanh, pq ≥ N; ≈ 4√(N·dy) hidden neurons",
     size_formula=three_layer_sizes,
     break_condition=_three_layer_break,
+    options=(WIDTHS, ACTIVATION, MARGIN, SEED, CANDIDATES),
 )
 def three_layer(ds: Dataset, widths: tuple[int, int] | None = None, activation: str | Activation = "relu",
                 arithmetic: str = "float64", margin: float = 0.25, seed: int = 0,

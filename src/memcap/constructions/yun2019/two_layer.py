@@ -10,7 +10,7 @@ contains no other data point. A *gate* ``σ_G(t) = max(0, 1 - |t|)`` evaluated a
 
 Gate widths (reading aid Sec. 0): 2 hard-tanh units ``σ_H(±2t + 1)/2``; 4 ReLU-like units (Gadget H
 applied to those two, with a constant offset that the next bias absorbs); or 3 ReLU-like units
-``(σ_R(t+1) - 2σ_R(t) + σ_R(t-1))/(s+ - s-)`` with no offset (``gate=3``).
+``(σ_R(t+1) - 2σ_R(t) + σ_R(t-1))/(s+ - s-)`` with no offset (``gate='3unit'``).
 
 All hyperplanes are computed exactly: float64 coordinates are mapped column-wise to integers
 (:func:`.general_position.integer_coords`, an exact affine bijection) and normals are exact integer
@@ -28,6 +28,7 @@ import flint
 import numpy as np
 
 from memcap.constructions.base import Certificate, Condition, ConditionError, Construction, register
+from memcap.constructions.options import ACTIVATION, GATE, MARGIN, SEED, WIDTHS, Option
 from memcap.constructions.yun2019.general_position import (
     GeneralPosition,
     general_position,
@@ -47,8 +48,9 @@ REFERENCE = "Yun, Sra & Jadbabaie (2019), Corollary 4.2; proof in Appendix F.2"
 
 # ---- counting ----------------------------------------------------------------------------------------
 def gate_units(activation: Activation, gate: int | str | None = None) -> int:
-    """Units per gate: hard-tanh 2; ReLU-like 4 (the paper, via Gadget H) or 3 (``gate=3`` or
-    ``"3unit"``). ``None`` / ``"paper"`` is the paper's choice (same spelling as yun-classifier)."""
+    """Units per gate: hard-tanh 2; ReLU-like 4 (the paper, via Gadget H) or 3 (``gate="3unit"``; the
+    old spelling ``gate=3`` still works). ``None`` / ``"paper"`` is the paper's choice (the option
+    ``gate`` means the same in every method: :data:`memcap.constructions.options.GATE`)."""
     g = {None: None, "paper": None, "2unit": 2, "3unit": 3, "4unit": 4}.get(gate, gate) \
         if not isinstance(gate, int) else gate
     if activation.kind == "hardtanh":
@@ -67,7 +69,7 @@ def gate_count(class_counts: Any, d_x: int) -> int:
     return int(sum(-(-int(n) // d_x) for n in class_counts if n))
 
 
-def cor42_theorem_width(N: int, d_x: int, d_y: int, activation: Activation, gate: int | None = None) -> int:
+def cor42_theorem_width(N: int, d_x: int, d_y: int, activation: Activation, gate: str = "paper") -> int:
     """Corollary 4.2's width condition as printed: the smallest integer d1 ≥ kN/d_x + k·d_y
     (k = 2 hard-tanh, 4 ReLU-like; 3 for the 3-unit gate, our improvement). CIFAR-10: 106."""
     k = gate_units(activation, gate)
@@ -294,7 +296,7 @@ def _parse(activation: str | Activation) -> Activation:
 
 
 def two_layer_gp_sizes(ds: Dataset, widths: tuple[int, ...] | None = None,
-                       activation: str | Activation = "relu", gate: int | None = None, **_: Any
+                       activation: str | Activation = "relu", gate: str = "paper", **_: Any
                        ) -> dict[str, Any]:
     """Sizes without building: d1 = k·G (or the given width), P = d1(d_x+1) + d_y(d1+1), depth 2."""
     act = _parse(activation)
@@ -326,22 +328,24 @@ def _check_task(ds: Dataset, name: str) -> None:
     "yun-2layer-gp",
     theorem="Yun et al. 2019, Corollary 4.2",
     condition="classification; Assumption 4.1 (no d_x+1 points on one hyperplane); "
-              "d1 ≥ k·G, G = Σ_k ⌈N_k/d_x⌉ ≤ N/d_x + d_y (k = 2 hard-tanh, 4 ReLU-like, 3 with gate=3)",
+              "d1 ≥ k·G, G = Σ_k ⌈N_k/d_x⌉ ≤ N/d_x + d_y (k = 2 hard-tanh, 4 ReLU-like, 3 with gate='3unit')",
     sizes="one hidden layer of k·G ≤ 4N/d_x + 4d_y units (paper: d1 ≥ 4N/d_x + 4d_y)",
     tasks=("classification",),
     size_formula=two_layer_gp_sizes,
     break_condition=_two_layer_break,
     assumption=gp_assumption,
+    options=(WIDTHS, ACTIVATION, GATE, MARGIN, SEED,
+             Option("gp_budget", int, 20_000, "subsets examined by the exact general-position check", low=1)),
 )
 def two_layer_gp(ds: Dataset, widths: tuple[int, ...] | None = None, activation: str | Activation = "relu",
-                 gate: int | None = None, arithmetic: str = "float64", margin: float = 0.25, seed: int = 0,
+                 gate: str = "paper", arithmetic: str = "float64", margin: float = 0.25, seed: int = 0,
                  gp_budget: int = 20_000) -> Construction:
     """Corollary 4.2 (Yun et al. 2019; proof App. F.2): a 2-layer network memorizing d_y-class data in
     general position with
 
     * hard-tanh: ``d1 ≥ 2N/d_x + 2d_y``; ReLU-like: ``d1 ≥ 4N/d_x + 4d_y`` (as printed);
     * what the construction actually needs (checked): ``d1 ≥ k·G``, ``G = Σ_k ⌈N_k/d_x⌉`` gates of
-      k units (k = 2 hard-tanh, 4 ReLU-like, or 3 with ``gate=3``). ``widths=None`` uses d1 = k·G.
+      k units (k = 2 hard-tanh, 4 ReLU-like, or 3 with ``gate='3unit'``). ``widths=None`` uses d1 = k·G.
 
     Output layer: ``W2[:, gate] = e_k`` (App. F.2) times the gate's unit weights; the 4-unit ReLU gate's
     offsets go into b2. ``margin`` scales α by 1 + margin so non-chosen points sit strictly past the
