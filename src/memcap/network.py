@@ -96,7 +96,8 @@ class Activation:
         if t.startswith("relu_like"):
             parts = t.partition(":")[2].split(",")
             if len(parts) != 2:
-                raise OptionError(f"relu_like needs two slopes, e.g. relu_like:1,0.2, got {text!r}")
+                raise OptionError(f"relu_like needs two slopes, e.g. relu_like:1,0.2, got {text!r}; "
+                                  f"use {ACTIVATION_SPELLINGS}")
             return Activation("relu_like", Fraction(parts[0]), Fraction(parts[1]))
         raise OptionError(f"unknown activation {text!r}; use {ACTIVATION_SPELLINGS}")
 

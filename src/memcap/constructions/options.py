@@ -210,7 +210,7 @@ MARGIN = Option("margin", float, 0.25, "the construction's separation margin", l
 CANDIDATES = Option("candidates", int, 20, "random projection directions tried (the best is kept)", low=1)
 GATE = Option("gate", str, "paper", "the gate σ_G: 'paper' (4 ReLU-like units via Gadget H; hard-tanh 2) "
               "or '3unit' (3 ReLU-like units); the old spelling gate=3 means '3unit'",
-              choices=("paper", "3unit"), aliases={3: "3unit", "3": "3unit"})
+              choices=("paper", "3unit"), aliases={3: "3unit", "3": "3unit", None: "paper"})
 
 
 def describe_options(options: tuple[Option, ...]) -> str:
