@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from memcap import meta as mk
 from memcap.certify import verify
 from memcap.constructions.base import (
     ConditionError,
@@ -68,8 +69,8 @@ def construct(ds: Dataset, method: str = "yun-3layer", *, arithmetic: str = "aut
                 + ", float32 " + ("certified" if report.float32_memorizes else "NOT certified")
                 + ("" if report.bits_needed is None
                    else f"; about {report.bits_needed} mantissa bits needed"))
-            c.network.meta["certificate"] = c.certificate.to_json()
-            c.network.meta["verification"] = {
+            c.network.meta[mk.CERTIFICATE] = c.certificate.to_json()
+            c.network.meta[mk.VERIFICATION] = {
                 "memorized": True, "certified": True, "tolerance": report.tolerance,
                 "worst_error": report.worst_error, "min_margin": report.min_margin,
                 "bits_needed": report.bits_needed,

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from memcap import meta as mk
 from memcap.certify.precision import (
     MANTISSA_BITS,
     PRECISIONS,
@@ -110,7 +111,7 @@ def choose_method(ds: Dataset, precision: str, tol: float | None = None,
                                 cert.bits_needed, cert,
                                 bool(c.verification.float64_memorizes)))
         if cert.certified:
-            c.network.meta["precision_certificate"] = cert.to_json()
+            c.network.meta[mk.PRECISION_CERTIFICATE] = cert.to_json()
             return c, cert, attempts
     higher = None
     if not any(a.certificate is not None and a.certificate.exact_memorized for a in attempts):

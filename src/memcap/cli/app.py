@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from memcap import meta as mk
 from memcap.constructions.base import ConditionError, ConstructionError
 from memcap.data import SOURCES_HELP, DataError, Dataset, load_dataset
 from memcap.errors import OptionError
@@ -235,7 +236,7 @@ def construct(
                     ds, precision, tol=tol, methods=None if method is None else [method],
                     progress=say, **opts)
                 method = c.certificate.method
-        c.network.meta["data"] = data
+        c.network.meta[mk.DATA] = data
         memcap.save(c.network, output)
     rep = c.verification
     if as_json:

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from memcap import meta as mk
 from memcap.constructions.base import Certificate, Condition, ConditionError, Construction, Field, register
 from memcap.constructions.options import ACTIVATION, CANDIDATES, SEED, WIDTHS
 from memcap.constructions.yun2019.three_layer import sorted_projection
@@ -91,7 +92,7 @@ def zhang_wide(ds: Dataset, widths: tuple[int, ...] | None = None, activation: s
         layers = [Dense(np.concatenate([W1, F.zeros((d1 - N, d_x))]), np.concatenate([-b, F.zeros(d1 - N)]),
                         RELU),
                   Dense(np.concatenate([w.T, F.zeros((d_y, d1 - N))], axis=1), F.zeros(d_y), IDENTITY)]
-    net = Network(layers, meta={"method": "zhang17-wide", "activation": "relu"})
+    net = Network(layers, meta={mk.METHOD: "zhang17-wide", mk.ACTIVATION: "relu"})
     cert = Certificate(
         method="zhang17-wide", theorem="Theorem 1 (Zhang et al. 2017)", reference=REFERENCE,
         conditions=[Condition("x_i distinct", {"N": N}, True), cond],

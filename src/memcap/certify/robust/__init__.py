@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from memcap import meta as mk
 from memcap.certify.robust.attack import Counterexample, attack
 from memcap.certify.robust.bounds import bound_margins
 from memcap.certify.robust.milp import milp_point
@@ -53,10 +54,11 @@ def ball_norm(norm: Any) -> str:
 
 def promised_robustness(net: Network) -> dict[str, Any] | None:
     """The robustness a construction promised (``{"radius": r, "norm": "inf"}``), if recorded in
-    ``net.meta`` (``meta["robust"]``, ``meta["certificate"]["robust"]`` or ``meta["info"]["robust"]``)."""
+    ``net.meta`` under :data:`memcap.meta.ROBUST`, at the top level or (files of older versions) inside
+    the certificate or info entries)."""
     meta = net.meta or {}
-    for src in (meta, meta.get("certificate") or {}, meta.get("info") or {}):
-        rob = src.get("robust") if isinstance(src, dict) else None
+    for src in (meta, meta.get(mk.CERTIFICATE) or {}, meta.get(mk.INFO) or {}):
+        rob = src.get(mk.ROBUST) if isinstance(src, dict) else None
         if isinstance(rob, dict) and "radius" in rob:
             try:  # yu-robust's general Lp (p = 3) reads as "3", never equal to inf/2/1
                 norm = norm_name(parse_norm(rob.get("norm", "inf")))

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from memcap import meta as mk
 from memcap.constructions.base import (
     Certificate,
     Condition,
@@ -181,7 +182,7 @@ def decoupled_three_layer(ds: Any, arithmetic: str = "float64", widths: Any = No
               _output(Dense(W3, b3, IDENTITY), rescaled, scale, center, F)]
     layers = pad_units(layers, 0, d1, F)
     layers = pad_units(layers, 1, d2, F)
-    net = Network(layers, meta={"method": "decoupled-3layer", "activation": "relu"})
+    net = Network(layers, meta={mk.METHOD: "decoupled-3layer", mk.ACTIVATION: "relu"})
     cond = Condition("⌊(d1+1)/2⌋·2⌊d2/(4·d_y)⌋ ≥ N", {"d1": d1, "d2": d2, "p": (d1 + 1) // 2, "q": q,
                                                       "N": N}, True)
     cert = Certificate(
@@ -295,7 +296,7 @@ def zigzag_three_layer(ds: Any, arithmetic: str = "float64", widths: Any = None,
               _output(Dense(W3, b3, IDENTITY), rescaled, scale, center, F)]
     layers = pad_units(layers, 0, d1, F)
     layers = pad_units(layers, 1, d2, F)
-    net = Network(layers, meta={"method": "zigzag-3layer", "activation": "relu"})
+    net = Network(layers, meta={mk.METHOD: "zigzag-3layer", mk.ACTIVATION: "relu"})
     cond = Condition("⌊(d1+1)/2⌋·2⌊d2/(2·d_y)⌋ ≥ N", {"d1": d1, "d2": d2, "lhs": p * Q, "N": N}, True)
     cert = Certificate(
         "zigzag-3layer", "numerics aid §4 (D3-zz)", REF,

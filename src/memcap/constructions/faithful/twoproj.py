@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from memcap import meta as mk
 from memcap.constructions.base import (
     Certificate,
     Condition,
@@ -298,7 +299,7 @@ def twoproj_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = Non
     layers = [Dense(W1, b1, RELU), Dense(W2, b2, RELU), Dense(W3, b3, RELU), Dense(W4, b4, RELU), out]
     layers = pad_units(layers, 0, 3 * p_width - 2, F)
     layers = pad_units(layers, 1, 2 * p_width, F)
-    net = Network(layers, meta={"method": "twoproj-5layer", "activation": "relu"})
+    net = Network(layers, meta={mk.METHOD: "twoproj-5layer", mk.ACTIVATION: "relu"})
     notes = [f"{p} groups (of {p_width} slots) of ≤ {q} points along u, boundaries maximizing the "
              f"smallest boundary gap (best of {candidates} integer directions); "
              f"per-group LP directions (HiGHS, {lp_starts} starts, ≤ {lp_rounds} rounds) rounded to "

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from memcap import meta as mk
 from memcap.constructions.base import (
     Certificate,
     Condition,
@@ -242,7 +243,7 @@ def _finish(ds: Dataset, plan: Plan, method: str, theorem: str, arithmetic: str,
                                  "use arithmetic='exact'")
         net = fl
     # weights of more bits than float64 holds: exports to float must be refused unless certified
-    net.meta.update({"method": method, "activation": plan.activation, "exact_only": bits > 53})
+    net.meta.update({mk.METHOD: method, mk.ACTIVATION: plan.activation, mk.EXACT_ONLY: bits > 53})
     sizes = sizes_from_plan(plan)
     notes = [
         f"projection u: Gaussian direction rounded to integers (seed {seed}), accepted after "

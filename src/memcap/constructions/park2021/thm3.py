@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from memcap import meta as mk
 from memcap.bounds.park2021 import min_depth_uniform, theorem3
 from memcap.constructions.base import (
     Certificate,
@@ -229,7 +230,7 @@ def park_thm3(ds: Dataset, widths: Any = None, arithmetic: str = "exact", delta:
     net = compile_program(prog, ev, activation)
     bits = max(max(int(v.p).bit_length(), int(v.q).bit_length())
                for layer in net.layers for a in layer.arrays() for v in a.ravel())
-    net.meta.update({"method": "park-thm3", "activation": activation, "exact_only": bits > 53})
+    net.meta.update({mk.METHOD: "park-thm3", mk.ACTIVATION: activation, mk.EXACT_ONLY: bits > 53})
     cert = Certificate(
         method="park-thm3", theorem="Theorem 3", reference=REFERENCE,
         conditions=[cond, Condition("Theorem 3 conditions 1–4", {"K": facts["K"], "L_i": facts["L_i"],

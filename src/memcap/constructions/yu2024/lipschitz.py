@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from memcap import meta as mk
 from memcap.constructions.base import Certificate, Condition, Construction, Field, register
 from memcap.constructions.options import SEED
 from memcap.constructions.yu2024.common import (
@@ -189,7 +190,7 @@ def lipschitz(ds: Dataset, arithmetic: str = "float64", budget: float | None = N
                 f"radius μ = {float(mu):.17g} is within float64 rounding of λ_D/2: rebuild "
                              "with arithmetic='exact'")
     layers = _lip_layers(Xf, ds.labels, L, _num(F, w), C, F)
-    net = Network(layers, meta={"method": "yu-lipschitz"})
+    net = Network(layers, meta={mk.METHOD: "yu-lipschitz"})
     robust_info = {"radius": float(mu), "norm": "inf", "strict": False, "margin": float(margin),
                    "sup_radius": float(1 / w - eta), "open_ball": True}
     lip_info = {"norm": "inf", "value": float(w), "exact": str(w), "optimal": float(2 / lam),
@@ -197,8 +198,8 @@ def lipschitz(ds: Dataset, arithmetic: str = "float64", budget: float | None = N
                 "of": ("the margin y·F = s_y - s_other (the paper's F)" if L == 2 else
                        "every margin s_y - s_c and every score s_c"),
                 "source": "Theorem 5.2 (proof App. C.2), for the stored weights"}
-    net.meta["robust"] = robust_info
-    net.meta["lipschitz"] = lip_info
+    net.meta[mk.ROBUST] = robust_info
+    net.meta[mk.LIPSCHITZ] = lip_info
     sizes = lipschitz_sizes(ds)
     notes = [
         f"λ_D = {float(lam):.17g} (L∞, exact; points {pair[0]} and {pair[1]}); C = {float(Cq):.17g}",

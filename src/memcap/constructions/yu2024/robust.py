@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from memcap import meta as mk
 from memcap.constructions.base import Certificate, Condition, Construction, Field, register
 from memcap.constructions.options import SEED, Option
 from memcap.constructions.yu2024.common import (
@@ -261,10 +262,10 @@ def robust(ds: Dataset, arithmetic: str = "float64", budget: float | None = None
     c = np.array([_num(F, cval[int(y)]) if F.exact else _round_up(cval[int(y)]) for y in yl],
                  dtype=object if F.exact else np.float64)
     layers = _linf_layers(Xf, yl, L, _num(F, mu_t), C, c, F)
-    net = Network(layers, meta={"method": "yu-robust"})
+    net = Network(layers, meta={mk.METHOD: "yu-robust"})
     robust_info = {"radius": float(mu), "norm": "inf", "strict": True, "margin": 0.5,
                    "radius_fraction_of_half_separation": float(2 * mu / lam)}
-    net.meta["robust"] = robust_info
+    net.meta[mk.ROBUST] = robust_info
     sizes = robust_sizes(ds)
     notes = [
         f"λ_D = {float(lam):.17g} (L∞, exact; attained by points {pair[0]} and {pair[1]}), "
@@ -342,10 +343,10 @@ def _robust_lp(ds: Dataset, arithmetic: str, budget: float | None, radius: float
     q = [_num(F, v) for v in t]
     layers = _lp_layers(Xf, _paper_labels(ds), L, q, [_num(F, v) for v in a], _num(F, tau),
                         _num(F, kappa), C, F)
-    net = Network(layers, meta={"method": "yu-robust"})
+    net = Network(layers, meta={mk.METHOD: "yu-robust"})
     robust_info = {"radius": float(mu), "norm": str(p), "strict": True, "margin": 0.5,
                    "radius_fraction_of_half_separation": float(2 * mu / lam)}
-    net.meta["robust"] = robust_info
+    net.meta[mk.ROBUST] = robust_info
     thm = "Theorem B.5" if p == 1 else "Theorem B.6"
     notes = [
         f"λ_D = {float(lam):.17g} in L{p} ({'exact' if p == 1 else 'rational lower bound within 2^-50'}"

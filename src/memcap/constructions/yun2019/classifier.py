@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from memcap import meta as mk
 from memcap.constructions.base import (
     Certificate,
     Condition,
@@ -188,7 +189,7 @@ def four_layer_classifier(ds: Dataset, widths: tuple[int, ...] | None = None,
     layers = hardtanh_to_relu_like(layers, act, F, tags={0: [HT] * p, 1: [HT] * q, 2: gtags})
     for i, w in enumerate(ws):
         layers = pad_units(layers, i, w, F)
-    net = Network(layers, meta={"method": "yun-classifier", "activation": act.name})
+    net = Network(layers, meta={mk.METHOD: "yun-classifier", mk.ACTIVATION: act.name})
 
     notes = [f"projection u: best of {candidates} random integer directions (seed {seed})",
              f"class numbers ρ_j = -1 + 2(j-1)/(d_y-1), gap h = {float(h):.6g}",

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from memcap import meta as mk
 from memcap.constructions.base import (
     Certificate,
     Condition,
@@ -262,7 +263,7 @@ def deep_network(ds: Dataset, widths: tuple[int, ...] | None = None, activation:
     layers = hardtanh_to_relu_like(layers, act, F, tags=tags)
     for i, w in enumerate(plan.widths):
         layers = pad_units(layers, i, w, F)
-    net = Network(layers, meta={"method": "yun-deep", "activation": act.name})
+    net = Network(layers, meta={mk.METHOD: "yun-deep", mk.ACTIVATION: act.name})
 
     used = sum(1 for bl in blocks if bl is not None)
     notes = [

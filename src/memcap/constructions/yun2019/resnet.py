@@ -32,6 +32,7 @@ from typing import Any
 import flint
 import numpy as np
 
+from memcap import meta as mk
 from memcap.constructions.base import Certificate, Condition, ConditionError, Construction, Field, register
 from memcap.constructions.gadgets import hardtanh_to_relu_like, pad_units
 from memcap.constructions.options import ACTIVATION, GATE, MARGIN, SEED, WIDTHS, Option
@@ -238,7 +239,7 @@ def resnet(ds: Dataset, widths: tuple[int, ...] | None = None, activation: str |
     head = pad_units(head, 0, ws[-1], F)
     if not exact:
         head = [Dense(to_float_array(h.weight), to_float_array(h.bias), h.activation) for h in head]
-    net = Network([*layers_out, *head], meta={"method": "yun-resnet", "activation": act.name})
+    net = Network([*layers_out, *head], meta={mk.METHOD: "yun-resnet", mk.ACTIVATION: act.name})
 
     conditions = [Condition("classification data, one-hot targets (Sec. 4)", {"d_y": dy}, True),
                   Condition("d_x ≥ d_y", {"d_x": d, "d_y": dy}, True)]

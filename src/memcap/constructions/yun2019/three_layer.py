@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from memcap import meta as mk
 from memcap.constructions.base import (
     Certificate,
     Condition,
@@ -295,7 +296,7 @@ def three_layer(ds: Dataset, widths: tuple[int, int] | None = None, activation: 
     layers = hardtanh_to_relu_like(layers, act, F)
     layers = pad_units(layers, 0, d1, F)
     layers = pad_units(layers, 1, d2, F)
-    net = Network(layers, meta={"method": "yun-3layer", "activation": act.name})
+    net = Network(layers, meta={mk.METHOD: "yun-3layer", mk.ACTIVATION: act.name})
 
     notes = [f"projection u: best of {candidates} random integer directions (seed {seed})"]
     if rescaled:

@@ -27,6 +27,7 @@ from typing import Any
 import flint
 import numpy as np
 
+from memcap import meta as mk
 from memcap.constructions.base import Certificate, Condition, ConditionError, Construction, register
 from memcap.constructions.options import ACTIVATION, GATE, MARGIN, SEED, WIDTHS, Option
 from memcap.constructions.yun2019.general_position import (
@@ -394,7 +395,7 @@ def two_layer_gp(ds: Dataset, widths: tuple[int, ...] | None = None, activation:
         b1 = np.concatenate([b1, zeros_field((d1 - n_units,), exact)])
         W2 = np.concatenate([W2, zeros_field((ds.d_y, d1 - n_units), exact)], axis=1)
     net = Network([Dense(W1, b1, act), Dense(W2, b2, IDENTITY)],
-                  meta={"method": "yun-2layer-gp", "activation": act.name})
+                  meta={mk.METHOD: "yun-2layer-gp", mk.ACTIVATION: act.name})
     conditions = [Condition("classification data, one-hot targets (Sec. 4)", {"d_y": ds.d_y}, True)]
     notes = [gp.message()]
     if gp.holds:
