@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 import memcap
 from memcap import Dataset
-from memcap.certify.robust import parse_norm, promised_robustness, verify_robust
+from memcap.certify.robust import ball_norm, promised_robustness, verify_robust
 from memcap.certify.robust.attack import attack, inside_exact
 from memcap.certify.robust.bounds import bound_margins
 from memcap.certify.robust.milp import milp_point
@@ -160,7 +160,7 @@ def test_bad_input():
         verify_robust(net, ds, 0.1, norm="3")
     with pytest.raises(ValueError, match="tier"):
         verify_robust(net, ds, 0.1, tiers=("guess",))
-    assert parse_norm(np.inf) == "inf" and parse_norm(2) == "2" and parse_norm("L1") == "1"
+    assert ball_norm(np.inf) == "inf" and ball_norm(2) == "2" and ball_norm("L1") == "1"
 
 
 @settings(max_examples=20, deadline=None)

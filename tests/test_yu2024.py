@@ -22,6 +22,7 @@ from memcap.constructions.yu2024 import (
     robust,
     robust_sizes,
 )
+from memcap.errors import OptionError
 from memcap.numerics import forward_exact, forward_float_bounded
 from tests.strategies import datasets
 
@@ -223,7 +224,7 @@ def test_regression_and_one_class_refused():
 @pytest.mark.parametrize("norm", ["1.5", "0", "foo", -2])
 def test_bad_norm_refused(norm):
     ds = grid_data(0)
-    with pytest.raises(ConditionError, match="norm"):
+    with pytest.raises(OptionError, match="norm"):  # memcap.norms: a bad option, not a broken condition
         robust(ds, norm=norm)
 
 

@@ -36,9 +36,9 @@ def test_two_hidden_layers_reduce_to_theorem_3_1():
 
 def test_prop_3_2_is_cor_a2_with_l_1_3():
     plan = plan_deep((8, 8, 12), 3, RELU, "classification")
-    assert plan.blocks == [1] and plan.gate == 3 and plan.r == [0] and plan.capacity == 16
+    assert plan.blocks == [1] and plan.gate_layer == 3 and plan.r == [0] and plan.capacity == 16
     assert plan_deep((8, 8, 11), 3, RELU, "classification").capacity == 0
-    assert plan_deep((8, 8, 9), 3, RELU, "classification", gate="3unit").gate == 3
+    assert plan_deep((8, 8, 9), 3, RELU, "classification", gate="3unit").gate_layer == 3
 
 
 def test_plan_matches_hand_computation():

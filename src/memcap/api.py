@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from memcap import meta as mk
 from memcap.certify import verify
 from memcap.constructions.base import ConditionError, Construction, ConstructionError, Method
 from memcap.constructions.registry import all_methods, get_method
 from memcap.data.dataset import Dataset
-from memcap.errors import NeedsExactArithmetic
+from memcap.errors import NeedsExactArithmetic, OptionError
 
 __all__ = ["construct", "methods"]
 
@@ -27,9 +28,15 @@ def construct(ds: Dataset, method: str = "yun-3layer", *, arithmetic: str = "aut
     ``arithmetic="auto"`` builds in float64 first and, if the certified check fails (or float64
     cannot separate the data along the projection), rebuilds in exact rational arithmetic. A network
     that is not certified to memorize is never returned: :class:`ConstructionError` is raised with
-    the numbers. ``options`` go to the construction (``widths``, ``activation``, ``seed`` ...).
+    the numbers. ``options`` go to the construction (``widths``, ``activation``, ``seed`` ...); they
+    are validated against the method's declaration (``memcap methods NAME``) before any work: an
+    unknown option, a wrong type or a value out of range raises :class:`OptionError` listing the
+    valid options, and text values (from the CLI) are coerced to the declared types.
     """
     m = get_method(method)
+    if arithmetic not in ("auto", "float64", "exact"):
+        raise OptionError(f"arithmetic must be 'auto', 'float64' or 'exact', got {arithmetic!r}")
+    options = m.validate(options)
     if ds.task not in m.tasks:
         raise ConditionError(f"{method} ({m.theorem}) applies to {' or '.join(m.tasks)} data, "
                              f"not {ds.task}")
@@ -56,8 +63,8 @@ def construct(ds: Dataset, method: str = "yun-3layer", *, arithmetic: str = "aut
                 + ", float32 " + ("certified" if report.float32_memorizes else "NOT certified")
                 + ("" if report.bits_needed is None
                    else f"; about {report.bits_needed} mantissa bits needed"))
-            c.network.meta["certificate"] = c.certificate.to_json()
-            c.network.meta["verification"] = {
+            c.network.meta[mk.CERTIFICATE] = c.certificate.to_json()
+            c.network.meta[mk.VERIFICATION] = {
                 "memorized": True, "certified": True, "tolerance": report.tolerance,
                 "worst_error": report.worst_error, "min_margin": report.min_margin,
                 "bits_needed": report.bits_needed,

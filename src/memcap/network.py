@@ -15,7 +15,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Activation", "Dense", "Residual", "Network", "RELU", "HARDTANH", "IDENTITY"]
+from memcap.errors import OptionError
+
+__all__ = ["Activation", "Dense", "Residual", "Network", "RELU", "HARDTANH", "IDENTITY", "as_activation",
+           "ACTIVATION_SPELLINGS"]
+
+#: how an activation can be written (``Activation.parse``, ``--activation``, ``activation=``)
+ACTIVATION_SPELLINGS = ("relu, hardtanh (hard-tanh), identity (linear), tanh, softplus, leaky:SLOPE, "
+                        "relu_like:S_PLUS,S_MINUS")
 
 
 @dataclass(frozen=True)
@@ -89,12 +96,10 @@ class Activation:
         if t.startswith("relu_like"):
             parts = t.partition(":")[2].split(",")
             if len(parts) != 2:
-                raise ValueError("relu_like needs two slopes, e.g. relu_like:1,0.2")
+                raise OptionError(f"relu_like needs two slopes, e.g. relu_like:1,0.2, got {text!r}; "
+                                  f"use {ACTIVATION_SPELLINGS}")
             return Activation("relu_like", Fraction(parts[0]), Fraction(parts[1]))
-        raise ValueError(
-            f"unknown activation {text!r}; use relu, hardtanh, identity, tanh, softplus, leaky:SLOPE "
-            "or relu_like:S_PLUS,S_MINUS"
-        )
+        raise OptionError(f"unknown activation {text!r}; use {ACTIVATION_SPELLINGS}")
 
     def to_json(self) -> dict[str, str]:
         return {"kind": self.kind, "s_plus": str(self.s_plus), "s_minus": str(self.s_minus)}
@@ -107,6 +112,23 @@ class Activation:
 RELU = Activation("relu_like")
 HARDTANH = Activation("hardtanh")
 IDENTITY = Activation("identity")
+
+
+def as_activation(x: str | Activation) -> Activation:
+    """``x`` as an :class:`Activation`: an Activation is returned as it is, text is parsed
+    (:meth:`Activation.parse`). Anything else, or text naming no activation, raises
+    :class:`~memcap.errors.OptionError` listing the accepted spellings."""
+    if isinstance(x, Activation):
+        return x
+    if not isinstance(x, str):
+        raise OptionError(f"activation must be an Activation or text ({ACTIVATION_SPELLINGS}), "
+                          f"got {type(x).__name__} {x!r}")
+    try:
+        return Activation.parse(x)
+    except OptionError:
+        raise
+    except (ValueError, ZeroDivisionError) as exc:  # a malformed slope (Fraction) or slopes out of order
+        raise OptionError(f"activation {x!r}: {exc}; use {ACTIVATION_SPELLINGS}") from None
 
 
 def _is_exact(a: np.ndarray) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from memcap import meta as mk
 from memcap.api import construct
 from memcap.certify.precision import (
     MANTISSA_BITS,
@@ -26,6 +27,7 @@ from memcap.certify.precision import (
 from memcap.constructions.base import ConditionError, Construction, ConstructionError
 from memcap.constructions.registry import all_methods
 from memcap.data.dataset import Dataset
+from memcap.errors import OptionError
 
 __all__ = ["candidate_methods", "choose_method", "Attempt"]
 
@@ -79,7 +81,7 @@ def choose_method(ds: Dataset, precision: str, tol: float | None = None,
     if methods is not None:
         unknown = set(methods) - {m.name for m in all_methods()}
         if unknown:
-            raise KeyError(f"unknown method(s) {sorted(unknown)}; see `memcap methods`")
+            raise OptionError(f"unknown method(s) {sorted(unknown)}; see `memcap methods`")
         cands = [c for c in cands if c[0] in methods and (not c[1] or not options)]
         if not cands:
             raise ConditionError(f"method(s) {methods} do not apply to {ds.task} data or cannot "
@@ -109,7 +111,7 @@ def choose_method(ds: Dataset, precision: str, tol: float | None = None,
                                 cert.bits_needed, cert,
                                 bool(c.verification.float64_memorizes)))
         if cert.certified:
-            c.network.meta["precision_certificate"] = cert.to_json()
+            c.network.meta[mk.PRECISION_CERTIFICATE] = cert.to_json()
             return c, cert, attempts
     higher = None
     if not any(a.certificate is not None and a.certificate.exact_memorized for a in attempts):
@@ -175,8 +177,10 @@ def _prescreen(ds: Dataset, name: str, opts: dict[str, Any], precision: str,
     from memcap.constructions.registry import get_method
     from memcap.numerics import forward_float
 
+    m = get_method(name)
+    opts = m.validate(opts)
     try:
-        c = get_method(name).build(ds, arithmetic="float64", **opts)
+        c = m.build(ds, arithmetic="float64", **opts)
     except Exception as exc:  # noqa: BLE001 - any failure rejects this candidate, with its reason
         return f"not built: {type(exc).__name__}: {exc}"
     dtype = np.float32 if precision == "float32" else np.float64

@@ -41,8 +41,8 @@ def _plan_row(source: str, arch: Architecture, N: int, variant: str, statement: 
     holds = plan.capacity >= N
     values: dict[str, Any] = {"l": plan.blocks, "r": plan.r, "p": plan.p, "q": plan.q,
                               "lhs": plan.capacity, "N": N}
-    if plan.gate is not None:
-        values["gate_layer"] = plan.gate
+    if plan.gate_layer is not None:
+        values["gate_layer"] = plan.gate_layer
     if plan.problems:
         detail = "; ".join(plan.problems)
     elif holds:

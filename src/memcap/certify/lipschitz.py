@@ -30,7 +30,9 @@ from typing import Any
 
 import numpy as np
 
+from memcap import meta as mk
 from memcap.network import Activation, Dense, Network
+from memcap.norms import BALL_NORMS, norm_name, parse_norm
 from memcap.numerics import _abs64, to_float_array, unit_roundoff
 
 __all__ = ["LipschitzBound", "product_bound", "interval_bound", "pairs_lower_bound",
@@ -53,14 +55,8 @@ class LipschitzBound:
 
 
 def _norm_key(norm: Any) -> str:
-    t = str(norm).lower().lstrip("l")
-    if t in ("inf", "infinity", "∞"):
-        return "inf"
-    if t in ("1", "1.0"):
-        return "1"
-    if t in ("2", "2.0"):
-        return "2"
-    raise ValueError(f"norm must be inf, 1 or 2, got {norm!r}")
+    """``"inf"``, ``"1"`` or ``"2"`` (read by :func:`memcap.norms.parse_norm`; others: OptionError)."""
+    return norm_name(parse_norm(norm, allowed=BALL_NORMS))
 
 
 def _up(x: np.ndarray | float) -> Any:
@@ -313,7 +309,7 @@ def lipschitz_report(net: Network, X: np.ndarray | None = None, norm: Any = "inf
                      seed: int = 0) -> dict[str, Any]:
     """Upper bounds (global product; interval on ``box``, default the data's bounding box) and
     lower bounds (data pairs, sampled gradients) of the margins' Lipschitz constant, next to the
-    value the construction claims (``net.meta["lipschitz"]``) and whether the bounds contradict it."""
+    value the construction claims (``net.meta[mk.LIPSCHITZ]``) and whether the bounds contradict it."""
     p = _norm_key(norm)
     rep: dict[str, Any] = {"norm": p, "of": "every margin f_a - f_b" if net.out_dim > 1 else "f"}
     prod = product_bound(net, p)
@@ -340,7 +336,7 @@ def lipschitz_report(net: Network, X: np.ndarray | None = None, norm: Any = "inf
             near = near + rng.uniform(-1, 1, near.shape) * (d[:, None] / 4)
         rep["gradient_lower_bound"] = max(gradient_lower_bound(net, S, p),
                                           gradient_lower_bound(net, near, p))
-    claim = net.meta.get("lipschitz")
+    claim = net.meta.get(mk.LIPSCHITZ)
     if claim and claim.get("norm") == p:
         v = float(claim["value"])
         rep["claimed"] = v

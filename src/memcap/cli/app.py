@@ -19,8 +19,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from memcap import meta as mk
 from memcap.constructions.base import ConditionError, ConstructionError
 from memcap.data import SOURCES_HELP, DataError, Dataset, load_dataset
+from memcap.errors import OptionError
 
 app = typer.Typer(
     name="memcap",
@@ -92,29 +94,24 @@ def parse_widths(text: str | None) -> tuple[int, ...] | None:
 
 
 def parse_method_options(method: str, items: list[str]) -> dict[str, Any]:
-    """``--option KEY=VALUE`` items -> keyword options of ``method``'s construction (numbers parsed),
-    refusing keys the construction does not take."""
-    import inspect
-
+    """``--option KEY=VALUE`` items -> keyword options of ``method``'s construction, checked and
+    coerced by the method's declared options (OptionError listing them otherwise)."""
+    from memcap.constructions.options import validate_options
     from memcap.constructions.registry import get_method
 
-    params = inspect.signature(get_method(method).build).parameters
+    own_flags = ("widths", "activation", "seed")
     opts: dict[str, Any] = {}
     for item in items:
         key, sep, val = (x.strip() for x in item.partition("="))
         if not sep or not key:
-            raise DataError(f"--option must be KEY=VALUE, got {item!r}")
-        if key not in params or key in ("ds", "widths", "activation", "arithmetic", "seed"):
-            allowed = [k for k in params if k not in ("ds", "widths", "activation", "arithmetic", "seed")]
-            raise DataError(f"{method} has no option {key!r} (its options: {', '.join(allowed) or 'none'}; "
-                            "widths, activation, arithmetic and seed have their own flags)")
-        for cast in (int, float):
-            try:
-                opts[key] = cast(val)
-                break
-            except ValueError:
-                opts[key] = val
-    return opts
+            raise OptionError(f"--option must be KEY=VALUE, got {item!r}")
+        if key in own_flags:
+            raise OptionError(f"{key} has its own flag (--{key}); not --option {key}=...")
+        opts[key] = val
+    m = get_method(method)
+    given = [f for f in own_flags if f in {o.name for o in m.options}]
+    return validate_options(method, m.options, opts, exclude=own_flags,
+                            note=f"{', '.join(given)}: --{' --'.join(given)}" if given else "")
 
 
 def report_table(title: str, rows: list[tuple[str, Any]]) -> Table:
@@ -239,7 +236,7 @@ def construct(
                     ds, precision, tol=tol, methods=None if method is None else [method],
                     progress=say, **opts)
                 method = c.certificate.method
-        c.network.meta["data"] = data
+        c.network.meta[mk.DATA] = data
         memcap.save(c.network, output)
     rep = c.verification
     if as_json:
@@ -308,17 +305,42 @@ def verify(
 
 
 @app.command()
-def methods(as_json: JsonOpt = False) -> None:
-    """List the registered constructions: name, theorem, condition, sizes."""
+def methods(
+    name: Annotated[str | None, typer.Argument(help="A method: list its options (name, type, range, "
+                                                    "default, help).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the registered constructions (name, theorem, condition, sizes), or one method's options."""
     import memcap
 
+    if name is not None:
+        from memcap.constructions.options import option_table
+        from memcap.constructions.registry import get_method
+
+        with user_errors():
+            m = get_method(name)
+        rows = option_table(m.options)
+        if as_json:
+            out.print_json(json.dumps({"name": m.name, "theorem": m.theorem, "condition": m.condition,
+                                       "sizes": m.sizes, "tasks": list(m.tasks), "options": rows}))
+            return
+        out.print(report_table(f"{m.name}: {m.theorem}", [
+            ("condition", m.condition), ("sizes", m.sizes), ("tasks", ", ".join(m.tasks))]))
+        t = Table(title=f"{m.name} options (memcap construct --option KEY=VALUE; widths, activation, "
+                        "seed: their own flags)", title_justify="left")
+        for col in ("option", "type / range", "default", "help"):
+            t.add_column(col, overflow="fold")
+        for r in rows:
+            t.add_row(r["name"], escape(r["type"]), escape(repr(r["default"])), escape(r["help"]))
+        out.print(t)
+        return
     ms = memcap.methods()
     if as_json:
         out.print_json(json.dumps([
             {"name": m.name, "theorem": m.theorem, "condition": m.condition, "sizes": m.sizes,
-             "tasks": list(m.tasks)} for m in ms]))
+             "tasks": list(m.tasks), "options": [o.name for o in m.options]} for m in ms]))
         return
-    t = Table(title="memcap methods")
+    t = Table(title="memcap methods (memcap methods NAME: its options)")
     for col in ("name", "theorem", "condition", "sizes", "tasks"):
         t.add_column(col, overflow="fold")
     for m in ms:

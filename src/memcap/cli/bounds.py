@@ -11,7 +11,7 @@ from rich.table import Table
 from memcap.bounds import Architecture, evaluate
 from memcap.cli.app import _fmt, app, get_data, out, parse_widths, user_errors
 from memcap.data import DataError
-from memcap.network import Activation
+from memcap.network import as_activation
 
 
 @app.command()
@@ -39,7 +39,7 @@ def bounds(
         N = ds.N if ds is not None else int(n)  # type: ignore[arg-type]
         ws = parse_widths(widths) or ()
         arch = Architecture(ds.d_x if ds else d_x, ds.d_y if ds else d_y, tuple(ws),
-                            Activation.parse(activation), residual)
+                            as_activation(activation), residual)
         opts = {k: v for k, v in {"delta": delta, "classes": classes, "budget": budget}.items()
                 if v is not None}
         rows = evaluate(arch, N, ds, **opts)

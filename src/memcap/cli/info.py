@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from memcap import meta as mk
 from memcap.cli.app import app, out, report_table, user_errors
 
 
@@ -27,8 +28,8 @@ def info(
         out.print_json(json.dumps({"layers": layers, "counts": net.counts(), "meta": net.meta},
                                   default=str))
         return
-    cert = net.meta.get("certificate", {})
-    ver = net.meta.get("verification", {})
+    cert = net.meta.get(mk.CERTIFICATE, {})
+    ver = net.meta.get(mk.VERIFICATION, {})
     rows = [("layers", "; ".join(layers)), *net.counts().items()]
     if cert:
         rows += [("method", cert.get("method")), ("theorem", cert.get("theorem")),
@@ -38,6 +39,6 @@ def info(
         rows += [("note", n) for n in cert.get("notes", [])]
     if ver:
         rows += [(f"at build: {k}", v) for k, v in ver.items()]
-    if "data" in net.meta:
-        rows.append(("built on", net.meta["data"]))
+    if mk.DATA in net.meta:
+        rows.append(("built on", net.meta[mk.DATA]))
     out.print(report_table(f"{network}", rows))

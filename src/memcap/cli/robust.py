@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from memcap._util import atomic_write_bytes
-from memcap.certify.robust import TIERS, RobustReport, parse_norm, verify_robust
+from memcap.certify.robust import TIERS, RobustReport, ball_norm, verify_robust
 from memcap.cli.app import _fmt, app, console, get_data, out, progress_status, user_errors
 
 
@@ -74,7 +74,7 @@ def robust(
     with user_errors():
         if not (math.isfinite(radius) and radius > 0):
             raise ValueError(f"--radius must be a finite number > 0, got {radius}")
-        p = parse_norm(norm)
+        p = ball_norm(norm)
         tier_t = _parse_tiers(tiers)
         if milp_max_points is not None and milp_max_points < 0:
             raise ValueError(f"--milp-max-points must be >= 0, got {milp_max_points}")

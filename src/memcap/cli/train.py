@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from memcap import meta as mk
 from memcap.cli.app import (
     DataOpt,
     JsonOpt,
@@ -109,8 +110,8 @@ def train(
                 res = run_train(ds, width, regime, progress=cb, **kw)
         rep = memcap.verify(res.network, ds, tol=tol)
         net = res.network
-        net.meta["memorizes"] = bool(rep.memorized and rep.certified)
-        net.meta["data"] = data
+        net.meta[mk.MEMORIZES] = bool(rep.memorized and rep.certified)
+        net.meta[mk.DATA] = data
         memorizes = rep.memorized and rep.certified
         if memorizes or keep:
             memcap.save(net, output)

@@ -10,13 +10,14 @@ from typing import Any
 import flint
 import numpy as np
 
-from memcap.errors import ConditionError, ConstructionError, NeedsExactArithmetic
+from memcap.constructions.options import Option, validate_options
+from memcap.errors import ConditionError, ConstructionError, NeedsExactArithmetic, OptionError
 from memcap.network import Network
 from memcap.theory.conditions import Condition
 
 __all__ = [
     "Condition", "Certificate", "Construction", "ConditionError", "ConstructionError",
-    "Method", "register", "Field", "NeedsExactArithmetic",
+    "Method", "register", "Field", "NeedsExactArithmetic", "Option",
 ]
 
 
@@ -84,6 +85,19 @@ class Method:
     #: dataset -> None when the theorem's data assumption (beyond distinct points of an allowed task)
     #: holds, else the reason; such data must be refused with a ConditionError (e.g. general position)
     assumption: Callable[..., str | None] | None = None
+    #: the options ``build`` takes besides ``ds`` and ``arithmetic`` (name, type, range, default, help)
+    options: tuple[Option, ...] = ()
+
+    def option(self, name: str) -> Option:
+        for o in self.options:
+            if o.name == name:
+                return o
+        raise OptionError(f"{self.name} has no option {name!r}")
+
+    def validate(self, options: dict[str, Any]) -> dict[str, Any]:
+        """``options`` checked against the declaration and coerced to the declared types
+        (OptionError listing the valid options otherwise); see :mod:`memcap.constructions.options`."""
+        return validate_options(self.name, self.options, options)
 
 
 _REGISTRY: dict[str, Method] = {}
@@ -94,18 +108,21 @@ def register(name: str, theorem: str, condition: str, sizes: str,
              size_formula: Callable[..., dict[str, Any]] | None = None,
              break_condition: Callable[..., dict[str, Any]] | None = None,
              assumption: Callable[..., str | None] | None = None,
+             options: tuple[Option, ...] = (),
              ) -> Callable[[Callable[..., Construction]], Callable[..., Construction]]:
     """Decorator registering a construction function under ``name``.
 
     The function takes ``(ds, arithmetic="float64"|"exact", **options)`` and returns a
-    :class:`Construction`; it never verifies (``memcap.construct`` does).
+    :class:`Construction`; it never verifies (``memcap.construct`` does). ``options`` declares every
+    keyword besides ``ds`` and ``arithmetic`` (the registry test checks the declaration against the
+    signature); ``memcap.construct`` validates against it before any work.
     """
 
     def deco(fn: Callable[..., Construction]) -> Callable[..., Construction]:
         if name in _REGISTRY:
             raise ValueError(f"method {name!r} registered twice")
         _REGISTRY[name] = Method(name, theorem, condition, sizes, fn, tasks, size_formula,
-                                 break_condition, assumption)
+                                 break_condition, assumption, tuple(options))
         return fn
 
     return deco

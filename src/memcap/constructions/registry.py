@@ -11,14 +11,15 @@ import memcap.constructions.yu2024  # noqa: F401
 import memcap.constructions.zhang2017  # noqa: F401
 from memcap.constructions import yun2019  # noqa: F401
 from memcap.constructions.base import _REGISTRY, Method
+from memcap.errors import OptionError
 
 __all__ = ["all_methods", "get_method"]
 
 
 def get_method(name: str) -> Method:
-    """The registry entry called ``name`` (KeyError listing the available names otherwise)."""
+    """The registry entry called ``name`` (OptionError listing the available names otherwise)."""
     if name not in _REGISTRY:
-        raise KeyError(f"unknown method {name!r}; available: {', '.join(sorted(_REGISTRY))}")
+        raise OptionError(f"unknown method {name!r}; available: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name]
 
 

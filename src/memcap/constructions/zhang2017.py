@@ -12,10 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from memcap import meta as mk
 from memcap.constructions.base import Certificate, Condition, ConditionError, Construction, Field, register
+from memcap.constructions.options import ACTIVATION, CANDIDATES, SEED, WIDTHS
 from memcap.constructions.yun2019.three_layer import sorted_projection
 from memcap.data.dataset import Dataset
-from memcap.network import IDENTITY, RELU, Activation, Dense, Network
+from memcap.network import IDENTITY, RELU, Activation, Dense, Network, as_activation
 
 __all__ = ["zhang_wide", "zhang_wide_sizes"]
 
@@ -40,6 +42,7 @@ def _zhang_break(ds: Dataset, **_: Any) -> dict[str, Any]:
     sizes="one hidden layer of N ReLUs; P = N(d_x+1) + d_y(N+1) (2N + d_x distinct numbers)",
     size_formula=zhang_wide_sizes,
     break_condition=_zhang_break,
+    options=(WIDTHS, ACTIVATION.with_default("relu", "relu only"), SEED, CANDIDATES),
 )
 def zhang_wide(ds: Dataset, widths: tuple[int, ...] | None = None, activation: str | Activation = "relu",
                arithmetic: str = "float64", seed: int = 0, candidates: int = 20) -> Construction:
@@ -56,7 +59,7 @@ def zhang_wide(ds: Dataset, widths: tuple[int, ...] | None = None, activation: s
     classification is fit as one-hot targets. ReLU only (a leaky slope breaks the triangular form).
     """
     t0 = time.perf_counter()
-    act = Activation.parse(activation) if isinstance(activation, str) else activation
+    act = as_activation(activation)
     if act != RELU:
         raise ConditionError(f"Zhang et al.'s Theorem 1 uses ReLU (A is triangular only when max(t, 0) "
                              f"vanishes for t < 0), got {act.name}")
@@ -89,7 +92,7 @@ def zhang_wide(ds: Dataset, widths: tuple[int, ...] | None = None, activation: s
         layers = [Dense(np.concatenate([W1, F.zeros((d1 - N, d_x))]), np.concatenate([-b, F.zeros(d1 - N)]),
                         RELU),
                   Dense(np.concatenate([w.T, F.zeros((d_y, d1 - N))], axis=1), F.zeros(d_y), IDENTITY)]
-    net = Network(layers, meta={"method": "zhang17-wide", "activation": "relu"})
+    net = Network(layers, meta={mk.METHOD: "zhang17-wide", mk.ACTIVATION: "relu"})
     cert = Certificate(
         method="zhang17-wide", theorem="Theorem 1 (Zhang et al. 2017)", reference=REFERENCE,
         conditions=[Condition("x_i distinct", {"N": N}, True), cond],

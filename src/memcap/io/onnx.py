@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from memcap import meta as mk
 from memcap._util import require_extra
 from memcap.network import Dense, Network
 from memcap.numerics import forward_float_bounded, to_float_array
@@ -89,7 +90,7 @@ def to_onnx(net: Network, dtype: str = "float64", batch: int | None = 1) -> byte
         [helper.make_tensor_value_info("output", onnx_dt, [bdim, net.out_dim])], inits)
     meta = net.meta or {}
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="memcap",
-                              doc_string=f"memcap network ({meta.get('method', '?')})")
+                              doc_string=f"memcap network ({meta.get(mk.METHOD, '?')})")
     model.ir_version = 8
     onnx.checker.check_model(model, full_check=True)
     return model.SerializeToString()

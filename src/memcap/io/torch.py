@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from memcap import meta as mk
 from memcap._util import require_extra
 from memcap.network import Activation, Dense, Network, Residual
 from memcap.numerics import to_float_array
@@ -67,20 +68,20 @@ def _residual_module(layer: Residual, dtype: Any, torch: Any, act_mod: Callable[
 def _check_float_faithful(net: Network, dtype: Any, torch: Any, allow_unfaithful: bool) -> None:
     """Refuse (or warn) when memcap's verifier did not certify a float evaluation of ``net``.
 
-    ``meta["verification"]`` (written by :func:`memcap.construct`) says whether float64 / float32
-    evaluation is certified to memorize; ``meta["exact_only"]`` marks constructions whose weights
+    ``meta[mk.VERIFICATION]`` (written by :func:`memcap.construct`) says whether float64 / float32
+    evaluation is certified to memorize; ``meta[mk.EXACT_ONLY]`` marks constructions whose weights
     need more bits than a float carries (e.g. packed lookup weights). Those are refused unless
     ``allow_unfaithful=True``; an uncertified float export of any other network only warns.
     """
     import warnings
 
-    ver = net.meta.get("verification") or {}
+    ver = net.meta.get(mk.VERIFICATION) or {}
     key = "float64_memorizes" if dtype == torch.float64 else "float32_memorizes"
     certified = ver.get(key)
-    exact_only = bool(net.meta.get("exact_only"))
+    exact_only = bool(net.meta.get(mk.EXACT_ONLY))
     if certified is True or (certified is None and not exact_only):
         return
-    msg = (f"{net.meta.get('method', 'this network')} is not certified to memorize when evaluated in "
+    msg = (f"{net.meta.get(mk.METHOD, 'this network')} is not certified to memorize when evaluated in "
            f"{dtype}: memcap certified it in exact arithmetic of its stored weights"
            + (f" (about {ver['bits_needed']} mantissa bits needed)" if ver.get("bits_needed") else "")
            + ". Evaluate it with memcap (memcap.verify / numerics.forward_exact)")

@@ -42,8 +42,9 @@ def three_layer_minimal_widths(N: int, d_y: int, activation: Activation, d_x: in
 
 
 def gate_units(activation: Activation, gate: int | str | None = None) -> int:
-    """Units per gate: hard-tanh 2; ReLU-like 4 (the paper, via Gadget H) or 3 (``gate=3`` or
-    ``"3unit"``). ``None`` / ``"paper"`` is the paper's choice (same spelling as yun-classifier)."""
+    """Units per gate: hard-tanh 2; ReLU-like 4 (the paper, via Gadget H) or 3 (``gate="3unit"``; the
+    old spelling ``gate=3`` still works). ``None`` / ``"paper"`` is the paper's choice (the option
+    ``gate`` means the same in every method: :data:`memcap.constructions.options.GATE`)."""
     g = {None: None, "paper": None, "2unit": 2, "3unit": 3, "4unit": 4}.get(gate, gate) \
         if not isinstance(gate, int) else gate
     if activation.kind == "hardtanh":
@@ -62,7 +63,7 @@ def gate_count(class_counts: Any, d_x: int) -> int:
     return int(sum(-(-int(n) // d_x) for n in class_counts if n))
 
 
-def cor42_theorem_width(N: int, d_x: int, d_y: int, activation: Activation, gate: int | None = None) -> int:
+def cor42_theorem_width(N: int, d_x: int, d_y: int, activation: Activation, gate: str = "paper") -> int:
     """Corollary 4.2's width condition as printed: the smallest integer d1 ≥ kN/d_x + k·d_y
     (k = 2 hard-tanh, 4 ReLU-like; 3 for the 3-unit gate, our improvement). CIFAR-10: 106."""
     k = gate_units(activation, gate)

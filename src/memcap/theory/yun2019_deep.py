@@ -12,7 +12,7 @@ from typing import Any
 
 from memcap.data.dataset import Dataset
 from memcap.errors import ConditionError
-from memcap.network import Activation
+from memcap.network import Activation, as_activation
 from memcap.theory.conditions import Condition
 from memcap.theory.yun2019 import relu_units_per_gate
 
@@ -37,7 +37,7 @@ class DeepPlan:
     r: list[int]                      # carriers sharing the block's two layers
     p: list[int]
     q: list[int]
-    gate: int | None = None           # classification: the gate layer l_m
+    gate_layer: int | None = None     # classification: the gate layer l_m (1-based)
     capacity: int = 0                 # Σ p_j q_j = the condition's left-hand side
     problems: list[str] = field(default_factory=list)  # why no plan exists (capacity 0)
 
@@ -168,7 +168,7 @@ def plan_deep(widths: tuple[int, ...], d_y: int, act: Activation, variant: str =
             return plan
         G = gates[0]  # the latest gate leaves the most layers for blocks
         cap, negm, ls, r = _best_blocks(ws[:G - 1], 1, k, G - 1, lambda layer: True)
-        plan.blocks, plan.r, plan.gate, plan.capacity = ls, r, G, max(cap, 0)
+        plan.blocks, plan.r, plan.gate_layer, plan.capacity = ls, r, G, max(cap, 0)
         if cap < 0:
             plan.problems.append(f"no room for a fitting block before the gate layer {G}")
     else:
@@ -210,7 +210,7 @@ def _fixed_plan(ws: tuple[int, ...], d_y: int, act: Activation, variant: str, ga
             problems.append(f"gate layer {G} needs ≥ {gw} units ({gw // max(d_y, 1)} per class)")
         elif any(w < d_y for w in ws[G:]):
             problems.append(f"the layers after the gate layer {G} need ≥ d_y={d_y} units")
-        plan = DeepPlan("classification", ws, fit, r, [], [], gate=G, problems=problems)
+        plan = DeepPlan("classification", ws, fit, r, [], [], gate_layer=G, problems=problems)
         per_block_dy = 1
     else:
         raise ValueError(f"variant must be 'auto', 'regression' or 'classification', got {variant!r}")
@@ -230,7 +230,7 @@ def _variants(ds: Dataset, variant: str) -> list[str]:
 
 
 def _act(activation: str | Activation) -> Activation:
-    act = Activation.parse(activation) if isinstance(activation, str) else activation
+    act = as_activation(activation)
     if act.kind not in ("hardtanh", "relu_like"):
         raise ConditionError(f"Proposition 3.4 needs a hard-tanh or ReLU-like activation, not {act.name}")
     return act
@@ -313,10 +313,10 @@ def _conditions(plan: DeepPlan, N: int, d_y: int, act: Activation, gate: str) ->
                 f"({src}, {kind})")
     conds = [Condition(stmt, {"l": plan.blocks, "r": plan.r, "p": plan.p, "q": plan.q,
                               "lhs": plan.capacity, "N": N}, plan.capacity >= N)]
-    if plan.variant == "classification" and plan.gate is not None:
+    if plan.variant == "classification" and plan.gate_layer is not None:
         g = relu_units_per_gate(act, gate)
-        conds.append(Condition(f"d_lm ≥ {g}·d_y (gate layer l_m = {plan.gate})",
-                               {"d_lm": plan.widths[plan.gate - 1], "needed": g * d_y}, True))
+        conds.append(Condition(f"d_lm ≥ {g}·d_y (gate layer l_m = {plan.gate_layer})",
+                               {"d_lm": plan.widths[plan.gate_layer - 1], "needed": g * d_y}, True))
     return conds
 
 
@@ -329,7 +329,7 @@ def _refusal(plan: DeepPlan, tried: list[DeepPlan], ds: Dataset, act: Activation
             parts.append(f"{what}: {'; '.join(pl.problems)}")
         else:
             parts.append(f"{what}: best choice l = {pl.blocks}"
-                         + (f", gate layer {pl.gate}" if pl.gate else "")
+                         + (f", gate layer {pl.gate_layer}" if pl.gate_layer else "")
                          + f" (r = {pl.r}, p = {pl.p}, q = {pl.q}) gives 4·Σ⌊⌋⌊⌋ = Σ p_j q_j = "
                          f"{pl.capacity} < N = {ds.N}")
     sugg = deep_default_widths(ds.N, ds.d_y, act, tried[0].variant, gate)

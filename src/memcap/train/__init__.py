@@ -34,9 +34,10 @@ from typing import Any
 
 import numpy as np
 
+from memcap import meta as mk
 from memcap._util import require_extra
 from memcap.data.dataset import Dataset
-from memcap.network import IDENTITY, Activation, Dense, Network
+from memcap.network import IDENTITY, Activation, Dense, Network, as_activation
 from memcap.train import zhang21 as Z
 from memcap.train.checkpoint import load_checkpoint, save_checkpoint
 from memcap.train.regular import lecun_init
@@ -376,8 +377,7 @@ def _train(ds: Dataset, width: int, regime: str, *, activation: str, steps: int,
     }
     best_hist = {"step": hist["step"], "seconds": hist["seconds"],
                  "loss": [row[best] for row in hist["loss"]]}
-    meta = {"trained": True, "source": "memcap.train", **{k: info[k] for k in (
-        "regime", "width", "activation", "eps", "lr_w", "lr_v", "steps", "final_loss", "seed")},
-        "data": ds.name}
-    net = network_from_weights(W_np[best], V_np[best], Activation.parse(activation), meta)
+    meta = {mk.TRAINED: True, mk.SOURCE: "memcap.train", **{k: info[k] for k in mk.TRAIN_KEYS},
+            mk.DATA: ds.name}
+    net = network_from_weights(W_np[best], V_np[best], as_activation(activation), meta)
     return TrainResult(net, best_hist, info, runs)

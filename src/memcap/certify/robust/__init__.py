@@ -32,41 +32,37 @@ from typing import Any
 
 import numpy as np
 
+from memcap import meta as mk
 from memcap.certify.robust.attack import Counterexample, attack
 from memcap.certify.robust.bounds import bound_margins
 from memcap.certify.robust.milp import milp_point
 from memcap.data.dataset import Dataset
+from memcap.errors import OptionError
 from memcap.network import Network
+from memcap.norms import BALL_NORMS, norm_name, parse_norm
 
-__all__ = ["RobustReport", "TierReport", "verify_robust", "parse_norm", "promised_robustness", "TIERS"]
+__all__ = ["RobustReport", "TierReport", "verify_robust", "ball_norm", "promised_robustness", "TIERS"]
 
 TIERS = ("attack", "bounds", "milp")
-_NORMS = {"inf": "inf", "linf": "inf", "l_inf": "inf", "infinity": "inf", "max": "inf",
-          "2": "2", "l2": "2", "1": "1", "l1": "1"}
 
 
-def parse_norm(norm: Any) -> str:
-    """``"inf"``, ``"2"`` or ``"1"`` from the many ways of writing them."""
-    key = str(norm).strip().lower()
-    if isinstance(norm, float) and math.isinf(norm):
-        key = "inf"
-    if key in ("2.0", "1.0"):
-        key = key[0]
-    if key not in _NORMS:
-        raise ValueError(f"unknown norm {norm!r}: expected inf, 2 or 1 (the ball's Lp norm)")
-    return _NORMS[key]
+def ball_norm(norm: Any) -> str:
+    """The ball norm as ``"inf"``, ``"2"`` or ``"1"`` (the norms the tiers implement), read by
+    :func:`memcap.norms.parse_norm`; another norm raises :class:`~memcap.errors.OptionError`."""
+    return norm_name(parse_norm(norm, allowed=BALL_NORMS))
 
 
 def promised_robustness(net: Network) -> dict[str, Any] | None:
     """The robustness a construction promised (``{"radius": r, "norm": "inf"}``), if recorded in
-    ``net.meta`` (``meta["robust"]``, ``meta["certificate"]["robust"]`` or ``meta["info"]["robust"]``)."""
+    ``net.meta`` under :data:`memcap.meta.ROBUST`, at the top level or (files of older versions) inside
+    the certificate or info entries)."""
     meta = net.meta or {}
-    for src in (meta, meta.get("certificate") or {}, meta.get("info") or {}):
-        rob = src.get("robust") if isinstance(src, dict) else None
+    for src in (meta, meta.get(mk.CERTIFICATE) or {}, meta.get(mk.INFO) or {}):
+        rob = src.get(mk.ROBUST) if isinstance(src, dict) else None
         if isinstance(rob, dict) and "radius" in rob:
-            try:
-                norm = parse_norm(rob.get("norm", "inf"))
-            except ValueError:  # e.g. yu-robust's general Lp (p = 3): kept, never equal to inf/2/1
+            try:  # yu-robust's general Lp (p = 3) reads as "3", never equal to inf/2/1
+                norm = norm_name(parse_norm(rob.get("norm", "inf")))
+            except OptionError:  # not a norm memcap knows: kept as written
                 norm = str(rob.get("norm"))
             return {"radius": float(rob["radius"]), "norm": norm}
     return None
@@ -202,7 +198,7 @@ def verify_robust(net: Network, ds: Dataset, radius: float, norm: Any = "inf",
     """
     t_start = time.perf_counter()
     say = progress or (lambda _m: None)
-    norm = parse_norm(norm)
+    norm = ball_norm(norm)
     tiers = tuple(tiers)
     _check_inputs(net, ds, radius, tiers)
     radius = float(radius)

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from memcap import meta as mk
 from memcap.constructions.base import (
     Certificate,
     Condition,
@@ -39,8 +40,9 @@ from memcap.constructions.faithful.common import (
     zigzag_design,
 )
 from memcap.constructions.gadgets import affine_output, pad_units
+from memcap.constructions.options import ACTIVATION, CANDIDATES, MARGIN, SEED, WIDTHS, Option
 from memcap.constructions.yun2019.three_layer import choose_projection, rescale_targets
-from memcap.network import IDENTITY, RELU, Activation, Dense, Network
+from memcap.network import IDENTITY, RELU, Dense, Network, as_activation
 
 __all__ = ["decoupled_three_layer", "zigzag_three_layer", "twoproj_five_layer",
            "decoupled_sizes", "zigzag_sizes", "twoproj_sizes", "zigzag_minimal_widths"]
@@ -51,7 +53,7 @@ REF = "memcap designs beyond Yun, Sra & Jadbabaie 2019, Thm 3.1 (docs/precision.
 # ---- shared plumbing ----------------------------------------------------------------------------
 def require_relu(method: str, activation: Any) -> None:
     """These constructions are plain-ReLU designs (exact zeros of inactive units): refuse others."""
-    act = Activation.parse(activation) if isinstance(activation, str) else activation
+    act = as_activation(activation)
     if act != RELU:
         raise ConditionError(f"{method} is a plain ReLU construction (inactive units must output exactly "
                              f"0); activation {act.name} is not supported: use activation='relu'")
@@ -132,10 +134,13 @@ def _d3_break(ds: Any, **_: Any) -> dict[str, Any]:
     sizes="widths (2p-1, 2·d_y·q), p ≈ 1.1·N/q, q ≈ √N; ≈ 4.5–5·N parameters (d_y = 1)",
     size_formula=decoupled_sizes,
     break_condition=_d3_break,
+    options=(WIDTHS, Option("q", int, None, "points per group (even; default ≈ √N)", low=2),
+             Option("slack", float, SLACK, "extra groups, as a fraction of N/q", low=0),
+             MARGIN, SEED, CANDIDATES, ACTIVATION.with_default("relu", "relu only")),
 )
 def decoupled_three_layer(ds: Any, arithmetic: str = "float64", widths: Any = None,
                           q: int | None = None, slack: float = SLACK, margin: float = 0.25,
-                          seed: int = 0, candidates: int = 20, activation: Any = "relu", **_: Any
+                          seed: int = 0, candidates: int = 20, activation: Any = "relu"
                           ) -> Construction:
     """D3 (design D3, docs/precision.md): 3 ReLU layers, widths (2p-1, 2q) with p·q ≥ N.
 
@@ -177,7 +182,7 @@ def decoupled_three_layer(ds: Any, arithmetic: str = "float64", widths: Any = No
               _output(Dense(W3, b3, IDENTITY), rescaled, scale, center, F)]
     layers = pad_units(layers, 0, d1, F)
     layers = pad_units(layers, 1, d2, F)
-    net = Network(layers, meta={"method": "decoupled-3layer", "activation": "relu"})
+    net = Network(layers, meta={mk.METHOD: "decoupled-3layer", mk.ACTIVATION: "relu"})
     cond = Condition("⌊(d1+1)/2⌋·2⌊d2/(4·d_y)⌋ ≥ N", {"d1": d1, "d2": d2, "p": (d1 + 1) // 2, "q": q,
                                                       "N": N}, True)
     cert = Certificate(
@@ -245,10 +250,11 @@ def _zz_break(ds: Any, **_: Any) -> dict[str, Any]:
     sizes="widths (2p-1, d_y·Q), p·Q ≥ N, Q even; d1·d2 ≤ 2N + O(√N), ≈ 2√(2N) neurons",
     size_formula=zigzag_sizes,
     break_condition=_zz_break,
+    options=(WIDTHS, MARGIN, SEED, CANDIDATES, ACTIVATION.with_default("relu", "relu only")),
 )
 def zigzag_three_layer(ds: Any, arithmetic: str = "float64", widths: Any = None,
                        margin: float = 0.25, seed: int = 0, candidates: int = 20,
-                       activation: Any = "relu", **_: Any
+                       activation: Any = "relu"
                        ) -> Construction:
     """D3-zz (design D3-zz, docs/precision.md): 3 ReLU layers memorizing N points when ⌊(d1+1)/2⌋·2⌊d2/2⌋ ≥ N.
 
@@ -290,7 +296,7 @@ def zigzag_three_layer(ds: Any, arithmetic: str = "float64", widths: Any = None,
               _output(Dense(W3, b3, IDENTITY), rescaled, scale, center, F)]
     layers = pad_units(layers, 0, d1, F)
     layers = pad_units(layers, 1, d2, F)
-    net = Network(layers, meta={"method": "zigzag-3layer", "activation": "relu"})
+    net = Network(layers, meta={mk.METHOD: "zigzag-3layer", mk.ACTIVATION: "relu"})
     cond = Condition("⌊(d1+1)/2⌋·2⌊d2/(2·d_y)⌋ ≥ N", {"d1": d1, "d2": d2, "lhs": p * Q, "N": N}, True)
     cert = Certificate(
         "zigzag-3layer", "design D3-zz (D3-zz)", REF,

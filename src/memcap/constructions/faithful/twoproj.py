@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from memcap import meta as mk
 from memcap.constructions.base import (
     Certificate,
     Condition,
@@ -29,8 +30,9 @@ from memcap.constructions.faithful.common import (
     sorted_projection,
 )
 from memcap.constructions.gadgets import affine_output, pad_units
+from memcap.constructions.options import ACTIVATION, CANDIDATES, MARGIN, SEED, WIDTHS, Option
 from memcap.constructions.yun2019.three_layer import choose_projection, rescale_targets
-from memcap.network import IDENTITY, RELU, Activation, Dense, Network
+from memcap.network import IDENTITY, RELU, Dense, Network, as_activation
 
 __all__ = ["twoproj_five_layer", "twoproj_sizes", "twoproj_default_q"]
 
@@ -163,12 +165,23 @@ def _group_direction(Xg: np.ndarray, rng: np.random.Generator, starts: int, roun
           "6(p/q)N + 3N, non-zeros ≈ 2N + 3p(d_x+1)",
     size_formula=twoproj_sizes,
     break_condition=_break,
+    options=(Option("q", int, None, "points per group (even; default 32 up to N = 2¹⁶, then ≈ √N/2)", low=1),
+             Option("p", int, None, "number of groups (default ≈ 1.1·N/q)", low=0),
+             Option("slack", float, SLACK, "extra groups, as a fraction of N/q", low=0),
+             MARGIN, SEED, CANDIDATES,
+             Option("lp_starts", int, 5, "random starts of each group's direction LP", low=1),
+             Option("lp_rounds", int, 3, "refinement rounds of each group's direction LP", low=1),
+             Option("workers", int, None, "worker processes for the LPs (default 2 from N = 10⁵)", low=1),
+             Option("lp_norm", str, "mass", "the LP's normalisation", choices=("mass", "range")),
+             Option("projections", int, 4, "seeds tried for the grouping direction u", low=1),
+             ACTIVATION.with_default("relu", "relu only"),
+             WIDTHS.with_default(None, "hidden widths (3p-2, 2p, d_y·q, d_y·q) fixing p and q")),
 )
 def twoproj_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = None,
                        p: int | None = None, slack: float = SLACK, margin: float = 0.25,
                        seed: int = 0, candidates: int = 20, lp_starts: int = 5, lp_rounds: int = 3,
                        workers: int | None = None, lp_norm: str = "mass", projections: int = 4,
-                       activation: Any = "relu", widths: Any = None, **_: Any) -> Construction:
+                       activation: Any = "relu", widths: Any = None) -> Construction:
     """G4L + exact clip (design G4L + exact clip, docs/precision.md): a 5-layer ReLU network, widths
     (3p-2, 2p, q, q), memorizing N points when p·q ≥ N.
 
@@ -186,7 +199,7 @@ def twoproj_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = Non
     non-zeros per row; sound float bounds use the zeros).
     """
     t0 = time.perf_counter()
-    if (Activation.parse(activation) if isinstance(activation, str) else activation) != RELU:
+    if as_activation(activation) != RELU:
         raise ConditionError("twoproj-5layer is a plain ReLU construction (exact-zero gates); "
                              f"activation {activation} is not supported: use activation='relu'")
     F = Field(arithmetic)
@@ -287,7 +300,7 @@ def twoproj_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = Non
     layers = [Dense(W1, b1, RELU), Dense(W2, b2, RELU), Dense(W3, b3, RELU), Dense(W4, b4, RELU), out]
     layers = pad_units(layers, 0, 3 * p_width - 2, F)
     layers = pad_units(layers, 1, 2 * p_width, F)
-    net = Network(layers, meta={"method": "twoproj-5layer", "activation": "relu"})
+    net = Network(layers, meta={mk.METHOD: "twoproj-5layer", mk.ACTIVATION: "relu"})
     notes = [f"{p} groups (of {p_width} slots) of ≤ {q} points along u, boundaries maximizing the "
              f"smallest boundary gap (best of {candidates} integer directions); "
              f"per-group LP directions (HiGHS, {lp_starts} starts, ≤ {lp_rounds} rounds) rounded to "

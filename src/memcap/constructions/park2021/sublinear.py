@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from memcap import meta as mk
 from memcap.constructions.base import (
     Certificate,
     Condition,
@@ -30,6 +31,7 @@ from memcap.constructions.base import (
     ConstructionError,
     register,
 )
+from memcap.constructions.options import SEED, Option
 from memcap.constructions.park2021.gadgets import (
     extract_rbit,
     extract_width3,
@@ -67,6 +69,13 @@ REFERENCE = ("Park, Lee, Yun & Shin (2021), Provable memorization via deep neura
 
 
 # ---- Δ-separation (Definition 1) ------------------------------------------------------------------
+#: options shared by Park et al.'s methods
+DELTA = Option("delta", "number", None, "Δ of Definition 1 (default: the data's own ratio, rounded up)",
+               low=0, open_low=True)
+PARK_ACTIVATION = Option("activation", str, "hardtanh", "'relu' (STEP = two ReLUs), 'hardtanh' (one unit per "
+                         "Step/Id neuron: the paper's widths) or 'relu-narrow'", choices=ACTIVATIONS)
+
+
 # ---- the build ------------------------------------------------------------------------------------
 def _classifier_outputs(label: Expr, C: int) -> list[Expr]:
     """Outputs f_c = 2c·k − c² for the label index k: argmax_c is k with margin (k−c)² ≥ 1 (affine,
@@ -159,7 +168,7 @@ def _finish(ds: Dataset, plan: Plan, method: str, theorem: str, arithmetic: str,
                                  "use arithmetic='exact'")
         net = fl
     # weights of more bits than float64 holds: exports to float must be refused unless certified
-    net.meta.update({"method": method, "activation": plan.activation, "exact_only": bits > 53})
+    net.meta.update({mk.METHOD: method, mk.ACTIVATION: plan.activation, mk.EXACT_ONLY: bits > 53})
     sizes = sizes_from_plan(plan)
     notes = [
         f"projection u: Gaussian direction rounded to integers (seed {seed}), accepted after "
@@ -227,6 +236,13 @@ def _break(ds: Dataset, **_: Any) -> dict[str, Any]:
     tasks=("classification",),
     size_formula=park_sublinear_sizes,
     break_condition=_break,
+    options=(DELTA, Option("variant", str, "improved", "'paper' (w = 2/3, Lemma 4's R and A) or 'improved' "
+                           "(w, R, A minimizing the parameter count)", choices=("improved", "paper")),
+             Option("w", "number", None, "the exponent w of Theorem 1", low=2 / 3, high=1),
+             Option("R", int, None, "bits per extraction stage", low=1),
+             Option("A", int, None, "the split A·B ≥ V", low=1),
+             Option("bottlenecks", bool, True, "keep Section 5's bottleneck layers (False: ~4× parameters)"),
+             PARK_ACTIVATION.with_default("relu"), SEED),
 )
 def park_sublinear(ds: Dataset, arithmetic: str = "exact", delta: Any = None, variant: str = "improved",
                    w: Any = None, R: Any = None, A: int | None = None, bottlenecks: bool = True,
@@ -264,6 +280,7 @@ def park_sublinear(ds: Dataset, arithmetic: str = "exact", delta: Any = None, va
     tasks=("classification",),
     size_formula=park_width3_sizes,
     break_condition=_break,
+    options=(DELTA, PARK_ACTIVATION, SEED),
 )
 def park_width3(ds: Dataset, arithmetic: str = "exact", delta: Any = None, activation: str = "hardtanh",
                 seed: int = 0) -> Construction:

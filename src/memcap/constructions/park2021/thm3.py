@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from memcap import meta as mk
 from memcap.constructions.base import (
     Certificate,
     Condition,
@@ -24,6 +25,7 @@ from memcap.constructions.base import (
     ConstructionError,
     register,
 )
+from memcap.constructions.options import SEED, WIDTHS
 from memcap.constructions.park2021.gadgets import mod_gadget, pack_labels, project
 from memcap.constructions.park2021.program import (
     Expr,
@@ -33,7 +35,7 @@ from memcap.constructions.park2021.program import (
     dense_parameters,
     evaluate_program,
 )
-from memcap.constructions.park2021.sublinear import REFERENCE, _classifier_outputs
+from memcap.constructions.park2021.sublinear import DELTA, PARK_ACTIVATION, REFERENCE, _classifier_outputs
 from memcap.data.dataset import Dataset
 from memcap.errors import NeedsExactArithmetic
 from memcap.numerics import to_exact_array
@@ -199,6 +201,8 @@ def _break(ds: Dataset, **_: Any) -> dict[str, Any]:
     tasks=("classification",),
     size_formula=_sizes,
     break_condition=_break,
+    options=(WIDTHS.with_default(None, "hidden widths (default: uniform width 7, fewest layers)"), DELTA,
+             PARK_ACTIVATION, SEED),
 )
 def park_thm3(ds: Dataset, widths: Any = None, arithmetic: str = "exact", delta: Any = None,
               activation: str = "hardtanh", seed: int = 0) -> Construction:
@@ -225,7 +229,7 @@ def park_thm3(ds: Dataset, widths: Any = None, arithmetic: str = "exact", delta:
     net = compile_program(prog, ev, activation)
     bits = max(max(int(v.p).bit_length(), int(v.q).bit_length())
                for layer in net.layers for a in layer.arrays() for v in a.ravel())
-    net.meta.update({"method": "park-thm3", "activation": activation, "exact_only": bits > 53})
+    net.meta.update({mk.METHOD: "park-thm3", mk.ACTIVATION: activation, mk.EXACT_ONLY: bits > 53})
     cert = Certificate(
         method="park-thm3", theorem="Theorem 3", reference=REFERENCE,
         conditions=[cond, Condition("Theorem 3 conditions 1–4", {"K": facts["K"], "L_i": facts["L_i"],

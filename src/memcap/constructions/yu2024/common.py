@@ -1,4 +1,4 @@
-"""Shared by the Yu et al. 2024 constructions: norms, the exact separation λ_D, the radius μ, rounding."""
+"""Shared by the Yu et al. 2024 constructions: the exact separation λ_D, the radius μ, rounding."""
 
 from __future__ import annotations
 
@@ -11,37 +11,22 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from memcap.constructions.base import ConditionError, Field
+from memcap.constructions.options import Option
 from memcap.data.dataset import Dataset
+from memcap.norms import parse_norm
 
 __all__ = ["exact_separation", "choose_radius", "parse_norm", "REFERENCE"]
 
 REFERENCE = "Yu, Gao & Zhang (ICLR 2024)"
 EPS52 = Fraction(1, 2**52)
 
-
-# ---- shared: norms, exact separation, the radius ------------------------------------------------
-def parse_norm(norm: Any) -> float | int:
-    """``"inf"``/``inf``/``"linf"`` -> ``math.inf``; an integer p >= 1 -> ``p``."""
-    t = str(norm).strip().lower().lstrip("l")
-    if t in ("inf", "infinity", "∞", "max"):
-        return math.inf
-    try:
-        v = float(t)
-    except ValueError:
-        raise ConditionError(f"norm must be inf, 1, 2 or an integer p >= 1, got {norm!r}") from None
-    if v == math.inf:
-        return math.inf
-    if v < 1 or v != int(v):
-        raise ConditionError(
-            f"norm p = {norm!r} is not supported: Yu et al. treat L∞ (Thm 4.8), p = 1 (Thm B.5) and "
-            "integer p >= 2 (Thm B.6); use inf or an integer p >= 1")
-    return int(v)
+#: options shared by the Yu et al. methods (the radius: 0 < μ < λ_D/2 is the theorem's condition,
+#: refused by :func:`choose_radius` with a ConditionError)
+BUDGET = Option("budget", float, None, "the radius as a fraction of λ_D/2, in (0, 1) (default 0.9)")
+RADIUS = Option("radius", float, None, "the absolute robustness radius μ, 0 < μ < λ_D/2 (overrides budget)")
 
 
-def _norm_name(p: float | int) -> str:
-    return "inf" if p == math.inf else str(int(p))
-
-
+# ---- shared: exact separation, the radius (norms: memcap.norms) --------------------------------
 def _frac(v: Any) -> Fraction:
     return Fraction(float(v))
 

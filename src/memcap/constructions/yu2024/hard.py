@@ -7,6 +7,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from memcap import meta as mk
 from memcap.constructions.base import ConditionError
 from memcap.constructions.yu2024.common import _frac
 from memcap.data.dataset import Dataset
@@ -85,7 +86,7 @@ def prop55_network(n: int, N: int, mu: float) -> Network:
     w = -c * np.array(w2, dtype=float)
     out = Dense(np.vstack([-w / 2, w / 2]), np.array([-0.5, 0.5]), IDENTITY)
     return Network([Dense(np.array(W1), np.array(b1), RELU), out],
-                   meta={"method": "yu2024-prop5.5(1)", "robust": {"radius": float(mu), "norm": "inf"}})
+                   meta={mk.METHOD: "yu2024-prop5.5(1)", mk.ROBUST: {"radius": float(mu), "norm": "inf"}})
 
 
 def prop54_n2_network() -> Network:
@@ -95,4 +96,4 @@ def prop54_n2_network() -> Network:
     f = np.array([-2.0, 2.0, -2.0])  # F = 1 + f·h
     return Network([Dense(W1, np.zeros(3), RELU),
                     Dense(np.vstack([-f / 2, f / 2]), np.array([-0.5, 0.5]), IDENTITY)],
-                   meta={"method": "yu2024-E6", "lipschitz": {"norm": "inf", "value": 2.0}})
+                   meta={mk.METHOD: "yu2024-E6", mk.LIPSCHITZ: {"norm": "inf", "value": 2.0}})

@@ -9,9 +9,13 @@ from typing import Any
 
 import numpy as np
 
+from memcap import meta as mk
 from memcap.constructions.base import Certificate, Condition, Construction, Field, register
+from memcap.constructions.options import SEED
 from memcap.constructions.yu2024.common import (
+    BUDGET,
     EPS52,
+    RADIUS,
     REFERENCE,
     _dense_params,
     _num,
@@ -137,6 +141,7 @@ def _lip_layers(Xf: Any, labels: np.ndarray, L: int, w: Any, C: Any, F: Field) -
     sizes="binary: depth N(2⌈log2 n⌉+5)+2, width max(3n+1, n+4), O(Nn log n) params",
     tasks=("classification",),
     size_formula=lipschitz_sizes,
+    options=(BUDGET, RADIUS, SEED),
 )
 def lipschitz(ds: Dataset, arithmetic: str = "float64", budget: float | None = None,
               radius: float | None = None, seed: int = 0) -> Construction:
@@ -171,7 +176,7 @@ def lipschitz(ds: Dataset, arithmetic: str = "float64", budget: float | None = N
                 f"radius μ = {float(mu):.17g} is within float64 rounding of λ_D/2: rebuild "
                              "with arithmetic='exact'")
     layers = _lip_layers(Xf, ds.labels, L, _num(F, w), C, F)
-    net = Network(layers, meta={"method": "yu-lipschitz"})
+    net = Network(layers, meta={mk.METHOD: "yu-lipschitz"})
     robust_info = {"radius": float(mu), "norm": "inf", "strict": False, "margin": float(margin),
                    "sup_radius": float(1 / w - eta), "open_ball": True}
     lip_info = {"norm": "inf", "value": float(w), "exact": str(w), "optimal": float(2 / lam),
@@ -179,8 +184,8 @@ def lipschitz(ds: Dataset, arithmetic: str = "float64", budget: float | None = N
                 "of": ("the margin y·F = s_y - s_other (the paper's F)" if L == 2 else
                        "every margin s_y - s_c and every score s_c"),
                 "source": "Theorem 5.2 (proof App. C.2), for the stored weights"}
-    net.meta["robust"] = robust_info
-    net.meta["lipschitz"] = lip_info
+    net.meta[mk.ROBUST] = robust_info
+    net.meta[mk.LIPSCHITZ] = lip_info
     sizes = lipschitz_sizes(ds)
     notes = [
         f"λ_D = {float(lam):.17g} (L∞, exact; points {pair[0]} and {pair[1]}); C = {float(Cq):.17g}",

@@ -9,12 +9,15 @@ from typing import Any
 
 import numpy as np
 
+from memcap import meta as mk
 from memcap.constructions.base import Certificate, Condition, Construction, Field, register
+from memcap.constructions.options import SEED, Option
 from memcap.constructions.yu2024.common import (
+    BUDGET,
     EPS52,
+    RADIUS,
     REFERENCE,
     _dense_params,
-    _norm_name,
     _num,
     _paper_labels,
     _root_lower,
@@ -22,11 +25,11 @@ from memcap.constructions.yu2024.common import (
     _setup,
     choose_radius,
     exact_separation,
-    parse_norm,
 )
 from memcap.data.dataset import Dataset
 from memcap.errors import NeedsExactArithmetic
 from memcap.network import IDENTITY, RELU, Dense, Network
+from memcap.norms import norm_name, parse_norm
 
 __all__ = ["robust", "robust_sizes", "knots_for"]
 
@@ -198,7 +201,7 @@ def robust_sizes(ds: Dataset, budget: float | None = None, radius: float | None 
                 "parameters": _dense_params(n, widths, L)}
     lam_p, _ = exact_separation(ds, p)
     lam_lo = _root_lower(lam_p, int(p))
-    mu = choose_radius(lam_lo, budget, radius, _norm_name(p))
+    mu = choose_radius(lam_lo, budget, radius, norm_name(p))
     t, _a, _tau, _kappa = _lp_plan(n, int(p), lam_lo, mu, L)
     K = len(t)
     widths = [2 * n * K + n + 1, n + 2, n + 2] * N
@@ -220,6 +223,8 @@ def _robust_break(ds: Dataset) -> dict[str, Any]:
     tasks=("classification",),
     size_formula=robust_sizes,
     break_condition=_robust_break,
+    options=(BUDGET, RADIUS, Option("norm", "norm", "inf", "the ball's norm: inf (Thm 4.8), 1 (Thm B.5) "
+                                    "or an integer p ≥ 2 (Thm B.6)"), SEED),
 )
 def robust(ds: Dataset, arithmetic: str = "float64", budget: float | None = None,
            radius: float | None = None, norm: Any = "inf", seed: int = 0) -> Construction:
@@ -257,10 +262,10 @@ def robust(ds: Dataset, arithmetic: str = "float64", budget: float | None = None
     c = np.array([_num(F, cval[int(y)]) if F.exact else _round_up(cval[int(y)]) for y in yl],
                  dtype=object if F.exact else np.float64)
     layers = _linf_layers(Xf, yl, L, _num(F, mu_t), C, c, F)
-    net = Network(layers, meta={"method": "yu-robust"})
+    net = Network(layers, meta={mk.METHOD: "yu-robust"})
     robust_info = {"radius": float(mu), "norm": "inf", "strict": True, "margin": 0.5,
                    "radius_fraction_of_half_separation": float(2 * mu / lam)}
-    net.meta["robust"] = robust_info
+    net.meta[mk.ROBUST] = robust_info
     sizes = robust_sizes(ds)
     notes = [
         f"λ_D = {float(lam):.17g} (L∞, exact; attained by points {pair[0]} and {pair[1]}), "
@@ -338,10 +343,10 @@ def _robust_lp(ds: Dataset, arithmetic: str, budget: float | None, radius: float
     q = [_num(F, v) for v in t]
     layers = _lp_layers(Xf, _paper_labels(ds), L, q, [_num(F, v) for v in a], _num(F, tau),
                         _num(F, kappa), C, F)
-    net = Network(layers, meta={"method": "yu-robust"})
+    net = Network(layers, meta={mk.METHOD: "yu-robust"})
     robust_info = {"radius": float(mu), "norm": str(p), "strict": True, "margin": 0.5,
                    "radius_fraction_of_half_separation": float(2 * mu / lam)}
-    net.meta["robust"] = robust_info
+    net.meta[mk.ROBUST] = robust_info
     thm = "Theorem B.5" if p == 1 else "Theorem B.6"
     notes = [
         f"λ_D = {float(lam):.17g} in L{p} ({'exact' if p == 1 else 'rational lower bound within 2^-50'}"

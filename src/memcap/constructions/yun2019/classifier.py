@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from memcap import meta as mk
 from memcap.constructions.base import (
     Certificate,
     Condition,
@@ -21,9 +22,10 @@ from memcap.constructions.base import (
     register,
 )
 from memcap.constructions.gadgets import HT, gate_layer, hardtanh_to_relu_like, pad_units
+from memcap.constructions.options import ACTIVATION, CANDIDATES, GATE, MARGIN, SEED, WIDTHS
 from memcap.constructions.yun2019.three_layer import sorted_projection, thm31_block
 from memcap.data.dataset import Dataset
-from memcap.network import HARDTANH, IDENTITY, Activation, Dense, Network
+from memcap.network import HARDTANH, IDENTITY, Activation, Dense, Network, as_activation
 from memcap.theory.yun2019 import (
     classifier_conditions,
     relu_units_per_gate,
@@ -58,7 +60,7 @@ def class_numbers(n_classes: int, F: Field) -> tuple[np.ndarray, Any]:
 
 # ---- Proposition 3.2 ---------------------------------------------------------------------------
 def _parse(activation: str | Activation) -> Activation:
-    act = Activation.parse(activation) if isinstance(activation, str) else activation
+    act = as_activation(activation)
     if act.kind not in ("hardtanh", "relu_like"):
         raise ConditionError(f"Proposition 3.2 needs a hard-tanh or ReLU-like activation, not {act.name}")
     return act
@@ -108,6 +110,7 @@ def _classifier_break(ds: Dataset, activation: str = "relu", **_: Any) -> dict[s
     tasks=("classification",),
     size_formula=classifier_sizes,
     break_condition=_classifier_break,
+    options=(WIDTHS, ACTIVATION, GATE, MARGIN, SEED, CANDIDATES),
 )
 def four_layer_classifier(ds: Dataset, widths: tuple[int, ...] | None = None,
                           activation: str | Activation = "relu", gate: str = "paper",
@@ -166,7 +169,7 @@ def four_layer_classifier(ds: Dataset, widths: tuple[int, ...] | None = None,
     layers = hardtanh_to_relu_like(layers, act, F, tags={0: [HT] * p, 1: [HT] * q, 2: gtags})
     for i, w in enumerate(ws):
         layers = pad_units(layers, i, w, F)
-    net = Network(layers, meta={"method": "yun-classifier", "activation": act.name})
+    net = Network(layers, meta={mk.METHOD: "yun-classifier", mk.ACTIVATION: act.name})
 
     notes = [f"projection u: best of {candidates} random integer directions (seed {seed})",
              f"class numbers ρ_j = -1 + 2(j-1)/(d_y-1), gap h = {float(h):.6g}",

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from memcap import meta as mk
 from memcap.constructions.base import (
     Certificate,
     Condition,
@@ -32,6 +33,7 @@ from memcap.constructions.gadgets import (
     hardtanh_to_relu_like,
     pad_units,
 )
+from memcap.constructions.options import ACTIVATION, CANDIDATES, GATE, MARGIN, SEED, WIDTHS, Option
 from memcap.constructions.yun2019.classifier import class_numbers, padded_neighbours, sorted_projection
 from memcap.constructions.yun2019.three_layer import rescale_targets, thm31_block
 from memcap.data.dataset import Dataset
@@ -64,6 +66,11 @@ __all__ = ["deep_network", "deep_sizes", "DeepPlan", "plan_deep", "deep_default_
     sizes="any widths meeting the condition (padded to exactly them); default 6 equal layers (+ gate)",
     size_formula=deep_sizes,
     break_condition=_deep_break,
+    options=(WIDTHS, ACTIVATION,
+             Option("variant", str, "auto", "'regression' (Prop. 3.4, one-hot targets), 'classification' "
+                    "(Cor. A.2/A.3) or 'auto'", choices=("auto", "regression", "classification")),
+             GATE, Option("blocks", "ints", None, "the fitting blocks' hidden layers l_j (1-based)"),
+             MARGIN, SEED, CANDIDATES),
 )
 def deep_network(ds: Dataset, widths: tuple[int, ...] | None = None, activation: str | Activation = "relu",
                  variant: str = "auto", gate: str = "paper", blocks: Any = None, arithmetic: str = "float64",
@@ -108,7 +115,7 @@ def deep_network(ds: Dataset, widths: tuple[int, ...] | None = None, activation:
     cls = plan.variant == "classification"
     M = len(plan.blocks)
     lb, l2 = plan.blocks, [lj + 1 for lj in plan.blocks]
-    last = plan.gate - 1 if cls else H  # the last layer of the fitting part
+    last = plan.gate_layer - 1 if cls else H  # the last layer of the fitting part
 
     # Step 0 (App. E): project, sort, split into consecutive chunks (block j: the next p_j q_j).
     u, uf, order, c, delta = sorted_projection(ds, F, seed, candidates)
@@ -161,10 +168,10 @@ def deep_network(ds: Dataset, widths: tuple[int, ...] | None = None, activation:
         if M and lb[0] + 2 <= layer <= last:
             lay["out"] = pos
             pos += n_out
-        if cls and layer == plan.gate:
+        if cls and layer == plan.gate_layer:
             lay["gate"] = pos
             pos += 2 * d_y
-        if cls and layer > plan.gate:
+        if cls and layer > plan.gate_layer:
             lay["hot"] = pos
             pos += d_y
         lay["n"] = pos
@@ -256,12 +263,12 @@ def deep_network(ds: Dataset, widths: tuple[int, ...] | None = None, activation:
     layers = hardtanh_to_relu_like(layers, act, F, tags=tags)
     for i, w in enumerate(plan.widths):
         layers = pad_units(layers, i, w, F)
-    net = Network(layers, meta={"method": "yun-deep", "activation": act.name})
+    net = Network(layers, meta={mk.METHOD: "yun-deep", mk.ACTIVATION: act.name})
 
     used = sum(1 for bl in blocks if bl is not None)
     notes = [
         f"projection u: best of {candidates} random integer directions (seed {seed})",
-        f"variant: {plan.variant}; blocks at layers l = {plan.blocks}" + (f", gate layer {plan.gate}"
+        f"variant: {plan.variant}; blocks at layers l = {plan.blocks}" + (f", gate layer {plan.gate_layer}"
                                                                          if cls else "")
         + ("; given by the caller" if blocks is not None else
            "; chosen by plan_deep (largest left-hand side, then fewer blocks, then earlier layers)"),
@@ -292,7 +299,7 @@ def deep_network(ds: Dataset, widths: tuple[int, ...] | None = None, activation:
         arithmetic=F.name, notes=notes,
     )
     info: dict[str, Any] = {
-        "variant": plan.variant, "blocks": plan.blocks, "gate_layer": plan.gate, "r": plan.r,
+        "variant": plan.variant, "blocks": plan.blocks, "gate_layer": plan.gate_layer, "r": plan.r,
         "p": plan.p, "q": plan.q, "capacity": plan.capacity, "u": u.tolist(), "margin": margin,
         "activation": act.name, "build_seconds": time.perf_counter() - t0,
     }

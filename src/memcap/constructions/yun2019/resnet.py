@@ -12,7 +12,7 @@ along e_k past ``x^max_(k) + m`` (m ≥ 1 original unit). Points are chosen once
 its gate reads ``h^{l-1}``. The last layer thresholds coordinate k at ``x^max_(k) + m/2`` to recover
 one-hot outputs. Departures from App. F.1, each from docs/errata.md:
 
-* gates of 2 (hard-tanh), 4 (ReLU-like) or 3 (``gate=3``) units must sit in one residual layer, so
+* gates of 2 (hard-tanh), 4 (ReLU-like) or 3 (``gate='3unit'``) units must sit in one residual layer, so
   the condition checked is ``Σ_l ⌊d_l/k⌋ ≥ G`` (item 6), not ``Σ_l d_l ≥ kN/d_x + k d_y``;
 * with the 4-unit ReLU gate, ``c^l`` absorbs the offset ``-β (s+ + s-)/(s+ - s-) e_k`` per gate (the
   paper sets c^l = 0; item 7);
@@ -32,8 +32,10 @@ from typing import Any
 import flint
 import numpy as np
 
+from memcap import meta as mk
 from memcap.constructions.base import Certificate, Condition, ConditionError, Construction, Field, register
 from memcap.constructions.gadgets import hardtanh_to_relu_like, pad_units
+from memcap.constructions.options import ACTIVATION, GATE, MARGIN, SEED, WIDTHS, Option
 from memcap.constructions.yun2019.two_layer import (
     DegenerateSubset,
     IntegerFrame,
@@ -65,7 +67,7 @@ __all__ = ["resnet", "resnet_sizes", "thm41_theorem_width"]
 REFERENCE = "Yun, Sra & Jadbabaie (2019), Theorem 4.1; proof in Appendix F.1"
 
 
-def thm41_theorem_width(N: int, d_x: int, d_y: int, activation: Activation, gate: int | None = None) -> int:
+def thm41_theorem_width(N: int, d_x: int, d_y: int, activation: Activation, gate: str = "paper") -> int:
     """Theorem 4.1 as printed: smallest Σ_{l<L} d_l ≥ kN/d_x + k d_y, plus d_L (d_y hard-tanh, 2d_y
     ReLU-like). CIFAR-10 (ReLU): 106 + 20 = 126."""
     final = activation_final_units(activation) * d_y
@@ -73,7 +75,7 @@ def thm41_theorem_width(N: int, d_x: int, d_y: int, activation: Activation, gate
 
 
 def resnet_sizes(ds: Dataset, widths: tuple[int, ...] | None = None, activation: str | Activation = "relu",
-                 gate: int | None = None, layers: int = 2, **_: Any) -> dict[str, Any]:
+                 gate: str = "paper", layers: int = 2, **_: Any) -> dict[str, Any]:
     """Widths [d_1..d_{L-1}, d_L], depth L+1 (last layer stored as two Dense layers) and parameters
     Σ_l (d_l(2d_x+1) + d_x) + d_L(d_x+1) + d_y(d_L+1)."""
     act = _parse(activation)
@@ -102,16 +104,21 @@ def _resnet_assumption(ds: Dataset) -> str | None:
     "yun-resnet",
     theorem="Yun et al. 2019, Theorem 4.1",
     condition="classification; d_x ≥ d_y; Assumption 4.1 (general position); Σ_{l<L} ⌊d_l/k⌋ ≥ G = "
-              "Σ_k ⌈N_k/d_x⌉ gates of k units (2 hard-tanh, 4 ReLU-like, 3 with gate=3); d_L ≥ d_y "
+              "Σ_k ⌈N_k/d_x⌉ gates of k units (2 hard-tanh, 4 ReLU-like, 3 with gate='3unit'); d_L ≥ d_y "
               "(hard-tanh) / 2d_y (ReLU-like)",
     sizes="Σ_{l<L} d_l = k·G ≤ 4N/d_x + 4d_y, d_L = 2d_y (ReLU); paper: Σ d_l ≥ 4N/d_x + 4d_y",
     tasks=("classification",),
     size_formula=resnet_sizes,
     break_condition=_resnet_break,
     assumption=_resnet_assumption,
+    options=(WIDTHS, ACTIVATION, GATE,
+             Option("layers", int, 2, "residual layers the gates are spread over (widths=None)", low=1),
+             MARGIN, SEED,
+             Option("gp_budget", int, 20_000, "subsets examined by the exact general-position check", low=1),
+             Option("max_redraws", int, 50, "redraws of a gate hyperplane that meets another point", low=1)),
 )
 def resnet(ds: Dataset, widths: tuple[int, ...] | None = None, activation: str | Activation = "relu",
-           gate: int | None = None, layers: int = 2, arithmetic: str = "float64", margin: float = 0.25,
+           gate: str = "paper", layers: int = 2, arithmetic: str = "float64", margin: float = 0.25,
            seed: int = 0, gp_budget: int = 20_000, max_redraws: int = 50) -> Construction:
     """Theorem 4.1 (Yun et al. 2019; proof App. F.1): a ResNet memorizing d_y-class data in general
     position when d_x ≥ d_y and (as printed) hard-tanh ``Σ_{l<L} d_l ≥ 2N/d_x + 2d_y, d_L ≥ d_y`` or
@@ -225,7 +232,7 @@ def resnet(ds: Dataset, widths: tuple[int, ...] | None = None, activation: str |
     head = pad_units(head, 0, ws[-1], F)
     if not exact:
         head = [Dense(to_float_array(h.weight), to_float_array(h.bias), h.activation) for h in head]
-    net = Network([*layers_out, *head], meta={"method": "yun-resnet", "activation": act.name})
+    net = Network([*layers_out, *head], meta={mk.METHOD: "yun-resnet", mk.ACTIVATION: act.name})
 
     conditions = [Condition("classification data, one-hot targets (Sec. 4)", {"d_y": dy}, True),
                   Condition("d_x ≥ d_y", {"d_x": d, "d_y": dy}, True)]

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from memcap import meta as mk
 from memcap.constructions.base import (
     Certificate,
     Condition,
@@ -20,9 +21,10 @@ from memcap.constructions.base import (
     register,
 )
 from memcap.constructions.gadgets import affine_output, hardtanh_to_relu_like, pad_units
+from memcap.constructions.options import ACTIVATION, CANDIDATES, MARGIN, SEED, WIDTHS
 from memcap.data.dataset import Dataset
 from memcap.errors import NeedsExactArithmetic
-from memcap.network import HARDTANH, IDENTITY, Activation, Dense, Network
+from memcap.network import HARDTANH, IDENTITY, Activation, Dense, Network, as_activation
 from memcap.theory.yun2019 import three_layer_free_integers, three_layer_minimal_widths
 
 __all__ = ["three_layer", "three_layer_sizes", "choose_projection", "rescale_targets", "thm31_block"]
@@ -181,7 +183,7 @@ def _condition(N: int, d1: int, d2: int, d_y: int, activation: Activation) -> Co
 def three_layer_sizes(ds: Dataset, widths: tuple[int, int] | None = None,
                       activation: str | Activation = "relu", **_: Any) -> dict[str, Any]:
     """Sizes of :func:`three_layer` without building: widths and P = d1(dx+1) + d2(d1+1) + dy(d2+1)."""
-    act = Activation.parse(activation) if isinstance(activation, str) else activation
+    act = as_activation(activation)
     d1, d2 = widths or three_layer_minimal_widths(ds.N, ds.d_y, act, ds.d_x)
     return {"widths": [d1, d2], "depth": 3,
             "parameters": d1 * (ds.d_x + 1) + d2 * (d1 + 1) + ds.d_y * (d2 + 1)}
@@ -189,7 +191,7 @@ def three_layer_sizes(ds: Dataset, widths: tuple[int, int] | None = None,
 
 def _three_layer_break(ds: Dataset, activation: str = "relu", **_: Any) -> dict[str, Any]:
     """Widths one unit short: keep d1, take the largest d2 whose condition fails (d2 + 1 passes)."""
-    act = Activation.parse(activation)
+    act = as_activation(activation)
     d1, _ = three_layer_minimal_widths(ds.N, ds.d_y, act, ds.d_x)
     k = 2 if act.kind == "hardtanh" else 4
     m = -(-ds.N // (4 * (d1 // k)))  # smallest ⌊d2/(k·dy)⌋ that passes
@@ -204,6 +206,7 @@ def _three_layer_break(ds: Dataset, activation: str = "relu", **_: Any) -> dict[
     sizes="widths (2p, 2·dy·q) ReLU-like or (p, dy·q) hard-tanh, pq ≥ N; ≈ 4√(N·dy) hidden neurons",
     size_formula=three_layer_sizes,
     break_condition=_three_layer_break,
+    options=(WIDTHS, ACTIVATION, MARGIN, SEED, CANDIDATES),
 )
 def three_layer(ds: Dataset, widths: tuple[int, int] | None = None, activation: str | Activation = "relu",
                 arithmetic: str = "float64", margin: float = 0.25, seed: int = 0,
@@ -222,7 +225,7 @@ def three_layer(ds: Dataset, widths: tuple[int, int] | None = None, activation: 
     """
     t0 = time.perf_counter()
     F = Field(arithmetic)
-    act = Activation.parse(activation) if isinstance(activation, str) else activation
+    act = as_activation(activation)
     if act.kind == "identity":
         raise ConditionError("Theorem 3.1 needs a hard-tanh or ReLU-like activation, not identity")
     N, d_y, d_x = ds.N, ds.d_y, ds.d_x
@@ -266,7 +269,7 @@ def three_layer(ds: Dataset, widths: tuple[int, int] | None = None, activation: 
     layers = hardtanh_to_relu_like(layers, act, F)
     layers = pad_units(layers, 0, d1, F)
     layers = pad_units(layers, 1, d2, F)
-    net = Network(layers, meta={"method": "yun-3layer", "activation": act.name})
+    net = Network(layers, meta={mk.METHOD: "yun-3layer", mk.ACTIVATION: act.name})
 
     notes = [f"projection u: best of {candidates} random integer directions (seed {seed})"]
     if rescaled:

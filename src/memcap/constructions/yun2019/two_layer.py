@@ -10,7 +10,7 @@ contains no other data point. A *gate* ``σ_G(t) = max(0, 1 - |t|)`` evaluated a
 
 Gate widths: 2 hard-tanh units ``σ_H(±2t + 1)/2``; 4 ReLU-like units (Gadget H
 applied to those two, with a constant offset that the next bias absorbs); or 3 ReLU-like units
-``(σ_R(t+1) - 2σ_R(t) + σ_R(t-1))/(s+ - s-)`` with no offset (``gate=3``).
+``(σ_R(t+1) - 2σ_R(t) + σ_R(t-1))/(s+ - s-)`` with no offset (``gate='3unit'``).
 
 All hyperplanes are computed exactly: float64 coordinates are mapped column-wise to integers
 (:func:`.general_position.integer_coords`, an exact affine bijection) and normals are exact integer
@@ -27,9 +27,11 @@ from typing import Any
 import flint
 import numpy as np
 
+from memcap import meta as mk
 from memcap.constructions.base import Certificate, Condition, ConditionError, Construction, register
+from memcap.constructions.options import ACTIVATION, GATE, MARGIN, SEED, WIDTHS, Option
 from memcap.data.dataset import Dataset
-from memcap.network import IDENTITY, Activation, Dense, Network
+from memcap.network import IDENTITY, Activation, Dense, Network, as_activation
 from memcap.numerics import to_float_array
 from memcap.theory.general_position import (
     GeneralPosition,
@@ -262,11 +264,11 @@ def zeros_field(shape: tuple[int, ...], exact: bool) -> np.ndarray:
 
 # ---- Corollary 4.2 -------------------------------------------------------------------------------------
 def _parse(activation: str | Activation) -> Activation:
-    return Activation.parse(activation) if isinstance(activation, str) else activation
+    return as_activation(activation)
 
 
 def two_layer_gp_sizes(ds: Dataset, widths: tuple[int, ...] | None = None,
-                       activation: str | Activation = "relu", gate: int | None = None, **_: Any
+                       activation: str | Activation = "relu", gate: str = "paper", **_: Any
                        ) -> dict[str, Any]:
     """Sizes without building: d1 = k·G (or the given width), P = d1(d_x+1) + d_y(d1+1), depth 2."""
     act = _parse(activation)
@@ -298,22 +300,24 @@ def _check_task(ds: Dataset, name: str) -> None:
     "yun-2layer-gp",
     theorem="Yun et al. 2019, Corollary 4.2",
     condition="classification; Assumption 4.1 (no d_x+1 points on one hyperplane); "
-              "d1 ≥ k·G, G = Σ_k ⌈N_k/d_x⌉ ≤ N/d_x + d_y (k = 2 hard-tanh, 4 ReLU-like, 3 with gate=3)",
+              "d1 ≥ k·G, G = Σ_k ⌈N_k/d_x⌉ ≤ N/d_x + d_y (k = 2 hard-tanh, 4 ReLU-like, 3 with gate='3unit')",
     sizes="one hidden layer of k·G ≤ 4N/d_x + 4d_y units (paper: d1 ≥ 4N/d_x + 4d_y)",
     tasks=("classification",),
     size_formula=two_layer_gp_sizes,
     break_condition=_two_layer_break,
     assumption=gp_assumption,
+    options=(WIDTHS, ACTIVATION, GATE, MARGIN, SEED,
+             Option("gp_budget", int, 20_000, "subsets examined by the exact general-position check", low=1)),
 )
 def two_layer_gp(ds: Dataset, widths: tuple[int, ...] | None = None, activation: str | Activation = "relu",
-                 gate: int | None = None, arithmetic: str = "float64", margin: float = 0.25, seed: int = 0,
+                 gate: str = "paper", arithmetic: str = "float64", margin: float = 0.25, seed: int = 0,
                  gp_budget: int = 20_000) -> Construction:
     """Corollary 4.2 (Yun et al. 2019; proof App. F.2): a 2-layer network memorizing d_y-class data in
     general position with
 
     * hard-tanh: ``d1 ≥ 2N/d_x + 2d_y``; ReLU-like: ``d1 ≥ 4N/d_x + 4d_y`` (as printed);
     * what the construction actually needs (checked): ``d1 ≥ k·G``, ``G = Σ_k ⌈N_k/d_x⌉`` gates of
-      k units (k = 2 hard-tanh, 4 ReLU-like, or 3 with ``gate=3``). ``widths=None`` uses d1 = k·G.
+      k units (k = 2 hard-tanh, 4 ReLU-like, or 3 with ``gate='3unit'``). ``widths=None`` uses d1 = k·G.
 
     Output layer: ``W2[:, gate] = e_k`` (App. F.2) times the gate's unit weights; the 4-unit ReLU gate's
     offsets go into b2. ``margin`` scales α by 1 + margin so non-chosen points sit strictly past the
@@ -362,7 +366,7 @@ def two_layer_gp(ds: Dataset, widths: tuple[int, ...] | None = None, activation:
         b1 = np.concatenate([b1, zeros_field((d1 - n_units,), exact)])
         W2 = np.concatenate([W2, zeros_field((ds.d_y, d1 - n_units), exact)], axis=1)
     net = Network([Dense(W1, b1, act), Dense(W2, b2, IDENTITY)],
-                  meta={"method": "yun-2layer-gp", "activation": act.name})
+                  meta={mk.METHOD: "yun-2layer-gp", mk.ACTIVATION: act.name})
     conditions = [Condition("classification data, one-hot targets (Sec. 4)", {"d_y": ds.d_y}, True)]
     notes = [gp.message()]
     if gp.holds:
