@@ -327,9 +327,23 @@ def check_output_file(path: Path | str | None, force: bool, flag: str = "--outpu
         raise UsageFailure(f"{flag} {text}: the folder {parent} does not exist (create it first)")
     if not parent.is_dir():
         raise UsageFailure(f"{flag} {text}: {parent} is a file, not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageFailure(f"{flag} {text}: cannot write in the folder {parent} (permission denied)")
+    _probe_writable(parent, f"{flag} {text}")
     return p
+
+
+def _probe_writable(folder: Path, what: str) -> None:
+    """Create and remove an empty temporary file in ``folder`` (permissions alone do not tell, e.g.
+    for root, read-only mounts or /proc)."""
+    import tempfile
+
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageFailure(f"{what}: cannot write in the folder {folder} (permission denied)")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".memcap-probe-", dir=folder)
+    except OSError as exc:
+        raise UsageFailure(f"{what}: cannot write in the folder {folder} ({exc.strerror or exc})") from None
+    os.close(fd)
+    os.unlink(tmp)
 
 
 def check_output_dir(path: Path | str | None, flag: str, force: bool = True,
@@ -351,8 +365,7 @@ def check_output_dir(path: Path | str | None, flag: str, force: bool = True,
         probe = probe.parent
     if not probe.is_dir():
         raise UsageFailure(f"{flag} {text}: {probe} is a file, not a folder")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise UsageFailure(f"{flag} {text}: cannot write in {probe} (permission denied)")
+    _probe_writable(probe, f"{flag} {text}")
     if p.is_dir() and not force:
         clash = sorted({q.name for pat in clobbers for q in p.glob(pat)})
         if clash:

@@ -151,11 +151,9 @@ def parse_activation(text: str | None, flag: str = "--activation") -> Any:
     from memcap.network import Activation
 
     try:
-        return Activation.parse(text)
-    except (ValueError, ZeroDivisionError, ArithmeticError):
-        raise UsageFailure(f"{flag} {text!r} is not an activation; use relu, hardtanh, identity, tanh, "
-                           "softplus, leaky:SLOPE (e.g. leaky:0.1) or relu_like:S_PLUS,S_MINUS "
-                           "(e.g. relu_like:1,0.2), slopes as finite decimals or fractions") from None
+        return Activation.parse(text)  # an OptionError naming the accepted forms
+    except ArithmeticError:
+        raise UsageFailure(f"{flag} {text!r}: the slopes must be finite decimals or fractions") from None
 
 
 _RESERVED = {"widths": "--widths", "activation": "--activation", "arithmetic": "--arithmetic",
