@@ -25,10 +25,11 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import click
+import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer vendors click
 from typer.core import TyperGroup
 
 from memcap.errors import ConstructionError, MemcapError, OptionError
@@ -127,19 +128,19 @@ class MemcapGroup(TyperGroup):
                 rv = super().main(args=_prepare_args(argv), prog_name=prog_name or "memcap",
                                   complete_var=complete_var, standalone_mode=False, **extra)
                 code = rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
-            except click.exceptions.Exit as e:
+            except typer.Exit as e:
                 code = e.exit_code
-            except click.exceptions.NoArgsIsHelpError as e:
-                click.echo(e.ctx.get_help())
+            except NoArgsIsHelpError as e:
+                typer.echo(e.ctx.get_help() if e.ctx is not None else e.format_message())
                 code = 0
-            except click.UsageError as e:
+            except UsageError as e:
                 hint = f" (see: {e.ctx.command_path} -h)" if e.ctx is not None else ""
                 code = 2
                 report_error(e.format_message() + hint, 2, "UsageError")
-            except click.ClickException as e:
+            except typer.TyperException as e:
                 code = e.exit_code
                 report_error(e.format_message(), code, type(e).__name__)
-            except (click.exceptions.Abort, KeyboardInterrupt):
+            except (typer.Abort, KeyboardInterrupt):
                 code = 130
                 report_error("interrupted", 130, "Interrupted")
             except Exception as e:  # noqa: BLE001 -- the one place that turns errors into exit codes
