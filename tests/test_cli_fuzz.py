@@ -85,7 +85,7 @@ def _check(args: list[str], as_json: bool, root: Path) -> None:
     assert not Path("/dev/null").is_file()
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), families=st.lists(st.sampled_from(sorted(CONSTRUCT)), min_size=1, max_size=3,
                                          unique=True), as_json=st.booleans())
 def test_construct_with_bad_arguments(data, families, as_json):
@@ -123,7 +123,7 @@ def _network_path(kind: str, root: Path) -> str:
     return str(p)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(kind=_bad_network, command=st.sampled_from(["info", "verify", "robust", "export", "lipschitz"]),
        as_json=st.booleans())
 def test_commands_on_bad_network_files(kind, command, as_json):
@@ -135,7 +135,10 @@ def test_commands_on_bad_network_files(kind, command, as_json):
         _check([command, path, *extra], as_json, root)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_NET: list = []
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(args=st.one_of(
     st.builds(lambda n: ["bounds", "--widths", "4,4", "-n", n],
               st.one_of(st.integers(max_value=0).map(str), st.integers(min_value=2**53 + 1).map(str),
@@ -157,7 +160,9 @@ def test_other_commands_with_bad_arguments(args, as_json):
         root = Path(tmp)
         if "NET" in args:
             net = root / "net.npz"
-            memcap.save(memcap.construct(memcap.load_dataset(SMALL), "zhang17-wide").network, net)
+            if not _NET:
+                _NET.append(memcap.construct(memcap.load_dataset(SMALL), "zhang17-wide").network)
+            memcap.save(_NET[0], net)
             args = [str(net) if a == "NET" else a for a in args]
         if args[0] == "experiment":
             args = [*args, "--out-dir", str(root / "exp")]

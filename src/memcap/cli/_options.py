@@ -33,7 +33,7 @@ from memcap.data import SOURCES_HELP
 __all__ = [
     "DataOpt", "DataOptional", "LabelOpt", "TaskOpt", "JsonOpt", "QuietOpt", "ForceOpt", "FormatOpt",
     "OutputOpt", "OutputOptional", "NetworkArg", "MethodOpt", "MethodOptional", "OptionOpt", "SeedOpt",
-    "TolOpt", "WidthsOpt", "ActivationOpt", "PrecisionOpt", "MaxSecondsOpt", "RayOpt", "WorkersOpt",
+    "TolOpt", "WidthsOpt", "WidthsRequired", "ActivationOpt", "PrecisionOpt", "MaxSecondsOpt", "RayOpt", "WorkersOpt",
     "RadiusOpt", "NormOpt", "JSON_HELP", "RAY_LOCAL",
 ]
 
@@ -77,9 +77,10 @@ OptionOpt = Annotated[list[str] | None, typer.Option(
 SeedOpt = Annotated[int, typer.Option("--seed", "-s", help="Seed for the random choices.")]
 TolOpt = Annotated[float | None, typer.Option(
     "--tol", help="Regression tolerance, a finite number ≥ 0 (default 1e-6·max(1, max|y|)).")]
-WidthsOpt = Annotated[str | None, typer.Option(
-    "--widths", help="Hidden widths, comma-separated positive integers (default: the smallest the "
-    "theorem allows).")]
+WIDTHS_HELP = ("Hidden widths, comma-separated positive integers, e.g. 16,24 (where optional, the default "
+               "is the smallest the theorem allows).")
+WidthsOpt = Annotated[str | None, typer.Option("--widths", help=WIDTHS_HELP)]
+WidthsRequired = Annotated[str, typer.Option("--widths", help=WIDTHS_HELP, show_default=False)]
 ActivationOpt = Annotated[str | None, typer.Option(
     "--activation", help="relu, hardtanh, leaky:SLOPE or relu_like:S+,S- (default: the method's).")]
 PrecisionOpt = Annotated[str | None, typer.Option(

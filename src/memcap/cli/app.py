@@ -270,7 +270,8 @@ def construct(
     budget: Annotated[float | None, typer.Option(
         help="Robust methods (yu-robust): radius as a fraction of λ_D/2, in (0, 1), e.g. 0.45.")] = None,
     radius: Annotated[float | None, typer.Option(
-        help="Robust methods (yu-robust): absolute robustness radius (must be < λ_D/2).")] = None,
+        "--radius", "-r", help="Robust methods (yu-robust): absolute robustness radius (must be < λ_D/2).")
+    ] = None,
     norm: Annotated[str | None, typer.Option(
         help="Robust methods (yu-robust): the ball's norm, inf (default), 1, 2 or an integer p.")] = None,
     label: LabelOpt = None,

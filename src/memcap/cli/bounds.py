@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from memcap.cli._common import UsageFailure, check_float, check_format, check_int, emit_json, print_table
-from memcap.cli._options import DataOptional, FormatOpt, JsonOpt, LabelOpt
+from memcap.cli._options import DataOptional, FormatOpt, JsonOpt, LabelOpt, WidthsRequired
 from memcap.cli.app import get_data, parse_activation, parse_widths
 
 #: the largest N (and d_x, d_y, C) the bound formulas are evaluated for: integers exact in float64
@@ -15,8 +15,7 @@ MAX_COUNT = 2**53
 
 
 def bounds(
-    widths: Annotated[str, typer.Option(help="Hidden widths, comma-separated, e.g. 64,64.",
-                                        show_default=False)],
+    widths: WidthsRequired,
     n: Annotated[int | None, typer.Option("--n", "-n", help="Number of points N, 1 ≤ N ≤ 2^53.")] = None,
     data: DataOptional = None,
     d_x: Annotated[int, typer.Option(help="Input dimension (without --data).")] = 1,
