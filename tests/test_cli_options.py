@@ -25,7 +25,7 @@ def _options():
 
 def test_same_flag_same_short_form_and_help_everywhere():
     shorts, helps = defaultdict(set), defaultdict(set)
-    for cmd, flag, short, help_ in _options():
+    for _cmd, flag, short, help_ in _options():
         shorts[flag].add(short)
         helps[flag].add(help_)
     bad = {f: s for f, s in shorts.items() if len(s) > 1}

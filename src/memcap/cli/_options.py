@@ -33,8 +33,8 @@ from memcap.data import SOURCES_HELP
 __all__ = [
     "DataOpt", "DataOptional", "LabelOpt", "TaskOpt", "JsonOpt", "QuietOpt", "ForceOpt", "FormatOpt",
     "OutputOpt", "OutputOptional", "NetworkArg", "MethodOpt", "MethodOptional", "OptionOpt", "SeedOpt",
-    "TolOpt", "WidthsOpt", "WidthsRequired", "ActivationOpt", "PrecisionOpt", "MaxSecondsOpt", "RayOpt", "WorkersOpt",
-    "RadiusOpt", "NormOpt", "JSON_HELP", "RAY_LOCAL",
+    "TolOpt", "WidthsOpt", "WidthsRequired", "ActivationOpt", "PrecisionOpt", "MaxSecondsOpt", "RayOpt",
+    "WorkersOpt", "RadiusOpt", "NormOpt", "JSON_HELP", "RAY_LOCAL",
 ]
 
 JSON_HELP = ("Print one JSON object on stdout instead of tables (strict JSON: inf/NaN become null; "

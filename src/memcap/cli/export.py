@@ -32,8 +32,8 @@ def export(
         "--vnnlib", help="Folder for one VNN-LIB robustness property per data point.")] = None,
     data: DataOptional = None,
     radius: Annotated[float | None, typer.Option(
-        "--radius", "-r", help="L∞ radius of the properties (default: the radius the network's certificate promises).")
-                      ] = None,
+        "--radius", "-r", help="L∞ radius of the properties (default: the radius the network's "
+        "certificate promises).")] = None,
     dtype: Annotated[str, typer.Option(help="ONNX float type: float64 or float32.")] = "float64",
     batch: Annotated[int, typer.Option(help="ONNX batch dimension (0: dynamic).")] = 1,
     timeout: Annotated[float, typer.Option(help="Per-property timeout written to instances.csv.")] = 60.0,
