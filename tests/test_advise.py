@@ -87,7 +87,7 @@ def test_cli(tmp_path):
     src = "gen:gaussian?n=30&d=3&task=classification&classes=3"
     res = runner.invoke(app, ["advise", "--data", src, "--json", "--no-build"])
     assert res.exit_code == 0, res.output
-    d = json.loads(res.output)
+    d = json.loads(res.stdout)
     assert d["best"] and d["conditions"]["general_position"] is True
     pytest.importorskip("matplotlib")
     png = tmp_path / "sizes.png"

@@ -134,7 +134,7 @@ def test_cli_lipschitz(tmp_path):
     assert r.exit_code == 0, r.output
     import json
 
-    rep = json.loads(r.output)
+    rep = json.loads(r.stdout)
     ds = memcap.load_dataset(str(csv), label="label", task="classification")
     assert rep["claim_consistent"] and rep["claimed"] == pytest.approx(2 / ds.separation_linf)
     assert rep["gradient_lower_bound"] == pytest.approx(2 / ds.separation_linf)

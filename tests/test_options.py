@@ -134,7 +134,7 @@ def test_cli_options_are_coerced_by_the_declared_type(tmp_path):
                                  "--option", "bottlenecks=false", "--option", "variant=paper", "-o", str(out),
                                  "--json"])
     assert r.exit_code == 0, r.output
-    notes = json.loads(r.output)["certificate"]["notes"]
+    notes = json.loads(r.stdout)["certificate"]["notes"]
     assert any("variant paper" in n and "bottlenecks = False" in n for n in notes), notes
     r = CliRunner().invoke(app, ["construct", "--data", "builtin:iris", "--method", "yun-3layer",
                                  "--option", "margin=-1", "-o", str(tmp_path / "x.npz")])
@@ -147,7 +147,7 @@ def test_cli_options_are_coerced_by_the_declared_type(tmp_path):
 def test_methods_name_lists_the_options():
     r = CliRunner().invoke(app, ["methods", "twoproj-5layer", "--json"])
     assert r.exit_code == 0, r.output
-    d = json.loads(r.output)
+    d = json.loads(r.stdout)
     assert [o["name"] for o in d["options"]] == [o.name for o in get_method("twoproj-5layer").options]
     lp = next(o for o in d["options"] if o["name"] == "lp_norm")
     assert lp["default"] == "mass" and "'range'" in lp["type"]

@@ -43,5 +43,5 @@ def test_sufficient_rows_match_the_built_networks() -> None:
 def test_cli_bounds_json_has_the_rows() -> None:
     r = CliRunner().invoke(app, ["bounds", "--widths", "15,8", "-n", "64", "--json"])
     assert r.exit_code == 0
-    sources = [row["source"] for row in json.loads(r.output)]
+    sources = [row["source"] for row in json.loads(r.stdout)]
     assert any("zigzag" in s for s in sources) and any("dimension count" in s for s in sources)

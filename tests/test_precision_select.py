@@ -80,7 +80,7 @@ def test_cli_construct_and_verify_precision(tmp_path) -> None:
     r = runner.invoke(app, ["construct", "--data", str(src), "-o", str(out), "--precision", "float32",
                             "--json"])
     assert r.exit_code == 0, r.output
-    d = json.loads(r.output)
+    d = json.loads(r.stdout)
     assert d["precision"]["certified"] and d["precision"]["precision"] == "float32"
     r = runner.invoke(app, ["verify", str(out), "--data", str(src), "--precision", "float32"])
     assert r.exit_code == 0, r.output

@@ -25,6 +25,15 @@ ACTIVATION_SPELLINGS = ("relu, hardtanh (hard-tanh), identity (linear), tanh, so
                         "relu_like:S_PLUS,S_MINUS")
 
 
+def _slope(part: str, text: str) -> Fraction:
+    """A slope of ``leaky:`` / ``relu_like:`` as an exact fraction ('0.1', '1/8'), refused clearly."""
+    try:
+        return Fraction(part.strip())
+    except (ValueError, ZeroDivisionError):
+        raise OptionError(f"activation {text!r}: slope {part.strip()!r} is not a finite decimal or "
+                          f"fraction (e.g. leaky:0.1, relu_like:1,1/8); use {ACTIVATION_SPELLINGS}") from None
+
+
 @dataclass(frozen=True)
 class Activation:
     """An activation function.
@@ -92,13 +101,13 @@ class Activation:
             return Activation(t)
         if t.startswith("leaky"):
             slope = t.partition(":")[2] or "0.01"
-            return Activation("relu_like", Fraction(1), Fraction(slope))
+            return Activation("relu_like", Fraction(1), _slope(slope, text))
         if t.startswith("relu_like"):
             parts = t.partition(":")[2].split(",")
             if len(parts) != 2:
                 raise OptionError(f"relu_like needs two slopes, e.g. relu_like:1,0.2, got {text!r}; "
                                   f"use {ACTIVATION_SPELLINGS}")
-            return Activation("relu_like", Fraction(parts[0]), Fraction(parts[1]))
+            return Activation("relu_like", _slope(parts[0], text), _slope(parts[1], text))
         raise OptionError(f"unknown activation {text!r}; use {ACTIVATION_SPELLINGS}")
 
     def to_json(self) -> dict[str, str]:

@@ -2,33 +2,44 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from memcap.cli.app import _fmt, app, console, get_data, out, progress_status, report_table, user_errors
+from memcap.cli._common import (
+    UsageFailure,
+    check_format,
+    check_int,
+    check_output_file,
+    console,
+    emit_json,
+    print_table,
+)
+from memcap.cli._options import DataOpt, ForceOpt, FormatOpt, JsonOpt, LabelOpt, QuietOpt, TaskOpt
+from memcap.cli.app import _fmt, get_data, out, progress_status, report_table, user_errors
 
 
 def _short(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-@app.command()
 def advise(
-    data: Annotated[str, typer.Option("--data", "-d", help="Dataset source (as for construct).")],
+    data: DataOpt,
     budget_params: Annotated[int | None, typer.Option(
         "--budget-params", help="Parameter budget: methods above it rank last.")] = None,
     build: Annotated[bool, typer.Option(
         help="Build and certify each method to measure the precision bits it needs.")] = True,
     max_build_n: Annotated[int, typer.Option(help="Build only when N is at most this.")] = 2000,
     plot: Annotated[Path | None, typer.Option(
-        "--plot", help="Write a PNG of parameters vs N for every method against Theorem 3.3.")] = None,
-    label: Annotated[str | None, typer.Option(help="CSV label column.")] = None,
-    task: Annotated[str | None, typer.Option(help="Override the inferred task.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+        "--plot", help="Write a PNG of parameters vs N for every method against Theorem 3.3 (must not "
+        "exist unless --force).")] = None,
+    label: LabelOpt = None,
+    task: TaskOpt = None,
+    as_json: JsonOpt = False,
+    fmt: FormatOpt = "table",
+    force: ForceOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Which construction fits this data best: applicable methods ranked by parameters, with hidden
     neurons, depth, precision bits, each theorem's condition and Theorem 3.3's floor."""
@@ -36,10 +47,12 @@ def advise(
     from memcap.advise import plot_sizes
 
     with user_errors():
-        if budget_params is not None and budget_params < 1:
-            raise ValueError(f"--budget-params must be a positive integer, got {budget_params}")
+        fmt = check_format(fmt)
+        check_int(budget_params, "--budget-params", lo=1)
+        check_int(max_build_n, "--max-build-n", lo=0)
         if plot is not None and plot.suffix.lower() != ".png":
-            raise ValueError(f"--plot writes a PNG file; give a name ending in .png, got {str(plot)!r}")
+            raise UsageFailure(f"--plot writes a PNG file; give a name ending in .png, got {str(plot)!r}")
+        check_output_file(plot, force, "--plot")
         ds = get_data(data, label, task)
         with progress_status(not as_json) as say:
             say("checking conditions and building each method")
@@ -52,7 +65,7 @@ def advise(
         d = rep.to_json()
         if plotted:
             d["plot"] = plotted["path"]
-        out.print_json(json.dumps(d, default=str))
+        emit_json(d)
         if rep.best() is None:
             raise typer.Exit(1)
         return
@@ -64,24 +77,20 @@ def advise(
         ("d_x ≥ d_y", c["d_x>=d_y"]),
         ("parameter budget", budget_params),
     ]))
-    t = Table(title="methods, best first")
-    for col in ("#", "method", "ok", "depth", "widths", "neurons", "params", "bits", "certified",
-                "Thm 3.3 floor", "note"):
-        t.add_column(col, overflow="fold")
-    conds = Table(title="each method's theorem and sufficient condition")
-    for col in ("method", "theorem", "condition"):
-        conds.add_column(col, overflow="fold")
+    cols = ("#", "method", "ok", "depth", "widths", "neurons", "params", "bits", "certified",
+            "Thm 3.3 floor", "note")
+    body, conds = [], []
     for i, r in enumerate(rep.rows, 1):
         ok = "yes" if r.applicable and r.within_budget is not False else (
             "over budget" if r.applicable else "no")
         widths = "" if r.widths is None else (
             ",".join(map(str, r.widths)) if len(r.widths) <= 6 else f"{len(r.widths)} layers")
-        t.add_row(str(i), r.method, ok, _fmt(r.depth), widths, _fmt(r.hidden_neurons),
-                  _fmt(r.parameters), _fmt(r.bits_needed), _fmt(r.certified), _fmt(r.floor),
-                  _fmt(_short(r.reason, 160)))
-        conds.add_row(r.method, _fmt(r.theorem), _fmt(r.condition))
-    out.print(t)
-    out.print(conds)
+        body.append((i, r.method, ok, r.depth, widths, r.hidden_neurons, r.parameters, r.bits_needed,
+                     r.certified, r.floor, _short(r.reason, 160)))
+        conds.append((r.method, r.theorem, r.condition))
+    print_table("methods, best first", cols, body, fmt)
+    print_table("each method's theorem and sufficient condition", ("method", "theorem", "condition"),
+                conds, fmt)
     best = rep.best()
     if best is not None:
         out.print(f"[green]best:[/] {best.method} — {best.parameters} parameters, {best.hidden_neurons} "

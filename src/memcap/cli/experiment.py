@@ -2,95 +2,109 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from memcap.cli.app import _fmt, app, console, fail, out, progress_status, user_errors
+from memcap.cli._common import (
+    UsageFailure,
+    check_format,
+    check_output_dir,
+    check_workers,
+    console,
+    emit_json,
+    out,
+    parse_key_values,
+    print_table,
+    progress,
+)
+from memcap.cli._options import RAY_LOCAL, FormatOpt, JsonOpt, OptionOpt, QuietOpt, RayOpt, WorkersOpt
 
 
-@app.command()
 def experiment(
     name: Annotated[str | None, typer.Argument(
         help="Experiment name (omit, or use --list, to list them).")] = None,
     address: Annotated[str | None, typer.Argument(
-        metavar="[ADDRESS]", help="Ray cluster address, only after --ray (default: a local Ray instance).")
-    ] = None,
+        metavar="[ADDRESS]", hidden=True, help="Ray cluster address (prefer --ray ADDRESS).")] = None,
     profile: Annotated[str, typer.Option(
         help="quick (minutes on a laptop CPU), full (the paper's scale) or test (tiny).")] = "quick",
     out_dir: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="Output folder (default: results/NAME-PROFILE). Re-running resumes.")] = None,
-    ray: Annotated[bool, typer.Option(
-        "--ray", help="Run the grid on Ray (extra 'ray'); give a cluster ADDRESS after it, or none "
-                      "for a local instance.")] = False,
-    workers: Annotated[int | None, typer.Option(
-        help="Local worker processes (default: all cores; 1 = in this process).")] = None,
-    option: Annotated[list[str] | None, typer.Option(
-        "--option", "-O", help="Experiment option KEY=VALUE (repeatable), e.g. -O data=builtin:mnist1d.")
+        "--out-dir", "--out", help="Output folder (default: results/NAME-PROFILE). Re-running resumes.")
     ] = None,
+    ray: RayOpt = None,
+    workers: WorkersOpt = None,
+    option: OptionOpt = None,
     data: Annotated[str | None, typer.Option(
         "--data", "-d", help="Data for experiments that take it (same as -O data=...), e.g. "
                              "digits,mnist1d or cifar10:DIR.")] = None,
     list_: Annotated[bool, typer.Option("--list", help="List the experiments and exit.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    as_json: JsonOpt = False,
+    fmt: FormatOpt = "table",
+    quiet: QuietOpt = False,
 ) -> None:
-    """Run a named experiment; results (JSON/CSV/PNG) go to --out and a re-run resumes."""
+    """Run a named experiment; results (JSON/CSV/PNG) go to --out-dir and a re-run resumes."""
     from memcap.experiments import PROFILES, get_experiment, load_experiments
     from memcap.experiments.executor import make_executor
 
+    fmt = check_format(fmt)
     if list_ or name is None:
-        t = Table(title="memcap experiments")
-        for col in ("name", "paper", "description", "profiles"):
-            t.add_column(col, overflow="fold")
-        for e in load_experiments().values():
-            t.add_row(e.name, e.paper, e.description, ", ".join(e.profiles))
-        out.print(t)
+        exps = list(load_experiments().values())
+        if as_json:
+            emit_json([{"name": e.name, "paper": e.paper, "description": e.description,
+                        "profiles": list(e.profiles), "options": list(e.options)} for e in exps])
+            return
+        print_table("memcap experiments", ["name", "paper", "description", "profiles", "options"],
+                    [(e.name, e.paper, e.description, ", ".join(e.profiles), ", ".join(e.options) or "—")
+                     for e in exps], fmt)
         return
-    with user_errors():
-        exp = get_experiment(name)
-        if profile not in PROFILES or profile not in exp.profiles:
-            raise ValueError(f"--profile must be one of {', '.join(exp.profiles)}, got {profile!r}")
-        if workers is not None and workers < 1:
-            raise ValueError(f"--workers must be >= 1, got {workers}")
-        if address is not None and not ray:
-            raise ValueError(f"unexpected argument {address!r}: a cluster ADDRESS is only accepted "
-                             "after --ray (memcap experiment NAME --ray ADDRESS)")
-        options: dict[str, str] = {}
-        for item in option or []:
-            k, sep, v = item.partition("=")
-            if not sep or not k.strip():
-                raise ValueError(f"--option must be KEY=VALUE, got {item!r}")
-            options[k.strip()] = v.strip()
-        if data is not None:
-            options["data"] = data
-        folder = out_dir if out_dir is not None else Path("results") / f"{name}-{profile}"
-        folder.mkdir(parents=True, exist_ok=True)
-        executor = make_executor(ray=ray, address=address, workers=workers)
+    exp = get_experiment(name)
+    if profile not in PROFILES or profile not in exp.profiles:
+        raise UsageFailure(f"--profile must be one of {', '.join(exp.profiles)}, got {profile!r}")
+    check_workers(workers)
+    if address is not None:
+        if ray is None:
+            raise UsageFailure(f"unexpected argument {address!r}: a cluster ADDRESS is only accepted "
+                               "with --ray (memcap experiment NAME --ray ADDRESS)")
+        if ray != RAY_LOCAL:
+            raise UsageFailure(f"two Ray addresses: --ray {ray} and {address}")
+        ray = address
+    options = parse_key_values(option)
+    if data is not None:
+        if "data" in options:
+            raise UsageFailure("give the data once: --data or -O data=..., not both")
+        options["data"] = data
+    unknown = sorted(set(options) - set(exp.options))
+    if unknown:
+        raise UsageFailure(f"experiment {name} has no option {unknown[0]!r} (its options: "
+                           f"{', '.join(exp.options) or 'none'})")
+    folder = out_dir if out_dir is not None else Path("results") / f"{name}-{profile}"
+    check_output_dir(folder, "--out-dir")
+    executor = make_executor(ray=ray is not None, address=None if ray in (None, RAY_LOCAL) else ray,
+                             workers=workers)
     from memcap.experiments import ExperimentContext
 
-    console.print(f"experiment {name} (profile {profile}) on {executor.describe()}; output in {folder}")
+    folder.mkdir(parents=True, exist_ok=True)
+    if not quiet:
+        console.print(f"experiment {name} (profile {profile}) on {executor.describe()}; output in {folder}",
+                      markup=False, soft_wrap=True)
     try:
-        with executor, progress_status(not as_json) as say, user_errors():
+        with executor, progress() as say:
             res = exp.run(ExperimentContext(profile=profile, out_dir=folder, executor=executor,
                                             progress=say, options=options))
             files = [*res.files, *res.save(folder)]
     except KeyboardInterrupt:
+        from memcap.cli.app import fail
+
         raise fail(f"interrupted; finished runs are stored in {folder}, re-run to resume", 130) from None
     if as_json:
-        out.print_json(json.dumps({"name": res.name, "profile": res.profile, "summary": res.summary,
-                                   "notes": res.notes, "files": [str(f) for f in files]}, default=str))
+        emit_json({"name": res.name, "profile": res.profile, "summary": res.summary,
+                   "notes": res.notes, "files": [str(f) for f in files]})
         return
     for tab in res.tables:
-        t = Table(title=tab.title, title_justify="left")
-        for c in tab.columns:
-            t.add_column(c, overflow="fold")
-        for row in tab.rows:
-            t.add_row(*[_fmt(v) for v in row])
-        out.print(t)
-    for n in res.notes:
-        out.print(f"• {n}")
-    for f in files:
-        out.print(f"[green]wrote[/] {f}")
+        print_table(tab.title, tab.columns, tab.rows, fmt)
+    if fmt == "table":
+        for n in res.notes:
+            out.print(f"• {n}", markup=False)
+        for f in files:
+            out.print(f"wrote {f}", markup=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,27 +9,40 @@ from typing import Annotated, Any
 import typer
 
 from memcap._util import atomic_write_bytes
-from memcap.cli.app import app, console, get_data, out, report_table, user_errors
+from memcap.cli._common import (
+    UsageFailure,
+    check_float,
+    check_int,
+    check_network_file,
+    check_output_dir,
+    check_output_file,
+    console,
+    emit_json,
+    out,
+)
+from memcap.cli._options import DataOptional, ForceOpt, JsonOpt, LabelOpt, NetworkArg, QuietOpt
+from memcap.cli.app import get_data, report_table, user_errors
 
 
-@app.command()
 def export(
-    network: Annotated[Path, typer.Argument(help="Network file (.npz) written by memcap.")],
-    onnx_path: Annotated[Path | None, typer.Option("--onnx", help="Write the network as ONNX here.")] = None,
+    network: NetworkArg,
+    onnx_path: Annotated[Path | None, typer.Option(
+        "--onnx", help="Write the network as ONNX to this file (must not exist unless --force).")] = None,
     vnnlib: Annotated[Path | None, typer.Option(
         "--vnnlib", help="Folder for one VNN-LIB robustness property per data point.")] = None,
-    data: Annotated[str | None, typer.Option(
-        "--data", "-d", help="Classification data: the properties' points; the ONNX check.")] = None,
+    data: DataOptional = None,
     radius: Annotated[float | None, typer.Option(
-        help="L∞ radius of the properties (default: the radius the network's certificate promises).")
-                      ] = None,
+        "--radius", "-r", help="L∞ radius of the properties (default: the radius the network's "
+        "certificate promises).")] = None,
     dtype: Annotated[str, typer.Option(help="ONNX float type: float64 or float32.")] = "float64",
     batch: Annotated[int, typer.Option(help="ONNX batch dimension (0: dynamic).")] = 1,
     timeout: Annotated[float, typer.Option(help="Per-property timeout written to instances.csv.")] = 60.0,
     allow_unverified: Annotated[bool, typer.Option(
         help="Export even if memcap does not certify the network memorizes the data.")] = False,
-    label: Annotated[str | None, typer.Option(help="CSV label column.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    label: LabelOpt = None,
+    as_json: JsonOpt = False,
+    force: ForceOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Write the network as ONNX (outputs checked with onnxruntime against the certified float bound)
     and VNN-LIB properties (input box, "label is not the max" as the negated property)."""
@@ -43,9 +55,17 @@ def export(
     info: dict[str, Any] = {"network": str(network)}
     with user_errors():
         if onnx_path is None and vnnlib is None:
-            raise ValueError("nothing to export: give --onnx FILE and/or --vnnlib FOLDER")
-        if batch < 0:
-            raise ValueError(f"--batch must be >= 0 (0 = dynamic), got {batch}")
+            raise UsageFailure("nothing to export: give --onnx FILE and/or --vnnlib FOLDER")
+        check_int(batch, "--batch", lo=0, hi=2**31 - 1)
+        if dtype not in ("float64", "float32"):
+            raise UsageFailure(f"--dtype must be float64 or float32, got {dtype!r}")
+        check_float(radius, "--radius", lo=0.0, lo_open=True)
+        check_float(timeout, "--timeout", lo=0.0, lo_open=True)
+        check_network_file(network)
+        check_output_file(onnx_path, force, "--onnx")
+        check_output_dir(vnnlib, "--vnnlib", force=force, clobbers=("instances.csv", "prop_*.vnnlib"))
+        if vnnlib is not None and data is None:
+            raise UsageFailure("--vnnlib needs --data (the points and labels the properties are about)")
         net = memcap.load(network)
         ds = get_data(data, label, None) if data else None
         if vnnlib is not None and ds is None:
@@ -94,7 +114,7 @@ def export(
         console.print(f"[yellow]warning:[/] in {dtype} the exported model is not certified to classify "
                       "every point correctly under every summation order (margin ≤ 2·rounding bound)")
     if as_json:
-        out.print_json(json.dumps(info, default=str))
+        emit_json(info)
         return
     rows: list[tuple[str, Any]] = [("network", network)]
     if "memorizes_certified" in info:

@@ -2,35 +2,28 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Annotated
-
-import typer
+from typing import Any
 
 from memcap import meta as mk
-from memcap.cli.app import app, out, report_table, user_errors
+from memcap.cli._common import check_format, check_network_file, emit_json, print_rows
+from memcap.cli._options import FormatOpt, JsonOpt, NetworkArg
 
 
-@app.command()
-def info(
-    network: Annotated[Path, typer.Argument(help="Network file written by memcap.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
+def info(network: NetworkArg, as_json: JsonOpt = False, fmt: FormatOpt = "table") -> None:
     """Show a saved network: layers, counts, and the certificate stored with it."""
     import memcap
 
-    with user_errors():
-        net = memcap.load(network)
+    fmt = check_format(fmt)
+    check_network_file(network)
+    net = memcap.load(network)
     layers = [f"{type(layer).__name__} {layer.in_dim}→{layer.out_dim} {layer.activation.name}"
               for layer in net.layers]
     if as_json:
-        out.print_json(json.dumps({"layers": layers, "counts": net.counts(), "meta": net.meta},
-                                  default=str))
+        emit_json({"layers": layers, "counts": net.counts(), "meta": net.meta})
         return
     cert = net.meta.get(mk.CERTIFICATE, {})
     ver = net.meta.get(mk.VERIFICATION, {})
-    rows = [("layers", "; ".join(layers)), *net.counts().items()]
+    rows: list[tuple[str, Any]] = [("layers", "; ".join(layers)), *net.counts().items()]
     if cert:
         rows += [("method", cert.get("method")), ("theorem", cert.get("theorem")),
                  ("reference", cert.get("reference")), ("weights", cert.get("arithmetic"))]
@@ -41,4 +34,4 @@ def info(
         rows += [(f"at build: {k}", v) for k, v in ver.items()]
     if mk.DATA in net.meta:
         rows.append(("built on", net.meta[mk.DATA]))
-    out.print(report_table(f"{network}", rows))
+    print_rows(f"{network}", rows, fmt)

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from memcap.cli.app import app, get_data, out, report_table, user_errors
+from memcap.cli._common import UsageFailure, check_network_file, emit_json
+from memcap.cli._options import JsonOpt, LabelOpt, NetworkArg, QuietOpt
+from memcap.cli.app import get_data, out, report_table, user_errors
 
 
-@app.command()
 def lipschitz(
-    network: Annotated[Path, typer.Argument(help="Network file (.npz) written by memcap.")],
+    network: NetworkArg,
     data: Annotated[str | None, typer.Option("--data", "-d", help="Dataset: its bounding box for the "
                                              "interval bound and its pairs for the lower bound.")] = None,
     norm: Annotated[str, typer.Option(help="Input norm: inf, 1 or 2.")] = "inf",
-    label: Annotated[str | None, typer.Option(help="CSV label column.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    label: LabelOpt = None,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Lipschitz constant of every class margin f_a - f_b: certified upper bounds (global product of
     layer norms; interval Jacobian on the data's box) next to lower bounds and the construction's claim."""
@@ -26,8 +26,9 @@ def lipschitz(
     from memcap.certify.lipschitz import lipschitz_report
 
     with user_errors():
-        if not network.exists():
-            raise FileNotFoundError(f"no network file {network}")
+        if norm.strip().lower() not in ("inf", "1", "2"):
+            raise UsageFailure(f"--norm must be inf, 1 or 2, got {norm!r}")
+        check_network_file(network)
         net = memcap.load(network)
         X = None
         if data is not None:
@@ -37,7 +38,7 @@ def lipschitz(
             X = ds.X
         rep = lipschitz_report(net, X, norm)
     if as_json:
-        out.print_json(json.dumps(rep, default=str))
+        emit_json(rep)
         return
     rows = [("norm of the input", rep["norm"]), ("function", rep["of"]),
             ("certified upper bound, all of R^n (product of layer norms)",

@@ -3,23 +3,42 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from memcap._util import atomic_write_bytes
 from memcap.certify.robust import TIERS, RobustReport, ball_norm, verify_robust
-from memcap.cli.app import _fmt, app, console, get_data, out, progress_status, user_errors
+from memcap.cli._common import (
+    UsageFailure,
+    check_float,
+    check_int,
+    check_network_file,
+    check_output_dir,
+    emit_json,
+)
+from memcap.cli._options import (
+    DataOpt,
+    ForceOpt,
+    JsonOpt,
+    LabelOpt,
+    NetworkArg,
+    NormOpt,
+    QuietOpt,
+    RadiusOpt,
+    SeedOpt,
+)
+from memcap.cli.app import _fmt, console, get_data, out, progress_status, user_errors
 
 
 def _parse_tiers(text: str) -> tuple[str, ...]:
     tiers = tuple(t.strip().lower() for t in text.split(",") if t.strip())
     bad = [t for t in tiers if t not in TIERS]
     if bad or not tiers:
-        raise ValueError(f"--tiers must be a comma-separated subset of {','.join(TIERS)}, got {text!r}")
+        raise UsageFailure(f"--tiers must be a comma-separated subset of {','.join(TIERS)}, got {text!r}")
     return tiers
 
 
@@ -47,12 +66,11 @@ def save_counterexamples(rep: RobustReport, folder: Path) -> list[Path]:
     return paths
 
 
-@app.command()
 def robust(
-    network: Annotated[Path, typer.Argument(help="Network file (.npz) written by memcap.")],
-    data: Annotated[str, typer.Option("--data", "-d", help="Classification dataset source.")],
-    radius: Annotated[float, typer.Option("--radius", "-r", help="Ball radius r > 0.")],
-    norm: Annotated[str, typer.Option(help="Ball norm: inf, 2 or 1.")] = "inf",
+    network: NetworkArg,
+    data: DataOpt,
+    radius: RadiusOpt,
+    norm: NormOpt = "inf",
     tiers: Annotated[str, typer.Option(help="Comma-separated tiers to run: attack,bounds,milp.")
                      ] = "attack,bounds,milp",
     time_limit: Annotated[float, typer.Option(help="MILP time limit per point, seconds.")] = 10.0,
@@ -62,24 +80,27 @@ def robust(
         "--all-tiers", help="Run every tier on every point (default: a tier sees only points the "
                             "earlier tiers left open).")] = False,
     counterexamples: Annotated[Path | None, typer.Option(
-        help="Folder to write one JSON file per counterexample found.")] = None,
-    label: Annotated[str | None, typer.Option(help="CSV label column.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the attack's random restarts.")] = 0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+        help="Folder to write one JSON file per counterexample found (created if missing).")] = None,
+    label: LabelOpt = None,
+    seed: SeedOpt = 0,
+    as_json: JsonOpt = False,
+    force: ForceOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Robust accuracy: prove (sound bounds, exact MILP) or refute (attack, MILP) robustness of every
     point on its Lp ball. Exit 0 only when every point is proven robust."""
     import memcap
 
     with user_errors():
-        if not (math.isfinite(radius) and radius > 0):
-            raise ValueError(f"--radius must be a finite number > 0, got {radius}")
+        check_float(radius, "--radius", lo=0.0, lo_open=True)
         p = ball_norm(norm)
         tier_t = _parse_tiers(tiers)
-        if milp_max_points is not None and milp_max_points < 0:
-            raise ValueError(f"--milp-max-points must be >= 0, got {milp_max_points}")
-        if time_limit <= 0:
-            raise ValueError(f"--time-limit must be > 0 seconds, got {time_limit}")
+        check_int(milp_max_points, "--milp-max-points", lo=0)
+        check_float(time_limit, "--time-limit", lo=0.0, lo_open=True)
+        check_int(seed, "--seed", lo=0, hi=2**63 - 1)
+        check_network_file(network)
+        check_output_dir(counterexamples, "--counterexamples", force=force,
+                         clobbers=("counterexample_*.json",))
         net = memcap.load(network)
         ds = get_data(data, label, None)
         if ds.task != "classification":
@@ -92,8 +113,11 @@ def robust(
     written = save_counterexamples(rep, counterexamples) if counterexamples and rep.counterexamples else []
     if as_json:
         d = rep.to_json()
+        d["refuted_points"] = sorted(int(i) for i in rep.counterexamples)
+        d["unknown_points"] = [i for i, s in enumerate(rep.status) if s == "unknown"]
+        d["refuted_count"], d["unknown_count"] = len(d["refuted_points"]), len(d["unknown_points"])
         d["counterexample_files"] = [str(w) for w in written]
-        out.print_json(json.dumps(d, default=str))
+        emit_json(d)
     else:
         out.print(_summary(rep, network, ds.name))
         out.print(_tier_table(rep))
@@ -105,7 +129,7 @@ def robust(
         if written:
             out.print(f"[green]wrote[/] {len(written)} counterexample file(s) to {counterexamples}")
     for n in rep.notes:
-        console.print(f"[yellow]note:[/] {n}")
+        console.print(f"[yellow]note:[/] {escape(n)}")
     if rep.inconsistent:
         console.print(f"[bold red]BUG in the verifier:[/] points {rep.inconsistent[:10]} proven and refuted")
     if rep.promise_broken:

@@ -3,7 +3,6 @@ certify what it memorizes, and save it."""
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,19 +10,27 @@ from typing import Annotated, Any
 import typer
 
 from memcap import meta as mk
-from memcap.cli.app import (
+from memcap.cli._common import (
+    STATE,
+    UsageFailure,
+    check_float,
+    check_int,
+    check_output_file,
+    console,
+    emit_json,
+)
+from memcap.cli._options import (
     DataOpt,
+    ForceOpt,
     JsonOpt,
     LabelOpt,
+    OutputOpt,
+    QuietOpt,
+    SeedOpt,
     TaskOpt,
-    console,
-    get_data,
-    out,
-    report_table,
-    user_errors,
-    verification_rows,
+    TolOpt,
 )
-from memcap.cli.app import app as _app
+from memcap.cli.app import get_data, out, report_table, user_errors, verification_json, verification_rows
 from memcap.train import zhang21 as Z
 
 
@@ -36,17 +43,17 @@ def _parse_eps(text: str) -> float | None | str:
     try:
         val = float(t)
     except ValueError:
-        raise ValueError(f"--eps must be a positive number, 'inf' or 'default', got {text!r}") from None
+        raise UsageFailure(f"--eps must be a positive number, 'inf' or 'default', got {text!r}") from None
     if not val > 0:
-        raise ValueError(f"--eps must be > 0 (or 'inf' for unconstrained), got {text!r}")
+        raise UsageFailure(f"--eps must be > 0 (or 'inf' for unconstrained), got {text!r}")
     return None if math.isinf(val) else val
 
 
-@_app.command()
 def train(
     data: DataOpt,
-    width: Annotated[int, typer.Option("--width", "-m", help="Hidden width m (even for zhang21).")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the network (.npz).")],
+    width: Annotated[int, typer.Option("--width", help="Hidden width m, an integer ≥ 1 (even for zhang21).",
+                                       show_default=False)],
+    output: OutputOpt,
     regime: Annotated[str, typer.Option(help="zhang21 (mirrored init, pairwise v, projected GD) or "
                                              "regular (baseline).")] = "zhang21",
     activation: Annotated[str, typer.Option(help="tanh (theory), softplus (theory) or relu.")] = "tanh",
@@ -67,33 +74,47 @@ def train(
     init: Annotated[str, typer.Option(help="lecun_normal (the paper's text) or torch_default (its code)."
                                       )] = "lecun_normal",
     batch_size: Annotated[int | None, typer.Option(help="Mini-batch size (default: full batch).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the initialization and the batches.")] = 0,
+    seed: SeedOpt = 0,
     checkpoint: Annotated[Path | None, typer.Option(
         help="Checkpoint file (.npz): resumed from when present, rewritten every --checkpoint-every steps."
     )] = None,
     checkpoint_every: Annotated[int, typer.Option(help="Steps between checkpoints.")] = 1000,
-    tol: Annotated[float | None, typer.Option(help="Regression tolerance for the verification.")] = None,
+    tol: TolOpt = None,
     keep: Annotated[bool, typer.Option(
         "--keep", help="Save the network even when it is not a certified memorizer (meta records it).")
     ] = False,
     label: LabelOpt = None,
     task: TaskOpt = None,
     as_json: JsonOpt = False,
+    force: ForceOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Train, certify with memcap's verifier, and save (only a certified memorizer unless --keep)."""
     import memcap
     from memcap.train import train as run_train
 
     with user_errors():
-        ds = get_data(data, label, task)
+        check_output_file(output, force)
+        if checkpoint is not None and str(checkpoint) and Path(checkpoint).is_file():
+            pass  # an existing checkpoint is resumed from, and rewritten
+        else:
+            check_output_file(checkpoint, True, "--checkpoint")
+        check_int(width, "--width", lo=1, hi=10**7)
+        check_int(steps, "--steps", lo=1)
+        check_int(batch_size, "--batch-size", lo=1)
+        check_int(checkpoint_every, "--checkpoint-every", lo=1)
+        check_int(seed, "--seed", lo=0, hi=2**63 - 1)
+        check_float(tol, "--tol", lo=0.0)
+        for flag, v in (("--lr-w", lr_w), ("--lr-v", lr_v), ("--zeta", zeta), ("--kappa", kappa)):
+            check_float(v, flag, lo=0.0, lo_open=True)
+        check_float(momentum, "--momentum", lo=0.0, hi=1.0, hi_open=True)
         eps_v = _parse_eps(eps)
-        if checkpoint_every < 1:
-            raise ValueError(f"--checkpoint-every must be >= 1, got {checkpoint_every}")
+        ds = get_data(data, label, task)
         kw: dict[str, Any] = dict(activation=activation, steps=steps, eps=eps_v, lr_w=lr_w, lr_v=lr_v,
                                   momentum=momentum, optimizer=optimizer, loss=loss, zeta=zeta, kappa=kappa,
                                   v_projection=v_projection, init=init, batch_size=batch_size, seed=seed,
                                   checkpoint=checkpoint, checkpoint_every=checkpoint_every)
-        if as_json or not console.is_terminal:
+        if as_json or STATE.quiet or not console.is_terminal:
             res = run_train(ds, width, regime, **kw)
         else:
             from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -117,9 +138,8 @@ def train(
             memcap.save(net, output)
     info = res.info
     if as_json:
-        out.print_json(json.dumps({"output": str(output) if (memorizes or keep) else None, "info": info,
-                                   "history": res.history, "runs": res.runs,
-                                   "verification": rep.to_json()}, default=str))
+        emit_json({"output": str(output) if (memorizes or keep) else None, "info": info,
+                   "history": res.history, "runs": res.runs, "verification": verification_json(rep)})
     else:
         wc = info["width_condition"]
         rows: list[tuple[str, Any]] = [

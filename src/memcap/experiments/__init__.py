@@ -95,22 +95,25 @@ class Experiment:
     description: str
     paper: str
     profiles: tuple[str, ...]
+    #: the ``-O KEY=VALUE`` options ``run`` reads from ``ctx.options`` (others are refused)
+    options: tuple[str, ...] = ()
 
 
 EXPERIMENTS: dict[str, Experiment] = {}
 
 
 def register_experiment(name: str, *, description: str, paper: str = "",
-                        profiles: tuple[str, ...] = PROFILES
+                        profiles: tuple[str, ...] = PROFILES, options: tuple[str, ...] = ()
                         ) -> Callable[[Callable[[ExperimentContext], ExperimentResult]],
                                       Callable[[ExperimentContext], ExperimentResult]]:
-    """Register ``fn(ctx) -> ExperimentResult`` under a stable ``name``."""
+    """Register ``fn(ctx) -> ExperimentResult`` under a stable ``name``; ``options`` names the keys of
+    ``ctx.options`` it reads (the CLI refuses any other ``-O KEY=VALUE``)."""
 
     def deco(fn: Callable[[ExperimentContext], ExperimentResult]
              ) -> Callable[[ExperimentContext], ExperimentResult]:
         if name in EXPERIMENTS and EXPERIMENTS[name].run is not fn:
             raise ValueError(f"experiment {name!r} is registered twice")
-        EXPERIMENTS[name] = Experiment(name, fn, description, paper, tuple(profiles))
+        EXPERIMENTS[name] = Experiment(name, fn, description, paper, tuple(profiles), tuple(options))
         return fn
 
     return deco

@@ -203,6 +203,7 @@ def _spearman(x: list[float], y: list[float]) -> float:
 
 
 @register_experiment("park21-depth-width", paper=PAPER,
+                     options=("iters", "n_train", "n_test", "lr", "momentum", "optimizer", "warmup", "data"),
                      description="ResNets of c channels and b blocks: train/test accuracy as depth and "
                                  "width vary; deeper-narrower at equal parameters memorizes better?")
 def depth_width(ctx: ExperimentContext) -> ExperimentResult:

@@ -146,7 +146,7 @@ def _pyplot() -> Any:
     return plt
 
 
-@register_experiment("zhang21-synthetic", paper=f"{PAPER}, Sec. 5.1, Fig. 4",
+@register_experiment("zhang21-synthetic", paper=f"{PAPER}, Sec. 5.1, Fig. 4", options=("seeds",),
                      description="training error vs width and eps: our regime vs regular training "
                                  "(y = (1ᵀx)², tanh, momentum GD, best of an lr grid)")
 def synthetic(ctx: ExperimentContext) -> ExperimentResult:
@@ -307,7 +307,7 @@ def random_label_run(task: dict[str, Any]) -> dict[str, Any]:
             "steps": steps, "seconds": time.perf_counter() - t0, "history": res.history}
 
 
-@register_experiment("zhang21-random-labels", paper=f"{PAPER}, App. H.6, Table 3",
+@register_experiment("zhang21-random-labels", paper=f"{PAPER}, App. H.6, Table 3", options=("data",),
                      description="fit random labels with m < n: our regime (eps=10) vs regular training, "
                                  "ReLU and tanh; offline digits/mnist1d, CIFAR-10 from local files")
 def random_labels(ctx: ExperimentContext) -> ExperimentResult:

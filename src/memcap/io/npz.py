@@ -10,6 +10,7 @@ import flint
 import numpy as np
 
 from memcap._util import atomic_write_bytes
+from memcap.errors import DataError
 from memcap.network import Activation, Dense, Network, Residual
 
 __all__ = ["save", "load", "FORMAT_VERSION"]
@@ -54,26 +55,39 @@ def save(net: Network, path: str | os.PathLike[str]) -> None:
 
 def load(path: str | os.PathLike[str]) -> Network:
     """Load a network written by :func:`save` (no pickle: arrays and JSON only)."""
+    import zipfile
+
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no such network file: {path}") from None
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if magic[:2] != b"PK":
+        what = "it is empty (0 bytes)" if not magic else "it is not an .npz archive"
+        raise DataError(f"cannot read {path}: {what}, so not a memcap network file (written by memcap "
+                        "construct / memcap.save)")
     try:
         with np.load(path, allow_pickle=False) as z:
             if "__memcap__" not in z.files:
-                raise ValueError(f"{path} is not a memcap network file (no __memcap__ header)")
+                raise DataError(f"{path} is not a memcap network file (no __memcap__ header)")
             header = json.loads(str(z["__memcap__"]))
             if header.get("format") != "memcap-network":
-                raise ValueError(f"{path}: unknown format {header.get('format')!r}")
+                raise DataError(f"{path}: unknown format {header.get('format')!r}")
             if header.get("version", 0) > FORMAT_VERSION:
-                raise ValueError(f"{path} was written by a newer memcap (format {header['version']})")
+                raise DataError(f"{path} was written by a newer memcap (format {header['version']})")
             layers: list[Dense | Residual] = []
             for i, lm in enumerate(header["layers"]):
                 act = Activation.from_json(lm["activation"])
                 arrs = [_decode(z[f"layer{i}.{n}"], k) for n, k in lm["arrays"].items()]
                 layers.append(Dense(*arrs, act) if lm["type"] == "Dense" else Residual(*arrs, act))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"no such network file: {path}") from None
-    except (OSError, KeyError, json.JSONDecodeError, ValueError) as exc:
-        if isinstance(exc, ValueError) and "memcap" in str(exc):
-            raise
-        raise ValueError(f"cannot read {path} as a memcap network: {exc}") from None
+    except DataError:
+        raise
+    except (OSError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError, ValueError,
+            TypeError) as exc:
+        raise DataError(f"cannot read {path} as a memcap network: it is damaged or truncated "
+                        f"({type(exc).__name__})") from None
     return Network(layers, header.get("meta", {}))
 
 

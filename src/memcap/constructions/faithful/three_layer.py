@@ -42,6 +42,7 @@ from memcap.constructions.faithful.common import (
 from memcap.constructions.gadgets import affine_output, pad_units
 from memcap.constructions.options import ACTIVATION, CANDIDATES, MARGIN, SEED, WIDTHS, Option
 from memcap.constructions.yun2019.three_layer import choose_projection, rescale_targets
+from memcap.errors import OptionError
 from memcap.network import IDENTITY, RELU, Dense, Network, as_activation
 
 __all__ = ["decoupled_three_layer", "zigzag_three_layer", "twoproj_five_layer",
@@ -93,11 +94,17 @@ def _output(out: Dense, rescaled: bool, scale: np.ndarray, center: np.ndarray, F
     return affine_output(out, F.array(scale), F.array(center)) if rescaled else out
 
 
+def _two_widths(widths: Any, method: str) -> None:
+    if len(widths) != 2:
+        raise OptionError(f"{method} builds two hidden layers: give two widths d1,d2; got {list(widths)}")
+
+
 # ---- decoupled-3layer (design D3) ----------------------------------------------------------------
 def _d3_pq(N: int, d_y: int, widths: Any = None, q: int | None = None,
            slack: float = SLACK) -> tuple[int, int, int, int]:
     """(p, q, d1, d2): groups, units per group and output, hidden widths."""
     if widths is not None:
+        _two_widths(widths, "decoupled-3layer")
         d1, d2 = (int(w) for w in widths)
         p, qq = (d1 + 1) // 2, 2 * (d2 // (4 * d_y))
         if p * qq < N or qq < 2 or p < 1:
@@ -218,6 +225,8 @@ def zigzag_minimal_widths(N: int, d_y: int = 1) -> tuple[int, int]:
 
 
 def _zz_pQ(N: int, d_y: int, widths: Any = None) -> tuple[int, int, int, int]:
+    if widths is not None:
+        _two_widths(widths, "zigzag-3layer")
     d1, d2 = (int(w) for w in (widths if widths is not None else zigzag_minimal_widths(N, d_y)))
     p, Q = (d1 + 1) // 2, 2 * (d2 // (2 * d_y))
     if p * Q < N or p < 1 or Q < 2:
