@@ -7,8 +7,8 @@ from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
-from scipy.spatial import cKDTree
 
+from memcap.data.neighbours import closest_pair, closest_pair_differing
 from memcap.errors import DataError
 
 __all__ = ["Dataset", "DataError"]
@@ -169,35 +169,24 @@ class Dataset:
 
     # ---- statistics (cached) ----------------------------------------------------------------------
     def _min_pair(self, p: float, key: np.ndarray | None) -> tuple[float, tuple[int, int] | None]:
-        """Closest pair in the Lp norm; with ``key``, only pairs whose keys differ."""
-        if self.N < 2:
-            return float("inf"), None
-        if key is not None:
-            if len(np.unique(key)) < 2:
-                return float("inf"), None
-            best, pair = float("inf"), None
-            for c in np.unique(key):
-                inside = np.flatnonzero(key == c)
-                outside = np.flatnonzero(key != c)
-                tree = cKDTree(self.X[outside])
-                d, j = tree.query(self.X[inside], k=1, p=p)
-                k = int(np.argmin(d))
-                if d[k] < best:
-                    best, pair = float(d[k]), (int(inside[k]), int(outside[j[k]]))
-            return best, pair
-        tree = cKDTree(self.X)
-        d, j = tree.query(self.X, k=2, p=p)
-        k = int(np.argmin(d[:, 1]))
-        return float(d[k, 1]), (k, int(j[k, 1]))
+        """Closest pair in the Lp norm; with ``key``, only pairs whose keys differ (O(N log N) in
+        practice, see :mod:`memcap.data.neighbours`)."""
+        if key is None:
+            return closest_pair(self.X, p)
+        return closest_pair_differing(self.X, key, p)
 
     @cached_property
+    def _closest_l2(self) -> tuple[float, tuple[int, int] | None]:
+        return self._min_pair(2, None)
+
+    @property
     def min_distance(self) -> float:
         """Minimum pairwise L2 distance between inputs."""
-        return self._min_pair(2, None)[0]
+        return self._closest_l2[0]
 
-    @cached_property
+    @property
     def min_distance_pair(self) -> tuple[int, int] | None:
-        return self._min_pair(2, None)[1]
+        return self._closest_l2[1]
 
     @cached_property
     def separation_l2(self) -> float:
