@@ -145,7 +145,8 @@ def precision_rows(pc: Any, attempts: list[Any]) -> list[tuple[str, Any]]:
     else:
         rows += [("smallest margin at this precision (certified ≥)", pc.worst_bound)]
     rows += [("rounding bound (any summation order)", pc.rounding_bound),
-             ("measured error (numpy)", pc.measured_error), ("significand bits needed", pc.bits_needed)]
+             ("measured error (numpy)" if pc.task == "regression" else "measured smallest margin (numpy)",
+              pc.measured_error), ("significand bits needed", pc.bits_needed)]
     for a in attempts:
         if not a.certified:
             rows.append((f"passed over: {a.method} {a.options or ''}".strip(),
@@ -164,11 +165,12 @@ def verification_rows(rep: Any) -> list[tuple[str, Any]]:
         rows += [("smallest margin (certified ≥)", rep.min_margin)]
     if rep.failing:
         rows.append(("failing points", f"{len(rep.failing)} (first: {rep.failing[:8]})"))
+    measured = "measured error" if rep.task == "regression" else "measured smallest margin"
     rows += [
-        ("float64: measured error", rep.float64_error),
+        (f"float64: {measured}", rep.float64_error),
         ("float64: certified rounding bound", rep.float64_bound),
         ("float64 memorizes (any summation order)", rep.float64_memorizes),
-        ("float32: measured error", rep.float32_error),
+        (f"float32: {measured}", rep.float32_error),
         ("float32: certified rounding bound", rep.float32_bound),
         ("float32 memorizes: measured / certified",
          f"{_fmt(rep.float32_measured_memorizes)} / {_fmt(rep.float32_memorizes)}"),
