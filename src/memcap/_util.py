@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["require_extra", "atomic_write_bytes", "atomic_write_dir", "check_output_path"]
+__all__ = ["require_extra", "atomic_write_bytes", "atomic_write_dir", "check_output_path", "check_output_dir"]
 
 
 def require_extra(module: str, extra: str) -> Any:
@@ -92,6 +92,32 @@ def _commit(tmp: str, path: Path, overwrite: bool) -> None:
     os.unlink(tmp)
 
 
+def check_output_dir(folder: str | os.PathLike[str], overwrite: bool = True, marker: str | None = None
+                     ) -> bool:
+    """Refuse (``OptionError``) a folder :func:`atomic_write_dir` must not replace; True when a
+    non-empty folder exists that it may replace."""
+    from memcap.errors import OptionError
+
+    folder = Path(folder)
+    if not os.path.lexists(folder):
+        return False
+    if folder.is_symlink() or not folder.is_dir():
+        raise OptionError(f"{str(folder)!r} exists and is not a folder; give a new folder name")
+    entries = list(folder.iterdir())
+    if not entries:
+        return True
+    if not overwrite:
+        raise OptionError(f"folder {str(folder)!r} exists and is not empty; refusing to "
+                          "replace it (use --force, or overwrite=True)")
+    alien = [e.name for e in entries if e.is_symlink() or not e.is_file()]
+    if alien or (marker is not None and not (folder / marker).is_file()):
+        why = (f"it holds {alien[:3]}, which are not regular files" if alien
+               else f"it has no {marker}, so memcap did not write it")
+        raise OptionError(f"refusing to replace folder {str(folder)!r}: {why}; give a new or "
+                          "empty folder")
+    return True
+
+
 def atomic_write_dir(folder: str | os.PathLike[str], files: dict[str, bytes], overwrite: bool = True,
                      marker: str | None = None) -> None:
     """Write a folder of ``files`` (names relative to ``folder``, no subfolders) as a whole.
@@ -103,28 +129,11 @@ def atomic_write_dir(folder: str | os.PathLike[str], files: dict[str, bytes], ov
     did not write is never deleted); otherwise ``OptionError``."""
     import shutil
 
-    from memcap.errors import OptionError
-
     folder = Path(folder)
     for name in files:
         if Path(name).name != name or name in ("", ".", ".."):
             raise ValueError(f"file names in a folder write must be plain names, got {name!r}")
-    old = None
-    if os.path.lexists(folder):
-        if folder.is_symlink() or not folder.is_dir():
-            raise OptionError(f"{str(folder)!r} exists and is not a folder; give a new folder name")
-        entries = list(folder.iterdir())
-        if entries:
-            if not overwrite:
-                raise OptionError(f"folder {str(folder)!r} exists and is not empty; refusing to "
-                                  "replace it (use --force, or overwrite=True)")
-            alien = [e.name for e in entries if e.is_symlink() or not e.is_file()]
-            if alien or (marker is not None and not (folder / marker).is_file()):
-                why = (f"it holds {alien[:3]}, which are not regular files" if alien
-                       else f"it has no {marker}, so memcap did not write it")
-                raise OptionError(f"refusing to replace folder {str(folder)!r}: {why}; give a new or "
-                                  "empty folder")
-        old = folder
+    old = folder if check_output_dir(folder, overwrite, marker) else None
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
     trash: Path | None = None
