@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -27,7 +28,8 @@ from memcap.constructions.base import ConditionError, ConstructionError, Method,
 from memcap.data.dataset import Dataset
 from memcap.network import RELU, Activation
 
-__all__ = ["Advice", "AdviceReport", "advise", "data_conditions", "plot_sizes", "theorem33_floor"]
+__all__ = ["Advice", "AdviceReport", "advise", "data_conditions", "estimate_seconds", "plot_sizes",
+           "theorem33_floor"]
 
 
 @dataclass
@@ -49,6 +51,7 @@ class Advice:
     bits_needed: int | None = None
     build_seconds: float | None = None
     verify_seconds: float | None = None
+    estimated_seconds: float | None = None   # build + verify, from the size formula (estimate_seconds)
 
 
 @dataclass
@@ -57,6 +60,8 @@ class AdviceReport:
     conditions: dict[str, Any]
     rows: list[Advice] = field(default_factory=list)
     budget_params: int | None = None
+    time_budget: float | None = None      # seconds for building and certifying (None: no limit)
+    seconds_spent: float = 0.0            # on building and certifying
 
     def best(self) -> Advice | None:
         ok = [r for r in self.rows if r.applicable and r.within_budget is not False
@@ -65,6 +70,7 @@ class AdviceReport:
 
     def to_json(self) -> dict[str, Any]:
         return {"data": self.data, "conditions": self.conditions, "budget_params": self.budget_params,
+                "time_budget": self.time_budget, "seconds_spent": self.seconds_spent,
                 "rows": [asdict(r) for r in self.rows],
                 "best": self.best().method if self.best() else None}
 
@@ -113,19 +119,43 @@ def _sizes(m: Method, ds: Dataset) -> dict[str, Any]:
     return m.size_formula(ds)
 
 
+#: cost model of build + certification, seconds ≈ PARAM_POINT·parameters·N + LAYER_POINT·depth·N
+#: (float tiers evaluate every parameter at every point; deep sparse networks pay per layer). Fitted
+#: on digits (N = 600) on a shared 2-core machine: within a factor of ~3 for most methods, park-sublinear
+#: (exact lookup weights of hundreds of bits) up to ~9x above it — an estimate, not a promise.
+PARAM_POINT_SECONDS = 1e-8
+LAYER_POINT_SECONDS = 4e-5
+
+
+def estimate_seconds(parameters: int, depth: int, N: int) -> float:
+    """Rough seconds to build and certify a network of this size on N points (see the constants)."""
+    return PARAM_POINT_SECONDS * parameters * N + LAYER_POINT_SECONDS * depth * N
+
+
 def advise(ds: Dataset, budget_params: int | None = None, build: bool = True, max_build_n: int = 2000,
-           methods: list[str] | None = None, gp_budget: int = 20_000) -> AdviceReport:
+           methods: list[str] | None = None, gp_budget: int = 20_000, time_budget: float | None = 60.0,
+           progress: Callable[[str], None] | None = None) -> AdviceReport:
     """Rank the registry methods for ``ds`` (see the module docstring).
 
-    ``build`` constructs and certifies every applicable method (only when N ≤ ``max_build_n``) to
-    report the mantissa bits it needs; without it, bits stay unknown. ``methods`` restricts the names.
+    ``build`` constructs and certifies the applicable methods (only when N ≤ ``max_build_n``) to
+    report the mantissa bits they need; without it, bits stay unknown. Building stays within
+    ``time_budget`` seconds (None: no limit): methods are built cheapest first by
+    :func:`estimate_seconds` from their size formulas, and a method whose estimate exceeds the time
+    left is not built (its row says so; its sizes still come from the formula). ``methods``
+    restricts the names; ``progress`` receives one line per step (with each build's estimate).
     """
     import memcap
 
+    if time_budget is not None and not time_budget >= 0:
+        from memcap.errors import OptionError
+
+        raise OptionError(f"time_budget must be a number of seconds >= 0 (or None), got {time_budget!r}")
+    say = progress or (lambda _m: None)
+    say("checking the data conditions (general position, λ_D)")
     cond = data_conditions(ds, gp_budget)
     report = AdviceReport(
         data={"name": ds.name, "N": ds.N, "d_x": ds.d_x, "d_y": ds.d_y, "task": ds.task},
-        conditions=cond, budget_params=budget_params)
+        conditions=cond, budget_params=budget_params, time_budget=time_budget if build else None)
     for m in all_methods():
         if methods is not None and m.name not in methods:
             continue
@@ -149,28 +179,43 @@ def advise(ds: Dataset, budget_params: int | None = None, build: bool = True, ma
         row.parameters = int(s["parameters"])
         row.depth = int(s.get("depth", len(row.widths) + 1))
         row.floor = theorem33_floor(ds.N, row.depth, widths=row.widths)
+        row.estimated_seconds = estimate_seconds(row.parameters, row.depth, ds.N)
         if budget_params is not None:
             row.within_budget = row.parameters <= budget_params
-        if build and ds.N <= max_build_n and row.within_budget is not False:
-            t0 = time.perf_counter()
-            try:
-                c = memcap.construct(ds, m.name)
-            except ConditionError as exc:
-                row.applicable, row.reason = False, str(exc)
-                continue
-            except ConstructionError as exc:
-                row.certified, row.reason = False, str(exc)
-                continue
-            rep = c.verification
-            row.certified = bool(rep.memorized and rep.certified)
-            row.bits_needed = rep.bits_needed
-            row.verify_seconds = rep.seconds
-            row.build_seconds = time.perf_counter() - t0 - rep.seconds
-            if c.network.widths != row.widths or c.network.parameters != row.parameters:
-                row.reason = (f"built network differs from the size formula: widths {c.network.widths}, "
-                              f"{c.network.parameters} parameters")
-        elif build and ds.N > max_build_n:
+    todo = [r for r in report.rows if r.applicable and r.within_budget is not False]
+    if build and ds.N > max_build_n:
+        for row in todo:
             row.reason = f"not built (N > {max_build_n}); sizes from the formula"
+        todo = []
+    t_start = time.perf_counter()
+    for row in sorted(todo, key=lambda r: r.estimated_seconds or 0.0) if build else ():
+        left = None if time_budget is None else time_budget - (time.perf_counter() - t_start)
+        est = row.estimated_seconds or 0.0
+        if left is not None and est > left:
+            row.reason = (f"not built: estimated {est:.3g} s to build and certify exceeds the "
+                          f"{max(left, 0.0):.3g} s left of the {time_budget:g} s time budget; "
+                          "sizes from the formula")
+            say(f"skipping {row.method} (estimated {est:.3g} s > {max(left, 0.0):.3g} s left)")
+            continue
+        say(f"building and certifying {row.method} (estimated {est:.3g} s)")
+        t0 = time.perf_counter()
+        try:
+            c = memcap.construct(ds, row.method)
+        except ConditionError as exc:
+            row.applicable, row.reason = False, str(exc)
+            continue
+        except ConstructionError as exc:
+            row.certified, row.reason = False, str(exc)
+            continue
+        rep = c.verification
+        row.certified = bool(rep.memorized and rep.certified)
+        row.bits_needed = rep.bits_needed
+        row.verify_seconds = rep.seconds
+        row.build_seconds = time.perf_counter() - t0 - rep.seconds
+        if c.network.widths != row.widths or c.network.parameters != row.parameters:
+            row.reason = (f"built network differs from the size formula: widths {c.network.widths}, "
+                          f"{c.network.parameters} parameters")
+    report.seconds_spent = time.perf_counter() - t_start
 
     def key(r: Advice) -> tuple[Any, ...]:
         return (not r.applicable, r.within_budget is False, r.certified is False,
