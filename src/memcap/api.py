@@ -17,12 +17,23 @@ from memcap.constructions.base import (
 from memcap.data.dataset import Dataset
 from memcap.errors import NeedsExactArithmetic
 
-__all__ = ["construct", "methods"]
+__all__ = ["construct", "methods", "dataset_meta"]
 
 
 def methods() -> list[Method]:
     """Every registered construction (name, theorem, condition, sizes)."""
     return all_methods()
+
+
+def dataset_meta(ds: Dataset) -> dict[str, Any]:
+    """What a network keeps about its data (``Network.meta``): the class names (one per output, in
+    output order) and the CSV label column, so later commands can name classes and columns."""
+    meta: dict[str, Any] = {"task": ds.task}
+    if ds.class_names is not None:
+        meta["class_names"] = list(ds.class_names)
+    if ds.label_column is not None:
+        meta["label_column"] = ds.label_column
+    return meta
 
 
 def construct(ds: Dataset, method: str = "yun-3layer", *, arithmetic: str = "auto",
@@ -63,6 +74,7 @@ def construct(ds: Dataset, method: str = "yun-3layer", *, arithmetic: str = "aut
                 + ("" if report.bits_needed is None
                    else f"; about {report.bits_needed} mantissa bits needed"))
             c.network.meta["certificate"] = c.certificate.to_json()
+            c.network.meta.update(dataset_meta(ds))
             c.network.meta["verification"] = {
                 "memorized": True, "certified": True, "tolerance": report.tolerance,
                 "worst_error": report.worst_error, "min_margin": report.min_margin,

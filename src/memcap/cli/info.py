@@ -40,4 +40,9 @@ def info(
         rows += [(f"at build: {k}", v) for k, v in ver.items()]
     if "data" in net.meta:
         rows.append(("built on", net.meta["data"]))
+    if net.meta.get("label_column") is not None:
+        rows.append(("label column", net.meta["label_column"]))
+    if net.meta.get("class_names"):
+        rows.append(("classes (output order)", ", ".join(
+            f"{k}: {n}" for k, n in enumerate(net.meta["class_names"]))))
     out.print(report_table(f"{network}", rows))
