@@ -125,3 +125,21 @@ def test_time_budget_skips_methods_estimated_too_costly(monkeypatch):
     assert none.rows[0].certified is None and "not built: estimated" in none.rows[0].reason
     with pytest.raises(memcap.OptionError):
         advise(ds, time_budget=-1)
+
+
+def test_a_build_running_past_the_time_budget_is_stopped(monkeypatch):
+    import multiprocessing
+    import time
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("stopping a build needs the fork start method")
+
+    def slow(ds, method, **k):
+        time.sleep(60)
+
+    monkeypatch.setattr(memcap, "construct", slow)
+    t0 = time.perf_counter()
+    rep = advise(_gauss(n=12), methods=["yun-3layer"], time_budget=1.5)
+    assert time.perf_counter() - t0 < 20
+    row = rep.rows[0]
+    assert row.certified is None and "stopped after" in row.reason and "time budget" in row.reason

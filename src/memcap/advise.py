@@ -132,6 +132,68 @@ def estimate_seconds(parameters: int, depth: int, N: int) -> float:
     return PARAM_POINT_SECONDS * parameters * N + LAYER_POINT_SECONDS * depth * N
 
 
+def _build_row(ds: Dataset, method: str) -> dict[str, Any]:
+    """Build and certify one method; a small picklable summary (the network stays behind)."""
+    import memcap
+
+    t0 = time.perf_counter()
+    try:
+        c = memcap.construct(ds, method)
+    except ConditionError as exc:
+        return {"outcome": "condition", "reason": str(exc)}
+    except ConstructionError as exc:
+        return {"outcome": "construction", "reason": str(exc)}
+    rep = c.verification
+    return {"outcome": "built", "certified": bool(rep.memorized and rep.certified),
+            "bits_needed": rep.bits_needed, "verify_seconds": rep.seconds,
+            "build_seconds": time.perf_counter() - t0 - rep.seconds,
+            "widths": [int(w) for w in c.network.widths], "parameters": int(c.network.parameters)}
+
+
+def _child(conn: Any, ds: Dataset, method: str) -> None:
+    import warnings
+
+    warnings.simplefilter("ignore")  # the parent's warning printer may hold a lock copied by fork
+    try:
+        conn.send(_build_row(ds, method))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which re-raises it
+        conn.send({"outcome": "error", "error": exc})
+    finally:
+        conn.close()
+
+
+def _build_within(ds: Dataset, method: str, seconds: float | None) -> dict[str, Any]:
+    """:func:`_build_row`, stopped after ``seconds`` (None: no limit). With a limit and the 'fork' start
+    method, the build runs in a child process that is killed at the limit (its memory goes with
+    it); elsewhere it runs in this process and only the estimate protects the budget."""
+    import multiprocessing as mp
+
+    t0 = time.perf_counter()
+    if seconds is None or "fork" not in mp.get_all_start_methods():
+        return _build_row(ds, method)
+    ctx = mp.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(send, ds, method), daemon=True)
+    proc.start()
+    send.close()
+    try:
+        ready = recv.poll(max(seconds, 0.0))
+        res = recv.recv() if ready else None
+    except EOFError:  # the child died without a word (e.g. killed for memory)
+        res = {"outcome": "construction", "reason": f"the build of {method} died (exit code "
+               f"{proc.exitcode}); out of memory?"}
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join()
+        recv.close()
+    if res is None:
+        return {"outcome": "timeout", "seconds": time.perf_counter() - t0}
+    if res["outcome"] == "error":
+        raise res["error"]
+    return res
+
+
 def advise(ds: Dataset, budget_params: int | None = None, build: bool = True, max_build_n: int = 2000,
            methods: list[str] | None = None, gp_budget: int = 20_000, time_budget: float | None = 60.0,
            progress: Callable[[str], None] | None = None) -> AdviceReport:
@@ -140,12 +202,11 @@ def advise(ds: Dataset, budget_params: int | None = None, build: bool = True, ma
     ``build`` constructs and certifies the applicable methods (only when N ≤ ``max_build_n``) to
     report the mantissa bits they need; without it, bits stay unknown. Building stays within
     ``time_budget`` seconds (None: no limit): methods are built cheapest first by
-    :func:`estimate_seconds` from their size formulas, and a method whose estimate exceeds the time
-    left is not built (its row says so; its sizes still come from the formula). ``methods``
+    :func:`estimate_seconds` from their size formulas, a method whose estimate exceeds the time
+    left is not built, and a build still running when the time is up is stopped (a child process,
+    where the platform forks); its row says so and its sizes still come from the formula. ``methods``
     restricts the names; ``progress`` receives one line per step (with each build's estimate).
     """
-    import memcap
-
     if time_budget is not None and not time_budget >= 0:
         from memcap.errors import OptionError
 
@@ -198,23 +259,24 @@ def advise(ds: Dataset, budget_params: int | None = None, build: bool = True, ma
             say(f"skipping {row.method} (estimated {est:.3g} s > {max(left, 0.0):.3g} s left)")
             continue
         say(f"building and certifying {row.method} (estimated {est:.3g} s)")
-        t0 = time.perf_counter()
-        try:
-            c = memcap.construct(ds, row.method)
-        except ConditionError as exc:
-            row.applicable, row.reason = False, str(exc)
+        res = _build_within(ds, row.method, left)
+        if res["outcome"] == "timeout":
+            row.reason = (f"not finished: stopped after {res['seconds']:.3g} s, the "
+                          f"{max(left or 0.0, 0.0):.3g} s left of the {time_budget:g} s time budget "
+                          f"(estimated {est:.3g} s); sizes from the formula")
+            say(f"stopped {row.method} at the time budget")
             continue
-        except ConstructionError as exc:
-            row.certified, row.reason = False, str(exc)
+        if res["outcome"] == "condition":
+            row.applicable, row.reason = False, res["reason"]
             continue
-        rep = c.verification
-        row.certified = bool(rep.memorized and rep.certified)
-        row.bits_needed = rep.bits_needed
-        row.verify_seconds = rep.seconds
-        row.build_seconds = time.perf_counter() - t0 - rep.seconds
-        if c.network.widths != row.widths or c.network.parameters != row.parameters:
-            row.reason = (f"built network differs from the size formula: widths {c.network.widths}, "
-                          f"{c.network.parameters} parameters")
+        if res["outcome"] == "construction":
+            row.certified, row.reason = False, res["reason"]
+            continue
+        row.certified, row.bits_needed = res["certified"], res["bits_needed"]
+        row.verify_seconds, row.build_seconds = res["verify_seconds"], res["build_seconds"]
+        if res["widths"] != row.widths or res["parameters"] != row.parameters:
+            row.reason = (f"built network differs from the size formula: widths {res['widths']}, "
+                          f"{res['parameters']} parameters")
     report.seconds_spent = time.perf_counter() - t_start
 
     def key(r: Advice) -> tuple[Any, ...]:

@@ -95,10 +95,11 @@ def advise(
         out.print(f"[green]best:[/] {best.method} — {best.parameters} parameters, {best.hidden_neurons} "
                   f"hidden neurons, depth {best.depth}"
                   + (f", {best.bits_needed} mantissa bits" if best.bits_needed else ""))
-    skipped = [r.method for r in rep.rows if r.reason.startswith("not built: estimated")]
+    skipped = [r.method for r in rep.rows if r.reason.startswith(("not built: estimated", "not finished"))]
     if skipped:
         out.print(f"[yellow]not built within the {rep.time_budget:g} s time budget[/] (estimated cost too "
-                  f"high; sizes from the formula): {', '.join(skipped)} — raise --time-budget to build them")
+                  f"high, or stopped at the limit; sizes from the formula): {', '.join(skipped)} — raise "
+                  "--time-budget to build them")
     if plotted:
         out.print(f"[green]plot written[/] {plotted['path']}")
     if best is None:
