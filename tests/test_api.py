@@ -59,3 +59,19 @@ def test_failing_points_are_named_by_the_users_rows(tmp_path):
     assert rep["failing"] == [11] and rep["failing_rows"] == [12]
     r = CliRunner().invoke(app, ["verify", str(f), "--data", str(bad), "--label", "animal"])
     assert "row 12 (" in r.output
+
+
+def test_construct_states_an_estimate_before_building():
+    from memcap.advise import estimate_seconds
+    from memcap.constructions.base import get_method
+
+    rng = np.random.default_rng(1)
+    ds = memcap.Dataset(rng.standard_normal((30, 2)), np.arange(30) % 2, task="classification")
+    lines = []
+    c = memcap.construct(ds, "yu-lipschitz", progress=lines.append)
+    s = get_method("yu-lipschitz").size_formula(ds)
+    first = next(i for i, m in enumerate(lines) if m.startswith("building"))
+    est = [m for m in lines[:first] if "estimated" in m]
+    assert est and f"{int(s['parameters']):,} parameters" in est[0] and f"depth {int(s['depth']):,}" in est[0]
+    assert c.info["estimated_seconds"] == pytest.approx(estimate_seconds(s["parameters"], s["depth"], ds.N))
+    assert c.network.parameters == s["parameters"]  # the formula the estimate comes from is the real size
