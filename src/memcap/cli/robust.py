@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -34,11 +34,14 @@ def _tier_table(rep: RobustReport) -> Table:
     return t
 
 
-def save_counterexamples(rep: RobustReport, folder: Path) -> list[Path]:
-    """One JSON file per counterexample (floats as decimal and exact hex), written atomically."""
+def save_counterexamples(rep: RobustReport, folder: Path, ds: Any = None) -> list[Path]:
+    """One JSON file per counterexample (floats as decimal and exact hex), written atomically; with
+    ``ds``, each names the point's row in the user's data (``row``, which survives merged duplicates)."""
     paths = []
     for i, ce in sorted(rep.counterexamples.items()):
         d = ce.to_json()
+        if ds is not None:
+            d["row"] = int(ds.source_rows[i])
         d["z_hex"] = [float(v).hex() for v in ce.z]
         d.update({"radius": rep.radius, "norm": rep.norm})
         p = folder / f"counterexample_{i:05d}.json"
@@ -89,7 +92,8 @@ def robust(
             rep = verify_robust(net, ds, radius, p, tiers=tier_t, time_limit=time_limit,
                                 cascade=not all_tiers, seed=seed, milp_max_points=milp_max_points,
                                 progress=say)
-    written = save_counterexamples(rep, counterexamples) if counterexamples and rep.counterexamples else []
+    written = (save_counterexamples(rep, counterexamples, ds) if counterexamples and rep.counterexamples
+               else [])
     if as_json:
         d = rep.to_json()
         d["counterexample_files"] = [str(w) for w in written]
@@ -99,7 +103,8 @@ def robust(
         out.print(_tier_table(rep))
         for i, ce in list(sorted(rep.counterexamples.items()))[:5]:
             zs = ", ".join(f"{v:.8g}" for v in ce.z[:8])
-            out.print(f"counterexample at point {i} (by {ce.found_by}): z = [{zs}"
+            out.print(f"counterexample at point {i} (data row {int(ds.source_rows[i])}, by "
+                      f"{ce.found_by}): z = [{zs}"
                       f"{', …' if len(ce.z) > 8 else ''}] is classified {ce.predicted}, label {ce.label} "
                       f"(margin {ce.margin:.3g})")
         if written:
