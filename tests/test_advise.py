@@ -99,3 +99,48 @@ def test_cli(tmp_path):
     assert runner.invoke(app, ["advise", "--data", src, "--budget-params", "0"]).exit_code == 2
     assert runner.invoke(app, ["advise", "--data", src, "--budget-params", "1", "--no-build"]).exit_code == 1
     assert runner.invoke(app, ["advise", "--data", "nope.npz"]).exit_code == 2
+
+
+def test_time_budget_skips_methods_estimated_too_costly(monkeypatch):
+    ds = _gauss(n=20)
+    sizes = advise(ds, build=False).rows
+    params = sorted(r.parameters for r in sizes if r.applicable)
+    cut = params[len(params) // 2]
+    # one estimated second per `cut` parameters on these 20 points: the larger half costs > 1 s
+    monkeypatch.setattr("memcap.theory.costs.PARAM_POINT_SECONDS", 1.0 / (cut * ds.N))
+    monkeypatch.setattr("memcap.theory.costs.LAYER_POINT_SECONDS", 0.0)
+    lines = []
+    rep = advise(ds, time_budget=1.0, progress=lines.append)
+    assert rep.time_budget == 1.0 and rep.to_json()["time_budget"] == 1.0
+    for r in rep.rows:
+        if not r.applicable:
+            continue
+        assert r.estimated_seconds == pytest.approx(r.parameters / cut)
+        if r.estimated_seconds > 1.0:
+            assert r.certified is None and r.bits_needed is None and "time budget" in r.reason
+            assert any(r.method in m and "skipping" in m for m in lines)
+        elif r.certified is not None:
+            assert r.estimated_seconds <= 1.0 and r.build_seconds is not None
+    assert any(r.certified for r in rep.rows)  # the cheapest method was built
+    none = advise(ds, time_budget=0.0, methods=["yun-3layer"])
+    assert none.rows[0].certified is None and "not built: estimated" in none.rows[0].reason
+    with pytest.raises(memcap.OptionError):
+        advise(ds, time_budget=-1)
+
+
+def test_a_build_running_past_the_time_budget_is_stopped(monkeypatch):
+    import multiprocessing
+    import time
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("stopping a build needs the fork start method")
+
+    def slow(ds, method, **k):
+        time.sleep(60)
+
+    monkeypatch.setattr("memcap.advise.construct", slow)
+    t0 = time.perf_counter()
+    rep = advise(_gauss(n=12), methods=["yun-3layer"], time_budget=1.5)
+    assert time.perf_counter() - t0 < 20
+    row = rep.rows[0]
+    assert row.certified is None and "stopped after" in row.reason and "time budget" in row.reason

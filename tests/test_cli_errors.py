@@ -174,7 +174,9 @@ def test_csv_header_only_semicolons_and_string_labels(tmp_path):
     assert_user_error(run(["data", "-d", h]), "no data rows")
     s = tmp_path / "s.csv"
     s.write_text("a;b;y\n1;2;0\n3;4;1\n")
-    assert_user_error(run(["data", "-d", s]), "';'")
+    r = run(["data", "-d", s, "--json"])  # the ';' delimiter is detected, the header kept
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["N"] == 2 and json.loads(r.stdout)["d_x"] == 2
     lab = tmp_path / "lab.csv"
     lab.write_text("0.5,1.0,cat\n1.5,2.0,dog\n2.5,0.0,cat\n")
     r = run(["data", "-d", lab, "--json"])

@@ -88,3 +88,17 @@ def test_generators_are_seeded_and_distinct():
     assert np.allclose(np.linalg.norm(s.X, axis=1), 1)
     line = generators.line(n=20, d=4)
     assert np.linalg.matrix_rank(line.X - line.X[0]) == 1
+
+
+def test_source_rows_and_class_names():
+    X = [[0.0, 1.0], [2.0, 3.0], [0.0, 1.0]]
+    with pytest.raises(DataError, match=r"rows 10 and 12 .*different labels"):
+        Dataset(X, [1.0, 2.0, 5.0], source_rows=[10, 11, 12])
+    with pytest.warns(UserWarning):
+        ds = Dataset([[0.0], [1.0], [0.0], [2.0]], [0, 1, 0, 2], task="classification",
+                     class_names=["zero", "one", "two"], source_rows=[5, 6, 7, 8])
+    assert ds.source_rows.tolist() == [5, 6, 8] and ds.class_name(2) == "two"
+    with pytest.raises(DataError, match="class_names"):
+        Dataset([[0.0], [1.0]], ["a", "b"], task="classification", class_names=["only one"])
+    with pytest.raises(DataError, match="source_rows"):
+        Dataset([[0.0], [1.0]], [0.0, 1.0], source_rows=[1])

@@ -78,15 +78,18 @@ def test_export_command(tmp_path):
     netf = tmp_path / "yu.npz"
     memcap.save(c.network, netf)
     onnx_f, props = tmp_path / "yu.onnx", tmp_path / "props"
+    assert c.verification.float32_memorizes  # float32 is covered by the certificate here
     r = runner.invoke(app, ["export", str(netf), "--onnx", str(onnx_f), "--vnnlib", str(props),
                             "--data", src, "--dtype", "float32", "--json"])
     assert r.exit_code == 0, r.output
     info = json.loads(r.stdout)
     assert info["onnx_check"]["ok"] and info["memorizes_certified"] and info["properties"] == 12
+    assert "float32 evaluation memorizes for any summation order" in info["dtype_certificate"]
     radius = c.network.meta["robust"]["radius"]
     assert info["radius"] == radius
     files = sorted(p.name for p in props.iterdir())
-    assert files == ["instances.csv"] + [f"prop_{i:05d}.vnnlib" for i in range(12)]
+    assert files == ["instances.csv"] + [f"prop_{i:05d}.vnnlib" for i in range(12)] + ["yu.onnx"]
+    assert (props / "yu.onnx").read_bytes() == onnx_f.read_bytes()  # the folder is self-contained
     for i in (0, 11):
         prop = read_vnnlib((props / f"prop_{i:05d}.vnnlib").read_text())
         y = int(ds.labels[i])
@@ -128,3 +131,88 @@ def test_export_bad_input_writes_nothing(tmp_path):
     r = runner.invoke(app, ["export", str(netf), "--onnx", str(onnx_f), "--data", str(data),
                             "--allow-unverified"])
     assert r.exit_code == 0 and onnx_f.exists()
+
+
+def test_vnnlib_folder_is_self_contained_and_replaced_whole(tmp_path):
+    import csv
+
+    import onnxruntime as ort
+
+    src = "gen:gaussian?n=8&d=2&seed=3&task=classification&classes=2"
+    ds = memcap.load_dataset(src)
+    c = memcap.construct(ds, "yu-robust", budget=0.9)
+    netf = tmp_path / "yu.npz"
+    memcap.save(c.network, netf)
+    props = tmp_path / "bench" / "props"
+    r = runner.invoke(app, ["export", str(netf), "--vnnlib", str(props), "--data", src])
+    assert r.exit_code == 0, r.output
+    moved = tmp_path / "elsewhere"
+    (tmp_path / "bench" / "props").rename(moved)  # paths are relative to the folder: still resolve
+    for row in csv.DictReader((moved / "instances.csv").open()):
+        model, prop = moved / row["onnx"], moved / row["vnnlib"]
+        assert model.is_file() and prop.is_file()
+        sess = ort.InferenceSession(model.read_bytes(), providers=["CPUExecutionProvider"])
+        assert sess.get_inputs()[0].shape[1] == 2 and read_vnnlib(prop.read_text()).n_inputs == 2
+    # a second export with fewer points leaves no stale property behind
+    small = "gen:gaussian?n=8&d=2&seed=3&task=classification&classes=2"
+    (moved / "prop_00099.vnnlib").write_text("; stale\n")
+    r = runner.invoke(app, ["export", str(netf), "--vnnlib", str(moved), "--data", small, "--force"])
+    assert r.exit_code == 0, r.output
+    assert not (moved / "prop_00099.vnnlib").exists() and len(list(moved.glob("*.vnnlib"))) == 8
+    # a folder memcap did not write is refused, untouched
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    r = runner.invoke(app, ["export", str(netf), "--vnnlib", str(mine), "--data", src])
+    assert r.exit_code == 2 and (mine / "notes.txt").read_text() == "keep"
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+
+
+def _tiny_margin_net():
+    """Scores 1000 ± 1e-6·x: every point right in float64, but float32's rounding near 1000 (ulp 6e-5)
+    exceeds the margin 2e-6, so only float64 is certified."""
+    net = Network([Dense(np.array([[1e-6], [-1e-6]]), np.array([1000.0, 1000.0]))])
+    ds = memcap.Dataset([[1.0], [-1.0]], [0, 1], task="classification")
+    rep = memcap.verify(net, ds)
+    assert rep.memorized and rep.float64_memorizes and not rep.float32_memorizes
+    net.meta["verification"] = {"memorized": True, "certified": True, "float64_memorizes": True,
+                                "float32_memorizes": False, "bits_needed": rep.bits_needed}
+    return net, ds
+
+
+def test_export_refuses_uncovered_dtype_in_the_library(tmp_path):
+    from memcap.io.onnx import build_onnx, dtype_certificate, export_onnx
+
+    net, ds = _tiny_margin_net()
+    assert dtype_certificate(net, "float64")[0] and not dtype_certificate(net, "float32")[0]
+    with pytest.raises(memcap.OptionError, match="float32"):
+        export_onnx(net, tmp_path / "a.onnx", "float32")
+    assert not (tmp_path / "a.onnx").exists()
+    chk = export_onnx(net, tmp_path / "a.onnx", "float64", X=ds.X, labels=ds.labels)
+    assert chk.ok and (tmp_path / "a.onnx").exists()
+    model, chk32, why = build_onnx(net, "float32", X=ds.X, labels=ds.labels, allow_uncertified=True)
+    assert chk32.ok and why.startswith("NOT certified") and chk32.memorizes_any_order is False
+    bare = Network(net.layers)  # no stored verification: refused unless verified on data
+    with pytest.raises(memcap.OptionError, match="no verification"):
+        build_onnx(bare, "float64")
+    rep = memcap.verify(bare, ds)
+    assert build_onnx(bare, "float64", X=ds.X, report=rep)[1].ok
+    with pytest.raises(memcap.OptionError):
+        build_onnx(bare, "float32", X=ds.X, report=rep)
+
+
+def test_export_command_refuses_uncertified_float32(tmp_path):
+    net, ds = _tiny_margin_net()
+    netf, data, onnx_f = tmp_path / "n.npz", tmp_path / "d.npz", tmp_path / "n.onnx"
+    memcap.save(net, netf)
+    np.savez(data, X=ds.X, y=ds.labels)
+    r = runner.invoke(app, ["export", str(netf), "--onnx", str(onnx_f), "--dtype", "float32"])
+    assert r.exit_code == 2 and "refusing to export in float32" in r.output and not onnx_f.exists()
+    r = runner.invoke(app, ["export", str(netf), "--onnx", str(onnx_f), "--dtype", "float32", "--data",
+                            str(data)])
+    assert r.exit_code == 2 and not onnx_f.exists()
+    r = runner.invoke(app, ["export", str(netf), "--onnx", str(onnx_f), "--dtype", "float32",
+                            "--allow-uncertified"])
+    assert r.exit_code == 0 and onnx_f.exists()
+    r = runner.invoke(app, ["export", str(netf), "--onnx", str(tmp_path / "f64.onnx")])
+    assert r.exit_code == 0, r.output

@@ -140,3 +140,36 @@ def test_cli_lipschitz(tmp_path):
     assert rep["gradient_lower_bound"] == pytest.approx(2 / ds.separation_linf)
     bad = CliRunner().invoke(app, ["lipschitz", str(tmp_path / "missing.npz")])
     assert bad.exit_code == 2
+
+
+def _cancelling_net():
+    """f(x) = relu(2^1200 x) - relu(2^1200 x) ≡ 0: the product of layer norms (≈ 2^1201) is beyond
+    float64, so every upper bound is vacuous while the function is constant."""
+    from memcap.network import RELU
+
+    big = 2.0**600
+    return Network([Dense(np.array([[big], [big]]), np.zeros(2), RELU),
+                    Dense(np.array([[big, 0.0], [0.0, big]]), np.zeros(2), RELU),
+                    Dense(np.array([[1.0, -1.0]]), np.zeros(1))],
+                   meta={"lipschitz": {"norm": "inf", "value": 1.0}})
+
+
+def test_vacuous_upper_bounds_leave_the_claim_unchecked():
+    net = _cancelling_net()
+    X = np.array([[0.0], [1e-70], [3e-70]])
+    rep = lipschitz_report(net, X)
+    assert rep["product_bound_vacuous"] and rep["product_bound_log2"] > 1023
+    assert product_bound(net).vacuous
+    assert rep["claim_consistent"] is None and "vacuous" in rep["claim_check"]
+
+
+def test_cli_lipschitz_says_vacuous(tmp_path):
+    from typer.testing import CliRunner
+
+    from memcap.cli import app
+
+    path = tmp_path / "n.npz"
+    memcap.save(_cancelling_net(), path)
+    r = CliRunner().invoke(app, ["lipschitz", str(path)])
+    assert r.exit_code == 1, r.output
+    assert "vacuous" in r.output and "consistent with the bounds │ yes" not in r.output

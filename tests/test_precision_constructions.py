@@ -128,3 +128,27 @@ def test_twoproj_widths_option() -> None:
         m.build(ds, widths=(13, 9, 8, 8))
     with pytest.raises(ConditionError, match="N = 40"):
         m.build(ds, widths=(4, 4, 8, 8))  # p = 2, q = 8: 16 < 40
+
+
+def test_lp_direction_separates_groups_whose_features_span_16_orders() -> None:
+    from memcap.constructions.faithful.common import lp_direction
+
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        n = 24
+        Xg = np.c_[1e-8 * rng.permutation(n), 1e8 * rng.integers(1, 3, n), rng.standard_normal(n)]
+        v = lp_direction(Xg, rng, 5, 3)
+        s = np.sort(Xg @ v)
+        # the min gap is a fair share of the float mass Σ|v_i| max|x_i| (scale-free criterion)
+        mass = float(np.abs(v) @ np.max(np.abs(Xg), axis=0))
+        assert np.min(np.diff(s)) / mass > 1e-3 / n**2
+
+
+def test_twoproj_group_that_float64_cannot_separate_asks_for_exact(monkeypatch) -> None:
+    from memcap.constructions.faithful import twoproj
+    from memcap.errors import NeedsExactArithmetic
+
+    Xg = np.c_[1e-8 * np.arange(6), np.full(6, 1e10)]  # 1e10 + 5e-8 rounds to 1e10
+    monkeypatch.setattr(twoproj, "lp_direction", lambda *a, **k: np.array([1.0, 1.0]))
+    with pytest.raises(NeedsExactArithmetic, match="project"):  # not ZeroDivisionError
+        twoproj._group_direction(Xg, np.random.default_rng(0), 5, 3)

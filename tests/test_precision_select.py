@@ -103,3 +103,19 @@ def test_cli_refuses_clearly_and_writes_nothing(tmp_path) -> None:
     r = runner.invoke(app, ["construct", "--data", "gen:gaussian?n=120&d=3&seed=1", "-o", str(out),
                             "--precision", "float32", "--widths", "8,8"])
     assert r.exit_code == 2 and "--method" in r.output
+
+
+def test_refusal_does_not_claim_exact_failure_when_candidates_only_errored(monkeypatch) -> None:
+    from memcap.constructions.faithful import twoproj
+
+    ds = load_dataset("gen:gaussian?n=40&d=3&seed=2")
+
+    def broken(*a, **k):
+        raise ZeroDivisionError("float division by zero")
+
+    monkeypatch.setattr(twoproj, "_group_direction", broken)
+    with pytest.raises(ConstructionError) as err:
+        choose_method(ds, "float32", methods=["twoproj-5layer"])
+    msg = str(err.value)
+    assert "never checked in exact arithmetic" in msg and "ZeroDivisionError" in msg
+    assert "no candidate memorizes even in exact arithmetic" not in msg

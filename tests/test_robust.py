@@ -235,3 +235,27 @@ def test_sparse_weights_give_the_same_sound_bounds(monkeypatch):
     np.testing.assert_allclose(sparse.per_class, dense.per_class, rtol=1e-9, atol=1e-12)
     worst = _sampled_worst(net, X, labels, 0.05, "inf", rng)
     assert np.all(sparse.per_class.min(axis=1) <= worst)
+
+
+def test_a_highs_solve_error_is_retried_and_never_a_failure(monkeypatch):
+    import scipy.optimize
+
+    ds = three_points()
+    net = nearest_prototype_linf(ds.X)
+    zb = bound_margins(net, ds.X[:1], ds.labels[:1], 0.45, "inf").z_bounds[0]
+    real = scipy.optimize.milp
+    calls = []
+
+    class SolveError:
+        status, x, fun, message, mip_dual_bound = 4, None, None, "(HiGHS Status 4: Solve error)", None
+
+    def fails_first(*a, **k):
+        calls.append(1)
+        return SolveError() if len(calls) == 1 else real(*a, **k)
+
+    monkeypatch.setattr(scipy.optimize, "milp", fails_first)
+    out = milp_point(net, ds.X[0], 0, 0.45, "inf", zb)
+    assert out.status == "proven" and len(calls) >= 2 and "retried" in out.detail
+    monkeypatch.setattr(scipy.optimize, "milp", lambda *a, **k: SolveError())
+    out = milp_point(net, ds.X[0], 0, 0.45, "inf", zb)
+    assert out.status == "unknown" and out.min_margin is None and out.counterexample is None

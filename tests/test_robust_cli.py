@@ -50,6 +50,7 @@ def test_broken_promise_is_a_loud_bug(tmp_path):
     d = json.loads(files[0].read_text())
     z = np.array([float.fromhex(h) for h in d["z_hex"]])
     assert np.max(np.abs(z - three_points().X[0])) <= 0.4 and d["label"] == 0 and d["predicted"] != 0
+    assert d["row"] == 0  # the point's row in the user's data
 
 
 def test_not_robust_without_promise_exits_1_without_bug(tmp_path):

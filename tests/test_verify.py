@@ -61,3 +61,21 @@ def test_float32_certificate_agrees_with_torch():
     err = np.abs(y32 - ds.targets).max()
     # the certified statement: |float32 - y| <= exact error + certified float32 bound
     assert err <= rep.worst_error + rep.float32_bound
+
+
+def test_classification_reports_measured_margins_not_distance_to_one_hot():
+    torch = pytest.importorskip("torch")
+    ds, net = _built(task="classification")
+    rep = memcap.verify(net, ds)
+    model = net.to_torch(torch.float64)
+    with torch.no_grad():
+        f = model(torch.as_tensor(ds.X, dtype=torch.float64)).numpy()
+    own = f[np.arange(ds.N), ds.labels]
+    rival = np.where(np.eye(ds.d_y, dtype=bool)[ds.labels], -np.inf, f).max(axis=1)
+    margin = float(np.min(own - rival))
+    assert margin > 0
+    # a memorizer has positive measured margins (not "error 4" against one-hot targets)
+    assert rep.float64_error == pytest.approx(margin, rel=1e-9, abs=1e-9)
+    assert rep.float32_error == pytest.approx(margin, rel=1e-3, abs=1e-3) and rep.float32_error > 0
+    assert rep.float32_measured_memorizes
+    assert "smallest margin" in rep.summary()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -28,8 +29,10 @@ from memcap.constructions.base import ConditionError, ConstructionError, Method
 from memcap.constructions.registry import all_methods
 from memcap.data.dataset import Dataset
 from memcap.network import RELU, Activation
+from memcap.theory.costs import LAYER_POINT_SECONDS, PARAM_POINT_SECONDS, estimate_seconds  # noqa: F401
 
-__all__ = ["Advice", "AdviceReport", "advise", "data_conditions", "plot_sizes", "theorem33_floor"]
+__all__ = ["Advice", "AdviceReport", "advise", "data_conditions", "estimate_seconds", "plot_sizes",
+           "theorem33_floor"]
 
 
 @dataclass
@@ -51,6 +54,7 @@ class Advice:
     bits_needed: int | None = None
     build_seconds: float | None = None
     verify_seconds: float | None = None
+    estimated_seconds: float | None = None   # build + verify, from the size formula (estimate_seconds)
 
 
 @dataclass
@@ -59,6 +63,8 @@ class AdviceReport:
     conditions: dict[str, Any]
     rows: list[Advice] = field(default_factory=list)
     budget_params: int | None = None
+    time_budget: float | None = None      # seconds for building and certifying (None: no limit)
+    seconds_spent: float = 0.0            # on building and certifying
 
     def best(self) -> Advice | None:
         ok = [r for r in self.rows if r.applicable and r.within_budget is not False
@@ -67,6 +73,7 @@ class AdviceReport:
 
     def to_json(self) -> dict[str, Any]:
         return {"data": self.data, "conditions": self.conditions, "budget_params": self.budget_params,
+                "time_budget": self.time_budget, "seconds_spent": self.seconds_spent,
                 "rows": [asdict(r) for r in self.rows],
                 "best": self.best().method if self.best() else None}
 
@@ -115,17 +122,89 @@ def _sizes(m: Method, ds: Dataset) -> dict[str, Any]:
     return m.size_formula(ds)
 
 
+def _build_row(ds: Dataset, method: str) -> dict[str, Any]:
+    """Build and certify one method; a small picklable summary (the network stays behind)."""
+    t0 = time.perf_counter()
+    try:
+        c = construct(ds, method)
+    except ConditionError as exc:
+        return {"outcome": "condition", "reason": str(exc)}
+    except ConstructionError as exc:
+        return {"outcome": "construction", "reason": str(exc)}
+    rep = c.verification
+    return {"outcome": "built", "certified": bool(rep.memorized and rep.certified),
+            "bits_needed": rep.bits_needed, "verify_seconds": rep.seconds,
+            "build_seconds": time.perf_counter() - t0 - rep.seconds,
+            "widths": [int(w) for w in c.network.widths], "parameters": int(c.network.parameters)}
+
+
+def _child(conn: Any, ds: Dataset, method: str) -> None:
+    import warnings
+
+    warnings.simplefilter("ignore")  # the parent's warning printer may hold a lock copied by fork
+    try:
+        conn.send(_build_row(ds, method))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which re-raises it
+        conn.send({"outcome": "error", "error": exc})
+    finally:
+        conn.close()
+
+
+def _build_within(ds: Dataset, method: str, seconds: float | None) -> dict[str, Any]:
+    """:func:`_build_row`, stopped after ``seconds`` (None: no limit). With a limit and the 'fork' start
+    method, the build runs in a child process that is killed at the limit (its memory goes with
+    it); elsewhere it runs in this process and only the estimate protects the budget."""
+    import multiprocessing as mp
+
+    t0 = time.perf_counter()
+    if seconds is None or "fork" not in mp.get_all_start_methods():
+        return _build_row(ds, method)
+    ctx = mp.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(send, ds, method), daemon=True)
+    proc.start()
+    send.close()
+    try:
+        ready = recv.poll(max(seconds, 0.0))
+        res = recv.recv() if ready else None
+    except EOFError:  # the child died without a word (e.g. killed for memory)
+        res = {"outcome": "construction", "reason": f"the build of {method} died (exit code "
+               f"{proc.exitcode}); out of memory?"}
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join()
+        recv.close()
+    if res is None:
+        return {"outcome": "timeout", "seconds": time.perf_counter() - t0}
+    if res["outcome"] == "error":
+        raise res["error"]
+    return res
+
+
 def advise(ds: Dataset, budget_params: int | None = None, build: bool = True, max_build_n: int = 2000,
-           methods: list[str] | None = None, gp_budget: int = 20_000) -> AdviceReport:
+           methods: list[str] | None = None, gp_budget: int = 20_000, time_budget: float | None = 60.0,
+           progress: Callable[[str], None] | None = None) -> AdviceReport:
     """Rank the registry methods for ``ds`` (see the module docstring).
 
-    ``build`` constructs and certifies every applicable method (only when N ≤ ``max_build_n``) to
-    report the mantissa bits it needs; without it, bits stay unknown. ``methods`` restricts the names.
+    ``build`` constructs and certifies the applicable methods (only when N ≤ ``max_build_n``) to
+    report the mantissa bits they need; without it, bits stay unknown. Building stays within
+    ``time_budget`` seconds (None: no limit): methods are built cheapest first by
+    :func:`estimate_seconds` from their size formulas, a method whose estimate exceeds the time
+    left is not built, and a build still running when the time is up is stopped (a child process,
+    where the platform forks); its row says so and its sizes still come from the formula. ``methods``
+    restricts the names; ``progress`` receives one line per step (with each build's estimate).
     """
+    if time_budget is not None and not time_budget >= 0:
+        from memcap.errors import OptionError
+
+        raise OptionError(f"time_budget must be a number of seconds >= 0 (or None), got {time_budget!r}")
+    say = progress or (lambda _m: None)
+    say("checking the data conditions (general position, λ_D)")
     cond = data_conditions(ds, gp_budget)
     report = AdviceReport(
         data={"name": ds.name, "N": ds.N, "d_x": ds.d_x, "d_y": ds.d_y, "task": ds.task},
-        conditions=cond, budget_params=budget_params)
+        conditions=cond, budget_params=budget_params, time_budget=time_budget if build else None)
     for m in all_methods():
         if methods is not None and m.name not in methods:
             continue
@@ -149,28 +228,44 @@ def advise(ds: Dataset, budget_params: int | None = None, build: bool = True, ma
         row.parameters = int(s["parameters"])
         row.depth = int(s.get("depth", len(row.widths) + 1))
         row.floor = theorem33_floor(ds.N, row.depth, widths=row.widths)
+        row.estimated_seconds = estimate_seconds(row.parameters, row.depth, ds.N)
         if budget_params is not None:
             row.within_budget = row.parameters <= budget_params
-        if build and ds.N <= max_build_n and row.within_budget is not False:
-            t0 = time.perf_counter()
-            try:
-                c = construct(ds, m.name)
-            except ConditionError as exc:
-                row.applicable, row.reason = False, str(exc)
-                continue
-            except ConstructionError as exc:
-                row.certified, row.reason = False, str(exc)
-                continue
-            rep = c.verification
-            row.certified = bool(rep.memorized and rep.certified)
-            row.bits_needed = rep.bits_needed
-            row.verify_seconds = rep.seconds
-            row.build_seconds = time.perf_counter() - t0 - rep.seconds
-            if c.network.widths != row.widths or c.network.parameters != row.parameters:
-                row.reason = (f"built network differs from the size formula: widths {c.network.widths}, "
-                              f"{c.network.parameters} parameters")
-        elif build and ds.N > max_build_n:
+    todo = [r for r in report.rows if r.applicable and r.within_budget is not False]
+    if build and ds.N > max_build_n:
+        for row in todo:
             row.reason = f"not built (N > {max_build_n}); sizes from the formula"
+        todo = []
+    t_start = time.perf_counter()
+    for row in sorted(todo, key=lambda r: r.estimated_seconds or 0.0) if build else ():
+        left = None if time_budget is None else time_budget - (time.perf_counter() - t_start)
+        est = row.estimated_seconds or 0.0
+        if left is not None and est > left:
+            row.reason = (f"not built: estimated {est:.3g} s to build and certify exceeds the "
+                          f"{max(left, 0.0):.3g} s left of the {time_budget:g} s time budget; "
+                          "sizes from the formula")
+            say(f"skipping {row.method} (estimated {est:.3g} s > {max(left, 0.0):.3g} s left)")
+            continue
+        say(f"building and certifying {row.method} (estimated {est:.3g} s)")
+        res = _build_within(ds, row.method, left)
+        if res["outcome"] == "timeout":
+            row.reason = (f"not finished: stopped after {res['seconds']:.3g} s, the "
+                          f"{max(left or 0.0, 0.0):.3g} s left of the {time_budget:g} s time budget "
+                          f"(estimated {est:.3g} s); sizes from the formula")
+            say(f"stopped {row.method} at the time budget")
+            continue
+        if res["outcome"] == "condition":
+            row.applicable, row.reason = False, res["reason"]
+            continue
+        if res["outcome"] == "construction":
+            row.certified, row.reason = False, res["reason"]
+            continue
+        row.certified, row.bits_needed = res["certified"], res["bits_needed"]
+        row.verify_seconds, row.build_seconds = res["verify_seconds"], res["build_seconds"]
+        if res["widths"] != row.widths or res["parameters"] != row.parameters:
+            row.reason = (f"built network differs from the size formula: widths {res['widths']}, "
+                          f"{res['parameters']} parameters")
+    report.seconds_spent = time.perf_counter() - t_start
 
     def key(r: Advice) -> tuple[Any, ...]:
         return (not r.applicable, r.within_budget is False, r.certified is False,

@@ -12,12 +12,46 @@ from memcap.constructions.registry import all_methods, get_method
 from memcap.data.dataset import Dataset
 from memcap.errors import NeedsExactArithmetic, OptionError
 
-__all__ = ["construct", "methods"]
+__all__ = ["construct", "methods", "dataset_meta"]
 
 
 def methods() -> list[Method]:
     """Every registered construction (name, theorem, condition, sizes)."""
     return all_methods()
+
+
+def _estimate(m: Method, ds: Dataset, options: dict[str, Any]) -> dict[str, Any] | None:
+    """Parameters, depth and estimated seconds from the method's size formula (None if it has none
+    or cannot size these options); see :func:`memcap.theory.costs.estimate_seconds`."""
+    from memcap.theory.costs import estimate_seconds
+
+    if m.size_formula is None:
+        return None
+    try:
+        s = m.size_formula(ds, **options)
+        params, depth = int(s["parameters"]), int(s.get("depth", len(s["widths"]) + 1))
+    except Exception:  # noqa: BLE001 - an estimate is optional; the build reports real errors
+        return None
+    return {"parameters": params, "depth": depth, "seconds": estimate_seconds(params, depth, ds.N)}
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.2g} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.2g} min"
+    return f"{seconds / 3600:.2g} h"
+
+
+def dataset_meta(ds: Dataset) -> dict[str, Any]:
+    """What a network keeps about its data (``Network.meta``): the class names (one per output, in
+    output order) and the CSV label column, so later commands can name classes and columns."""
+    meta: dict[str, Any] = {mk.TASK: ds.task}
+    if ds.class_names is not None:
+        meta[mk.CLASS_NAMES] = list(ds.class_names)
+    if ds.label_column is not None:
+        meta[mk.LABEL_COLUMN] = ds.label_column
+    return meta
 
 
 def construct(ds: Dataset, method: str = "yun-3layer", *, arithmetic: str = "auto",
@@ -41,6 +75,10 @@ def construct(ds: Dataset, method: str = "yun-3layer", *, arithmetic: str = "aut
         raise ConditionError(f"{method} ({m.theorem}) applies to {' or '.join(m.tasks)} data, "
                              f"not {ds.task}")
     say = progress or (lambda _msg: None)
+    estimate = _estimate(m, ds, options)
+    if estimate is not None:
+        say(f"{method}: {estimate['parameters']:,} parameters, depth {estimate['depth']:,}; estimated "
+            f"{_duration(estimate['seconds'])} to build and certify on N = {ds.N} (from its size formula)")
     tries = ["float64", "exact"] if arithmetic == "auto" else [arithmetic]
     failures: list[str] = []
     for arith in tries:
@@ -52,6 +90,8 @@ def construct(ds: Dataset, method: str = "yun-3layer", *, arithmetic: str = "aut
                 failures.append(f"float64: {exc}")
                 continue
             raise
+        if estimate is not None:
+            c.info.setdefault("estimated_seconds", estimate["seconds"])
         report = verify(c.network, ds, tol=tol, progress=progress)
         c.verification = report
         if report.memorized and report.certified:
@@ -64,6 +104,7 @@ def construct(ds: Dataset, method: str = "yun-3layer", *, arithmetic: str = "aut
                 + ("" if report.bits_needed is None
                    else f"; about {report.bits_needed} mantissa bits needed"))
             c.network.meta[mk.CERTIFICATE] = c.certificate.to_json()
+            c.network.meta.update(dataset_meta(ds))
             c.network.meta[mk.VERIFICATION] = {
                 "memorized": True, "certified": True, "tolerance": report.tolerance,
                 "worst_error": report.worst_error, "min_margin": report.min_margin,

@@ -21,6 +21,9 @@ key                       written by                                   read by
 ``memorizes``             cli train (certified memorization)           tests, users
 ``trained``, ``source``   memcap.train (a trained, not built, network) cli info (display)
 ``info``                  nobody (files of older versions)             certify.robust.promised_robustness
+``task``                  api.construct (``dataset_meta``)             cli verify / info
+``class_names``           api.construct (``dataset_meta``)             cli verify / info (names outputs)
+``label_column``          api.construct (``dataset_meta``)             cli info
 ========================  ===========================================  =====================================
 
 memcap.train also stores its run's settings under their own names (``regime``, ``width``, ``eps``,
@@ -32,7 +35,8 @@ from __future__ import annotations
 from typing import Any, TypedDict
 
 __all__ = ["METHOD", "ACTIVATION", "EXACT_ONLY", "ROBUST", "LIPSCHITZ", "CERTIFICATE", "VERIFICATION",
-           "PRECISION_CERTIFICATE", "DATA", "MEMORIZES", "TRAINED", "SOURCE", "INFO", "TRAIN_KEYS",
+           "PRECISION_CERTIFICATE", "DATA", "MEMORIZES", "TRAINED", "SOURCE", "INFO", "TASK", "CLASS_NAMES",
+           "LABEL_COLUMN", "TRAIN_KEYS",
            "NetworkMeta", "RobustClaim", "LipschitzClaim", "VerificationMeta", "KEYS"]
 
 METHOD = "method"
@@ -48,6 +52,9 @@ MEMORIZES = "memorizes"
 TRAINED = "trained"
 SOURCE = "source"
 INFO = "info"
+TASK = "task"
+CLASS_NAMES = "class_names"     # one name per output, in output order (memcap.api.dataset_meta)
+LABEL_COLUMN = "label_column"   # the CSV column the labels came from
 #: the run settings memcap.train copies into the meta of a trained network
 TRAIN_KEYS = ("regime", "width", "activation", "eps", "lr_w", "lr_v", "steps", "final_loss", "seed")
 
@@ -105,8 +112,11 @@ class NetworkMeta(TypedDict, total=False):
     trained: bool
     source: str
     info: dict[str, Any]
+    task: str
+    class_names: list[str]
+    label_column: str
 
 
 #: every top-level key (the test checks it against NetworkMeta and the module table)
 KEYS = (METHOD, ACTIVATION, EXACT_ONLY, ROBUST, LIPSCHITZ, CERTIFICATE, VERIFICATION, PRECISION_CERTIFICATE,
-        DATA, MEMORIZES, TRAINED, SOURCE, INFO)
+        DATA, MEMORIZES, TRAINED, SOURCE, INFO, TASK, CLASS_NAMES, LABEL_COLUMN)

@@ -64,6 +64,7 @@ class Attempt:
     bits_needed: int | None = None
     certificate: PrecisionCertificate | None = None
     float64_ok: bool = False
+    not_built: bool = False   # rejected by an error while building: says nothing about exact arithmetic
 
 
 def choose_method(ds: Dataset, precision: str, tol: float | None = None,
@@ -92,19 +93,20 @@ def choose_method(ds: Dataset, precision: str, tol: float | None = None,
     for name, opts, params in cands:
         say(f"{name} {opts or ''}: building ({params} parameters)")
         if precision != "exact":
-            why = _prescreen(ds, name, {**options, **opts}, precision, tolerance)
+            why, failed = _prescreen(ds, name, {**options, **opts}, precision, tolerance)
             if why is not None:
-                attempts.append(Attempt(name, opts, params, False, why))
+                attempts.append(Attempt(name, opts, params, False, why, not_built=failed))
                 continue
         try:
             c = construct(ds, name, arithmetic="auto" if precision == "exact" else "float64",
                                  tol=tolerance, progress=progress, **{**options, **opts})
         except (ConditionError, ConstructionError, ValueError) as exc:
-            attempts.append(Attempt(name, opts, params, False, f"not built/certified: {exc}"))
+            attempts.append(Attempt(name, opts, params, False, f"not built/certified: {exc}",
+                                    not_built=True))
             continue
         except Exception as exc:  # noqa: BLE001 - one failing candidate must not stop the search
             attempts.append(Attempt(name, opts, params, False,
-                                    f"failed: {type(exc).__name__}: {exc}"))
+                                    f"failed: {type(exc).__name__}: {exc}", not_built=True))
             continue
         cert = certify_precision(c.network, ds, precision, tol=tol, report=c.verification)
         attempts.append(Attempt(name, opts, params, cert.certified, cert.reason,
@@ -160,8 +162,20 @@ def _refusal(ds: Dataset, precision: str, tolerance: float | None, attempts: lis
                 lines.append(f"{a.method} is certified at {p}: use --precision {p}"
                              + (f" with --method {a.method}" if p == "float64" else ""))
                 return "\n".join(lines)
-    lines.append("no candidate memorizes even in exact arithmetic at this tolerance: check the data "
-                 "(distinct points) or raise the tolerance")
+    failed = [a.method for a in attempts if a.not_built]
+    checked = [a for a in attempts if a.certificate is not None]
+    if failed:  # an error says nothing about exact arithmetic: do not claim more than was checked
+        lines.append(f"{len(failed)} candidate(s) could not be built ({', '.join(dict.fromkeys(failed))}: "
+                     "errors above), so they were never checked in exact arithmetic; "
+                     + (f"{len(checked)} built candidate(s) do not memorize in exact arithmetic"
+                        if checked else "the others were rejected at this precision only")
+                     + ": try --precision exact or another --method")
+    elif checked and len(checked) == len(attempts):
+        lines.append("no candidate memorizes even in exact arithmetic at this tolerance: check the data "
+                     "(distinct points) or raise the tolerance")
+    else:
+        lines.append(f"no candidate is certified at {precision}; those rejected at {precision} without "
+                     "verification were not checked in exact arithmetic: try a higher precision")
     return "\n".join(lines)
 
 
@@ -170,10 +184,10 @@ def _holds_at(a: Attempt, precision: str) -> bool:
 
 
 def _prescreen(ds: Dataset, name: str, opts: dict[str, Any], precision: str,
-               tolerance: float | None) -> str | None:
+               tolerance: float | None) -> tuple[str | None, bool]:
     """A cheap, sound rejection: if the plain evaluation at ``precision`` already misses (error
     above the tolerance, or a wrong class), no certificate at that precision is possible. Returns
-    the reason, or None when the candidate must go to the verifier."""
+    (the reason, or None when the candidate must go to the verifier; True when it failed to build)."""
     from memcap.constructions.registry import get_method
     from memcap.numerics import forward_float
 
@@ -182,20 +196,21 @@ def _prescreen(ds: Dataset, name: str, opts: dict[str, Any], precision: str,
     try:
         c = m.build(ds, arithmetic="float64", **opts)
     except Exception as exc:  # noqa: BLE001 - any failure rejects this candidate, with its reason
-        return f"not built: {type(exc).__name__}: {exc}"
+        return f"not built: {type(exc).__name__}: {exc}", True
     dtype = np.float32 if precision == "float32" else np.float64
     step = max(1, 4_000_000 // max([ds.d_x, *c.network.widths, ds.d_y]))  # bounded memory
     out = np.concatenate([forward_float(c.network, ds.X[s:s + step], dtype).astype(np.float64)
                           for s in range(0, ds.N, step)], axis=0)
     if not np.all(np.isfinite(out)):
-        return f"{precision} evaluation overflows"
+        return f"{precision} evaluation overflows", False
     if tolerance is not None:
         err = float(np.max(np.abs(out - ds.targets)))
         if err > tolerance:
             return (f"measured {precision} error {err:.3g} already exceeds the tolerance "
-                    f"{tolerance:.3g} (rejected without verification)")
+                    f"{tolerance:.3g} (rejected without verification)"), False
     elif ds.d_y > 1:
         wrong = int(np.sum(np.argmax(out, axis=1) != ds.labels))
         if wrong:
-            return f"{precision} evaluation misclassifies {wrong} point(s) (rejected without verification)"
-    return None
+            return (f"{precision} evaluation misclassifies {wrong} point(s) (rejected without "
+                    "verification)"), False
+    return None, False

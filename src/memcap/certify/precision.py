@@ -62,7 +62,8 @@ class PrecisionCertificate:
     tolerance: float | None
     worst_bound: float | None
     rounding_bound: float          # certified max |f_P(x) - f(x)| (0 for exact)
-    measured_error: float | None   # plain numpy evaluation at that precision, max |f_P - y|
+    measured_error: float | None   # plain numpy evaluation at that precision: regression max |f_P - y|,
+    #                                classification the smallest margin f_y - max_{c≠y} f_c
     exact_memorized: bool
     bits_needed: int | None
     reason: str

@@ -9,6 +9,7 @@ import typer
 
 from memcap.cli._common import (
     UsageFailure,
+    check_float,
     check_format,
     check_int,
     check_output_file,
@@ -31,6 +32,9 @@ def advise(
     build: Annotated[bool, typer.Option(
         help="Build and certify each method to measure the precision bits it needs.")] = True,
     max_build_n: Annotated[int, typer.Option(help="Build only when N is at most this.")] = 2000,
+    time_budget: Annotated[float, typer.Option(
+        "--time-budget", help="Seconds for building and certifying: methods are built cheapest first "
+        "and one whose estimated cost (from its size formula) exceeds the time left is skipped.")] = 60.0,
     plot: Annotated[Path | None, typer.Option(
         "--plot", help="Write a PNG of parameters vs N for every method against Theorem 3.3 (must not "
         "exist unless --force).")] = None,
@@ -50,13 +54,15 @@ def advise(
         fmt = check_format(fmt)
         check_int(budget_params, "--budget-params", lo=1)
         check_int(max_build_n, "--max-build-n", lo=0)
+        check_float(time_budget, "--time-budget", lo=0.0)
         if plot is not None and plot.suffix.lower() != ".png":
             raise UsageFailure(f"--plot writes a PNG file; give a name ending in .png, got {str(plot)!r}")
         check_output_file(plot, force, "--plot")
         ds = get_data(data, label, task)
         with progress_status(not as_json) as say:
-            say("checking conditions and building each method")
-            rep = run_advise(ds, budget_params=budget_params, build=build, max_build_n=max_build_n)
+            say(f"checking conditions and building each method (time budget {time_budget:g} s)")
+            rep = run_advise(ds, budget_params=budget_params, build=build, max_build_n=max_build_n,
+                             time_budget=time_budget, progress=say)
             plotted = None
             if plot is not None:
                 say("computing size curves for the plot")
@@ -76,6 +82,8 @@ def advise(
         ("min distance (L2)", c["min_distance_l2"]),
         ("d_x ≥ d_y", c["d_x>=d_y"]),
         ("parameter budget", budget_params),
+        ("time budget for building (s)", f"{rep.time_budget:g} ({rep.seconds_spent:.3g} spent)"
+         if rep.time_budget is not None else None),
     ]))
     cols = ("#", "method", "ok", "depth", "widths", "neurons", "params", "bits", "certified",
             "Thm 3.3 floor", "note")
@@ -96,6 +104,11 @@ def advise(
         out.print(f"[green]best:[/] {best.method} — {best.parameters} parameters, {best.hidden_neurons} "
                   f"hidden neurons, depth {best.depth}"
                   + (f", {best.bits_needed} mantissa bits" if best.bits_needed else ""))
+    skipped = [r.method for r in rep.rows if r.reason.startswith(("not built: estimated", "not finished"))]
+    if skipped:
+        out.print(f"[yellow]not built within the {rep.time_budget:g} s time budget[/] (estimated cost too "
+                  f"high, or stopped at the limit; sizes from the formula): {', '.join(skipped)} — raise "
+                  "--time-budget to build them")
     if plotted:
         out.print(f"[green]plot written[/] {plotted['path']}")
     if best is None:

@@ -198,7 +198,8 @@ def precision_rows(pc: Any, attempts: list[Any]) -> list[tuple[str, Any]]:
     else:
         rows += [("smallest margin at this precision (certified ≥)", pc.worst_bound)]
     rows += [("rounding bound (any summation order)", pc.rounding_bound),
-             ("measured error (numpy)", pc.measured_error), ("significand bits needed", pc.bits_needed)]
+             ("measured error (numpy)" if pc.task == "regression" else "measured smallest margin (numpy)",
+              pc.measured_error), ("significand bits needed", pc.bits_needed)]
     for a in attempts:
         if not a.certified:
             rows.append((f"passed over: {a.method} {a.options or ''}".strip(),
@@ -206,7 +207,9 @@ def precision_rows(pc: Any, attempts: list[Any]) -> list[tuple[str, Any]]:
     return rows
 
 
-def verification_rows(rep: Any) -> list[tuple[str, Any]]:
+def verification_rows(rep: Any, ds: Dataset | None = None) -> list[tuple[str, Any]]:
+    """Rows of a verification report; with ``ds``, failing points are named by the user's row numbers
+    (``ds.source_rows``, which survive merging duplicates) and classes by name."""
     rows: list[tuple[str, Any]] = [
         ("memorized", rep.memorized), ("certified", rep.certified),
         ("decided by", ", ".join(f"{k} {v}" for k, v in rep.tiers.items() if v)),
@@ -215,15 +218,20 @@ def verification_rows(rep: Any) -> list[tuple[str, Any]]:
         rows += [("tolerance", rep.tolerance), ("worst error (certified ≤)", rep.worst_error)]
     else:
         rows += [("smallest margin (certified ≥)", rep.min_margin)]
-    if rep.failing:
+    if rep.failing and ds is not None:
+        first = [f"row {r}" + (f" ({ds.class_name(ds.labels[i])})" if ds.class_names else "")
+                 for i, r in zip(rep.failing[:8], ds.row_names(rep.failing[:8]), strict=True)]
+        rows.append(("failing points", f"{len(rep.failing)} (first: {', '.join(first)})"))
+    elif rep.failing:
         rows.append(("failing points", f"{len(rep.failing)} (first: {rep.failing[:8]})"))
     if rep.undecided:
         rows.append(("undecided points", f"{len(rep.undecided)} (first: {rep.undecided[:8]})"))
+    measured = "measured error" if rep.task == "regression" else "measured smallest margin"
     rows += [
-        ("float64: measured error", rep.float64_error),
+        (f"float64: {measured}", rep.float64_error),
         ("float64: certified rounding bound", rep.float64_bound),
         ("float64 memorizes (any summation order)", rep.float64_memorizes),
-        ("float32: measured error", rep.float32_error),
+        (f"float32: {measured}", rep.float32_error),
         ("float32: certified rounding bound", rep.float32_bound),
         ("float32 memorizes: measured / certified",
          f"{cell(rep.float32_measured_memorizes)} / {cell(rep.float32_memorizes)}"),
@@ -388,13 +396,23 @@ def verify(
 
             rep = memcap.verify(net, ds, tol=precision_tolerance(ds, precision, tol), progress=say)
             pcert = certify_precision(net, ds, precision, tol=tol, report=rep)
+    names = net.meta.get(mk.CLASS_NAMES)
+    if names and ds.class_names and list(names) != list(ds.class_names):
+        console.print(f"[yellow]warning:[/] the network's outputs are the classes {names}, the data's "
+                      f"classes are {ds.class_names}")
     if as_json:
         d = verification_json(rep)
+        d["failing_rows"] = ds.row_names(rep.failing[:50])
+        if names or ds.class_names:
+            d["class_names"] = names or ds.class_names
         if pcert is not None:
             d["precision"] = pcert.to_json()
         emit_json(d)
     else:
-        out.print(report_table(f"verify {network} on {ds.name} (N={ds.N})", verification_rows(rep)))
+        rows = verification_rows(rep, ds)
+        if names or ds.class_names:
+            rows.insert(0, ("classes (output order)", ", ".join(names or ds.class_names or [])))
+        out.print(report_table(f"verify {network} on {ds.name} (N={ds.N})", rows))
         if pcert is not None:
             out.print(report_table(f"certified at precision {pcert.precision}", precision_rows(pcert, [])))
     if not (rep.memorized and rep.certified) or (pcert is not None and not pcert.certified):

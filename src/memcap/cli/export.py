@@ -39,20 +39,24 @@ def export(
     timeout: Annotated[float, typer.Option(help="Per-property timeout written to instances.csv.")] = 60.0,
     allow_unverified: Annotated[bool, typer.Option(
         help="Export even if memcap does not certify the network memorizes the data.")] = False,
+    allow_uncertified: Annotated[bool, typer.Option(
+        help="Export in a --dtype no certificate covers (e.g. float32 when only float64 evaluation "
+        "is certified to memorize for any summation order).")] = False,
     label: LabelOpt = None,
     as_json: JsonOpt = False,
     force: ForceOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Write the network as ONNX (outputs checked with onnxruntime against the certified float bound)
-    and VNN-LIB properties (input box, "label is not the max" as the negated property)."""
+    and a self-contained VNN-LIB folder (the ONNX model, one property per point: input box, "label is
+    not the max" as the negated property; instances.csv with paths relative to the folder)."""
     import memcap
     from memcap.certify.robust import promised_robustness
-    from memcap.io.onnx import check_onnx, to_onnx
-    from memcap.io.vnnlib import vnnlib_property
+    from memcap.io.onnx import build_onnx
+    from memcap.io.vnnlib import vnnlib_folder, write_vnnlib_folder
 
-    files: dict[Path, bytes] = {}
     info: dict[str, Any] = {"network": str(network)}
+    folder: dict[str, bytes] | None = None
     with user_errors():
         if onnx_path is None and vnnlib is None:
             raise UsageFailure("nothing to export: give --onnx FILE and/or --vnnlib FOLDER")
@@ -70,6 +74,7 @@ def export(
         ds = get_data(data, label, None) if data else None
         if vnnlib is not None and ds is None:
             raise ValueError("--vnnlib needs --data (the points and labels the properties are about)")
+        rep = None
         if ds is not None:
             if ds.task != "classification":
                 raise ValueError(f"{data} is {ds.task} data; the properties are about class labels")
@@ -87,28 +92,22 @@ def export(
             if not (math.isfinite(radius) and radius > 0):
                 raise ValueError(f"--radius must be a finite number > 0, got {radius}")
             info["radius"] = radius
-            lines = ["onnx,vnnlib,timeout"]
-            for i in range(ds.N):  # type: ignore[union-attr]
-                text = vnnlib_property(ds.X[i], int(ds.labels[i]), net.out_dim, radius,  # type: ignore
-                                       comment=f"memcap: {network.name}, data {data}, point {i}")
-                name = f"prop_{i:05d}.vnnlib"
-                files[vnnlib / name] = text.encode()
-                lines.append(f"{onnx_path.name if onnx_path else 'net.onnx'},{name},{timeout:g}")
-            files[vnnlib / "instances.csv"] = ("\n".join(lines) + "\n").encode()
-            info["properties"] = ds.N  # type: ignore[union-attr]
+        X = ds.X if ds is not None else None
+        model, chk, cert = build_onnx(net, dtype, batch or None, X, ds.labels if ds is not None else None,
+                                      report=rep, allow_uncertified=allow_uncertified or allow_unverified)
+        info["onnx_check"] = chk.to_json()
+        info["dtype_certificate"] = cert
+        if vnnlib is not None:
+            assert ds is not None and radius is not None
+            folder = vnnlib_folder(ds.X, ds.labels, net.out_dim, radius, model,
+                                   model_name=onnx_path.name if onnx_path else "net.onnx", timeout=timeout,
+                                   comment=f"memcap: {network.name}, data {data}")
+            info["properties"] = ds.N
+        # everything was built and checked before the first write
         if onnx_path is not None:
-            model = to_onnx(net, dtype, batch or None)
-            X = ds.X if ds is not None else _probe_inputs(net)
-            chk = check_onnx(model, net, X, dtype, ds.labels if ds is not None else None)
-            info["onnx_check"] = chk.to_json()
-            if not chk.ok:
-                raise ValueError(
-                    f"onnxruntime disagrees with memcap beyond the certified rounding bound "
-                    f"(max |diff| {chk.max_diff:.3g}, {chk.worst_ratio:.3g}x the allowed 2·bound); "
-                    "not writing the ONNX model")
-            files[onnx_path] = model
-    for path, blob in files.items():  # everything was built and checked before the first write
-        atomic_write_bytes(path, blob)
+            atomic_write_bytes(onnx_path, model)
+        if folder is not None:
+            write_vnnlib_folder(vnnlib, folder)
     chk_info = info.get("onnx_check")
     if chk_info and chk_info["memorizes_any_order"] is False:
         console.print(f"[yellow]warning:[/] in {dtype} the exported model is not certified to classify "
@@ -125,14 +124,10 @@ def export(
                  ("onnxruntime vs memcap: max |diff|", c["max_diff"]),
                  ("within 2·certified bound",
                   f"yes ({c['worst_ratio']:.3g} of allowed, {c['points']} inputs)"),
-                 ("classifies every point, any summation order", c["memorizes_any_order"])]
+                 ("classifies every point, any summation order", c["memorizes_any_order"]),
+                 ("certificate for this dtype", info["dtype_certificate"])]
     if vnnlib is not None:
-        rows += [("VNN-LIB", f"{info['properties']} properties in {vnnlib} (+ instances.csv)"),
+        rows += [("VNN-LIB", f"{info['properties']} properties in {vnnlib} (+ the model, instances.csv)"),
                  ("L∞ radius", info["radius"])]
     out.print(report_table("export", rows))
 
-
-def _probe_inputs(net: Any) -> Any:
-    import numpy as np
-
-    return np.random.default_rng(0).standard_normal((64, net.in_dim))

@@ -34,4 +34,9 @@ def info(network: NetworkArg, as_json: JsonOpt = False, fmt: FormatOpt = "table"
         rows += [(f"at build: {k}", v) for k, v in ver.items()]
     if mk.DATA in net.meta:
         rows.append(("built on", net.meta[mk.DATA]))
+    if net.meta.get(mk.LABEL_COLUMN) is not None:
+        rows.append(("label column", net.meta[mk.LABEL_COLUMN]))
+    if net.meta.get(mk.CLASS_NAMES):
+        rows.append(("classes (output order)", ", ".join(
+            f"{k}: {n}" for k, n in enumerate(net.meta[mk.CLASS_NAMES]))))
     print_rows(f"{network}", rows, fmt)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -53,11 +53,14 @@ def _tier_table(rep: RobustReport) -> Table:
     return t
 
 
-def save_counterexamples(rep: RobustReport, folder: Path) -> list[Path]:
-    """One JSON file per counterexample (floats as decimal and exact hex), written atomically."""
+def save_counterexamples(rep: RobustReport, folder: Path, ds: Any = None) -> list[Path]:
+    """One JSON file per counterexample (floats as decimal and exact hex), written atomically; with
+    ``ds``, each names the point's row in the user's data (``row``, which survives merged duplicates)."""
     paths = []
     for i, ce in sorted(rep.counterexamples.items()):
         d = ce.to_json()
+        if ds is not None:
+            d["row"] = int(ds.source_rows[i])
         d["z_hex"] = [float(v).hex() for v in ce.z]
         d.update({"radius": rep.radius, "norm": rep.norm})
         p = folder / f"counterexample_{i:05d}.json"
@@ -110,7 +113,8 @@ def robust(
             rep = verify_robust(net, ds, radius, p, tiers=tier_t, time_limit=time_limit,
                                 cascade=not all_tiers, seed=seed, milp_max_points=milp_max_points,
                                 progress=say)
-    written = save_counterexamples(rep, counterexamples) if counterexamples and rep.counterexamples else []
+    written = (save_counterexamples(rep, counterexamples, ds) if counterexamples and rep.counterexamples
+               else [])
     if as_json:
         d = rep.to_json()
         d["refuted_points"] = sorted(int(i) for i in rep.counterexamples)
@@ -123,7 +127,8 @@ def robust(
         out.print(_tier_table(rep))
         for i, ce in list(sorted(rep.counterexamples.items()))[:5]:
             zs = ", ".join(f"{v:.8g}" for v in ce.z[:8])
-            out.print(f"counterexample at point {i} (by {ce.found_by}): z = [{zs}"
+            out.print(f"counterexample at point {i} (data row {int(ds.source_rows[i])}, by "
+                      f"{ce.found_by}): z = [{zs}"
                       f"{', …' if len(ce.z) > 8 else ''}] is classified {ce.predicted}, label {ce.label} "
                       f"(margin {ce.margin:.3g})")
         if written:

@@ -7,8 +7,8 @@ from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
-from scipy.spatial import cKDTree
 
+from memcap.data.neighbours import closest_pair, closest_pair_differing
 from memcap.errors import DataError
 
 __all__ = ["Dataset", "DataError"]
@@ -26,9 +26,18 @@ class Dataset:
     Checks (like scikit-learn's ``check_X_y``): finite values, 2-D ``X``, matching lengths, at least
     one point, distinct inputs. Identical inputs with identical labels are merged with a warning;
     identical inputs with different labels are an error naming both rows.
+
+    Where the points came from, kept for reports: ``source_rows`` (N,) — the user's row number of
+    each kept point (default 0..N-1 of the rows given; merging duplicates keeps the first row of
+    each, so a report naming point ``i`` names ``source_rows[i]``; :meth:`row_names` maps point
+    indices); ``label_column`` — the CSV column the labels came from (None otherwise);
+    ``class_names`` — one string per class (``classes`` order), default ``str`` of each label
+    (``class_names`` given with integer labels 0..C-1 names them, e.g. iris' species).
     """
 
-    def __init__(self, X: Any, y: Any, task: Task = "regression", name: str = "data") -> None:
+    def __init__(self, X: Any, y: Any, task: Task = "regression", name: str = "data", *,
+                 class_names: Any = None, label_column: str | int | None = None,
+                 source_rows: Any = None) -> None:
         if task not in ("regression", "classification"):
             raise DataError(f"task must be 'regression' or 'classification', got {task!r}")
         self.task: Task = task
@@ -90,36 +99,74 @@ class Dataset:
                     f"y has {len(bad)} non-finite value(s), first at row {bad[0][0]}; remove those rows"
                 )
             self.classes = None
-        Xa, ya = self._dedupe(Xa, ya)
+        rows = np.arange(Xa.shape[0]) if source_rows is None else np.asarray(source_rows)
+        if rows.shape != (Xa.shape[0],) or rows.dtype.kind not in "iu":
+            raise DataError(f"source_rows must be {Xa.shape[0]} integers (one per row of X), got shape "
+                            f"{rows.shape}, dtype {rows.dtype}")
+        self.label_column = label_column
+        self.class_names: list[str] | None = None
+        if task == "classification":
+            self.class_names = self._names(class_names)
+        elif class_names is not None:
+            raise DataError("class_names apply to classification data, not regression")
+        self._rows_given = rows
+        Xa, ya, keep = self._dedupe(Xa, ya)
+        self.source_rows: np.ndarray = rows[keep].astype(np.int64)
+        self.source_rows.setflags(write=False)
         Xa.setflags(write=False)
         ya.setflags(write=False)
         self.X: np.ndarray = Xa
         self.y: np.ndarray = ya
 
+    def _names(self, class_names: Any) -> list[str]:
+        assert self.classes is not None
+        plain = [str(c.item() if hasattr(c, "item") else c) for c in self.classes]
+        if class_names is None:
+            return plain
+        names = [str(n) for n in class_names]
+        c = self.classes
+        if c.dtype.kind in "iu" and np.all(c >= 0) and int(c.max()) < len(names):
+            return [names[int(c)] for c in self.classes]  # integer labels index the names
+        if len(names) == len(self.classes):
+            return names
+        raise DataError(f"class_names has {len(names)} names for {len(self.classes)} classes {plain}; "
+                        "give one name per class (sorted label order) or per integer label 0..C-1")
+
+    def row_names(self, points: Any) -> list[int]:
+        """The user's row numbers (``source_rows``) of point indices ``points`` of this dataset."""
+        return [int(self.source_rows[int(i)]) for i in points]
+
+    def class_name(self, k: int) -> str:
+        """Name of class index ``k`` (classification)."""
+        if self.class_names is None:
+            raise DataError("class names exist only for classification datasets")
+        return self.class_names[int(k)]
+
     # ---- validation ------------------------------------------------------------------------------
-    def _dedupe(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _dedupe(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         _, first, inverse = np.unique(X, axis=0, return_index=True, return_inverse=True)
         inverse = inverse.ravel()
         if len(first) == len(X):
-            return X, y
+            return X, y, np.arange(len(X))
         yk = y if y.ndim == 2 else y[:, None]
         rep = first[inverse]
         conflict = np.any(yk != yk[rep], axis=1)
         if np.any(conflict):
             i = int(np.argmax(conflict))
             j = int(rep[i])
+            rj, ri = int(self._rows_given[j]), int(self._rows_given[i])
             raise DataError(
-                f"rows {j} and {i} have identical inputs but different labels ({self._label(y, j)} vs "
+                f"rows {rj} and {ri} have identical inputs but different labels ({self._label(y, j)} vs "
                 f"{self._label(y, i)}); no function can fit both: remove or relabel one of them"
             )
         keep = np.sort(first)
         dropped = len(X) - len(keep)
         warnings.warn(
             f"{dropped} duplicate row(s) with identical inputs and labels were merged "
-            f"(kept {len(keep)} of {len(X)} points)",
+            f"(kept {len(keep)} of {len(X)} points; reports name points by their original rows)",
             stacklevel=3,
         )
-        return X[keep].copy(), y[keep].copy()
+        return X[keep].copy(), y[keep].copy(), keep
 
     def _label(self, y: np.ndarray, i: int) -> str:
         if self.task == "classification" and self.classes is not None:
@@ -169,35 +216,24 @@ class Dataset:
 
     # ---- statistics (cached) ----------------------------------------------------------------------
     def _min_pair(self, p: float, key: np.ndarray | None) -> tuple[float, tuple[int, int] | None]:
-        """Closest pair in the Lp norm; with ``key``, only pairs whose keys differ."""
-        if self.N < 2:
-            return float("inf"), None
-        if key is not None:
-            if len(np.unique(key)) < 2:
-                return float("inf"), None
-            best, pair = float("inf"), None
-            for c in np.unique(key):
-                inside = np.flatnonzero(key == c)
-                outside = np.flatnonzero(key != c)
-                tree = cKDTree(self.X[outside])
-                d, j = tree.query(self.X[inside], k=1, p=p)
-                k = int(np.argmin(d))
-                if d[k] < best:
-                    best, pair = float(d[k]), (int(inside[k]), int(outside[j[k]]))
-            return best, pair
-        tree = cKDTree(self.X)
-        d, j = tree.query(self.X, k=2, p=p)
-        k = int(np.argmin(d[:, 1]))
-        return float(d[k, 1]), (k, int(j[k, 1]))
+        """Closest pair in the Lp norm; with ``key``, only pairs whose keys differ (O(N log N) in
+        practice, see :mod:`memcap.data.neighbours`)."""
+        if key is None:
+            return closest_pair(self.X, p)
+        return closest_pair_differing(self.X, key, p)
 
     @cached_property
+    def _closest_l2(self) -> tuple[float, tuple[int, int] | None]:
+        return self._min_pair(2, None)
+
+    @property
     def min_distance(self) -> float:
         """Minimum pairwise L2 distance between inputs."""
-        return self._min_pair(2, None)[0]
+        return self._closest_l2[0]
 
-    @cached_property
+    @property
     def min_distance_pair(self) -> tuple[int, int] | None:
-        return self._min_pair(2, None)[1]
+        return self._closest_l2[1]
 
     @cached_property
     def separation_l2(self) -> float:
@@ -237,7 +273,13 @@ class Dataset:
         }
         if self.task == "classification":
             out["classes"] = [c.item() if hasattr(c, "item") else c for c in self.classes]
-        else:
+            if self.class_names != [str(c) for c in out["classes"]]:
+                out["class_names"] = self.class_names
+        if self.label_column is not None:
+            out["label_column"] = self.label_column
+        if len(self._rows_given) > self.N:
+            out["merged_duplicates"] = int(len(self._rows_given) - self.N)
+        if self.task == "regression":
             out["y_min"] = self.y.min(axis=0).tolist()
             out["y_max"] = self.y.max(axis=0).tolist()
         return out

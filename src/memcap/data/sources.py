@@ -42,8 +42,11 @@ def load_dataset(source: str, label: str | int | None = None, task: Task | None 
     """
     if label is not None and not source.lower().endswith((".csv", ".txt")):
         raise DataError(f"a label column ({label!r}) applies to CSV files only, not to {source!r}")
+    extra: dict[str, Any] = {}
     if source.startswith("builtin:"):
-        X, y, inferred, name = _builtin(source.removeprefix("builtin:"))
+        X, y, inferred, name, names = _builtin(source.removeprefix("builtin:"))
+        if names is not None and (task or inferred) == "classification":
+            extra["class_names"] = names
     elif source.startswith("gen:"):
         return _generator(source.removeprefix("gen:"), task, limit)
     elif source.startswith(("cifar10:", "svhn:")):  # local archives (memcap.data.cifar)
@@ -61,21 +64,26 @@ def load_dataset(source: str, label: str | int | None = None, task: Task | None 
         if suffix == ".npz":
             X, y, inferred = _npz(path)
         elif suffix in (".csv", ".txt"):
-            X, y, inferred = _csv(path, label)
+            X, y, inferred, col, rows = _csv(path, label)
+            extra["label_column"] = col
+            extra["source_rows"] = rows
         else:
             raise DataError(f"unknown file type {suffix!r} for {source!r}; use .npz or .csv")
         name = path.name
     if limit is not None:
         X, y = X[:limit], y[:limit]
-    return Dataset(X, y, task=task or inferred, name=name)
+        if "source_rows" in extra:
+            extra["source_rows"] = extra["source_rows"][:limit]
+    return Dataset(X, y, task=task or inferred, name=name, **extra)
 
 
-def _builtin(name: str) -> tuple[np.ndarray, np.ndarray, Task, str]:
+def _builtin(name: str) -> tuple[np.ndarray, np.ndarray, Task, str, list[str] | None]:
     if name in ("digits", "iris"):
         from sklearn import datasets
 
         bunch = datasets.load_digits() if name == "digits" else datasets.load_iris()
-        return bunch.data.astype(np.float64), bunch.target, "classification", name
+        names = [str(n) for n in bunch.target_names]
+        return bunch.data.astype(np.float64), bunch.target, "classification", name, names
     if name == "mnist1d":
         try:
             from mnist1d.data import get_dataset_args, make_dataset
@@ -85,7 +93,7 @@ def _builtin(name: str) -> tuple[np.ndarray, np.ndarray, Task, str]:
             ) from None
         args = get_dataset_args()
         data = make_dataset(args)  # generated locally from the package's templates, no download
-        return np.asarray(data["x"], dtype=np.float64), np.asarray(data["y"]), "classification", name
+        return np.asarray(data["x"], dtype=np.float64), np.asarray(data["y"]), "classification", name, None
     raise DataError(f"unknown builtin dataset {name!r}; available: digits, iris, mnist1d")
 
 
@@ -148,14 +156,56 @@ def _npz(path: Path) -> tuple[np.ndarray, np.ndarray, Task]:
     return X, y, task
 
 
-def _csv(path: Path, label: str | int | None) -> tuple[np.ndarray, np.ndarray, Task]:
+_DELIMITERS = (",", ";", "\t", "|")
+
+
+def _split(lines: list[str], delim: str) -> list[list[str]]:
+    return [r for r in csv.reader(lines, delimiter=delim) if r and any(c.strip() for c in r)]
+
+
+def _delimiter(lines: list[str], path: Path) -> str:
+    """The delimiter that splits the first lines into equally many (> 1) fields (comma first, then
+    the one giving most fields); else the first that splits the first line at all (a ragged file is
+    then reported as such)."""
+    sample = [ln for ln in lines if ln.strip()][:50]
+    counts = {}
+    for d in _DELIMITERS:
+        widths = {len(r) for r in _split(sample, d)}
+        if len(widths) == 1 and min(widths) > 1:
+            counts[d] = min(widths)
+    if "," in counts:
+        return ","
+    if counts:
+        return max(counts, key=lambda d: counts[d])
+    for d in _DELIMITERS:
+        if len(_split(sample[:1], d)[0]) > 1:
+            return d
+    raise DataError(f"{path}: every line has a single field (tried the delimiters comma, semicolon, tab "
+                    "and '|'); a CSV needs feature columns and a label column, separated consistently")
+
+
+def _has_header(first: list[str], rest: list[list[str]]) -> bool:
+    """A first row is a header when it has a non-number in a column that holds numbers in every
+    other row (string labels alone do not make a header), or when it holds no number at all."""
+    if all(not _is_number(c) for c in first):
+        return True
+    for j, c in enumerate(first):
+        if not _is_number(c) and rest and all(j < len(r) and _is_number(r[j]) for r in rest):
+            return True
+    return False
+
+
+def _csv(path: Path, label: str | int | None
+         ) -> tuple[np.ndarray, np.ndarray, Task, str | int, np.ndarray]:
     try:
         with open(path, newline="") as fh:
-            rows = [r for r in csv.reader(fh) if r and any(c.strip() for c in r)]
+            lines = fh.read().splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"cannot read {path} as CSV: {exc}") from None
-    if not rows:
+    if not any(ln.strip() for ln in lines):
         raise DataError(f"{path} is empty")
+    delim = _delimiter(lines, path)
+    rows = _split(lines, delim)
     header: list[str] | None = None
     if _is_header(rows):
         header, rows = [c.strip() for c in rows[0]], rows[1:]
@@ -171,21 +221,28 @@ def _csv(path: Path, label: str | int | None) -> tuple[np.ndarray, np.ndarray, T
         raise DataError(f"{path}: the header has {len(header)} fields but row 1 has {width} (ragged CSV)")
     for k, r in enumerate(rows):
         if len(r) != width:
-            raise DataError(f"{path}: row {k + 1} has {len(r)} fields, expected {width} (ragged CSV)")
+            raise DataError(f"{path}: data row {k} has {len(r)} fields, expected {width} (ragged CSV; "
+                            f"delimiter {delim!r})")
+    if header is not None and len(header) != width:
+        raise DataError(f"{path}: the header has {len(header)} fields but the data rows have {width}")
     col = _label_column(label, header, width, path)
     y_raw = [r[col].strip() for r in rows]
     feats = [[c for j, c in enumerate(r) if j != col] for r in rows]
     try:
         X = np.array(feats, dtype=np.float64)
     except ValueError:
-        raise DataError(f"{path}: feature columns must be numeric (label column is {col})") from None
+        bad = next((k, c) for k, r in enumerate(feats) for c in r if not _is_number(c))
+        raise DataError(f"{path}: feature columns must be numeric (label column is {col}, delimiter "
+                        f"{delim!r}); data row {bad[0]} has {bad[1].strip()!r}") from None
+    name: str | int = header[col] if header is not None else col
+    source_rows = np.arange(len(rows))
     if all(_is_number(v) for v in y_raw):
         yf = np.array(y_raw, dtype=np.float64)
         integral = bool(np.all(np.isfinite(yf))) and bool(np.all(yf == np.round(yf)))
         if integral:
-            return X, yf.astype(np.int64), "classification"
-        return X, yf, "regression"
-    return X, np.array(y_raw), "classification"
+            return X, yf.astype(np.int64), "classification", name, source_rows
+        return X, yf, "regression", name, source_rows
+    return X, np.array(y_raw), "classification", name, source_rows
 
 
 def _label_column(label: str | int | None, header: list[str] | None, width: int, path: Path) -> int:

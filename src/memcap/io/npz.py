@@ -9,7 +9,7 @@ import os
 import flint
 import numpy as np
 
-from memcap._util import atomic_write_bytes
+from memcap._util import atomic_write_bytes, check_output_path
 from memcap.errors import DataError
 from memcap.network import Activation, Dense, Network, Residual
 
@@ -32,8 +32,11 @@ def _decode(a: np.ndarray, kind: str) -> np.ndarray:
     return np.asarray(a, dtype=np.float64)
 
 
-def save(net: Network, path: str | os.PathLike[str]) -> None:
-    """Save to a ``.npz`` holding the arrays and a JSON header (exact weights as 'p/q' strings)."""
+def save(net: Network, path: str | os.PathLike[str], overwrite: bool = True) -> None:
+    """Save to a ``.npz`` holding the arrays and a JSON header (exact weights as 'p/q' strings),
+    atomically; ``overwrite=False`` refuses an existing file (``OptionError``), as does a path that
+    is not a regular file (a directory, a device)."""
+    check_output_path(path, overwrite)  # before the work of encoding
     arrays: dict[str, np.ndarray] = {}
     layers_meta = []
     for i, layer in enumerate(net.layers):
@@ -50,7 +53,7 @@ def save(net: Network, path: str | os.PathLike[str]) -> None:
     arrays["__memcap__"] = np.array(json.dumps(header, default=str))
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(path, buf.getvalue(), overwrite=overwrite)
 
 
 def load(path: str | os.PathLike[str]) -> Network:

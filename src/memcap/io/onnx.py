@@ -8,6 +8,11 @@
   certified rounding bound of :func:`memcap.numerics.forward_float_bounded` of memcap's own float
   evaluation (both are within the bound of the exact network, for any summation order); a larger
   difference means the runtime computes something else, and the export is refused.
+* :func:`build_onnx` / :func:`export_onnx` are what users call: they refuse (``OptionError``) a dtype
+  the network's certificate does not cover — a float32 file only when verification says the
+  network memorizes its data in float32 *for any summation order* (``float32_memorizes``), float64
+  likewise — unless ``allow_uncertified``; then build, check with onnxruntime, and (export) write
+  atomically. :func:`to_onnx` alone checks nothing.
 """
 
 from __future__ import annotations
@@ -18,11 +23,12 @@ from typing import Any
 import numpy as np
 
 from memcap import meta as mk
-from memcap._util import require_extra
+from memcap._util import atomic_write_bytes, check_output_path, require_extra
+from memcap.errors import ConstructionError, OptionError
 from memcap.network import Dense, Network
 from memcap.numerics import forward_float_bounded, to_float_array
 
-__all__ = ["to_onnx", "check_onnx", "OnnxCheck", "OPSET"]
+__all__ = ["to_onnx", "check_onnx", "OnnxCheck", "OPSET", "dtype_certificate", "build_onnx", "export_onnx"]
 
 OPSET = 17
 
@@ -142,3 +148,71 @@ def check_onnx(model: bytes, net: Network, X: np.ndarray, dtype: str = "float64"
         mem = bool(np.all(marg > need))
     return OnnxCheck(bool(np.all(diff <= allowed)), float(diff.max(initial=0.0)),
                      float(allowed.min(initial=np.inf)), ratio, len(X), dtype, mem)
+
+
+def _dtype_name(dtype: str) -> str:
+    np_dt, _ = _dtype_of(dtype)
+    return "float32" if np_dt is np.float32 else "float64"
+
+
+def dtype_certificate(net: Network, dtype: str, report: Any = None) -> tuple[bool, str]:
+    """Whether a certificate covers evaluating ``net`` in ``dtype`` (any summation order), and why.
+
+    ``report``: a :class:`memcap.certify.memorization.VerificationReport` of ``net`` on the data
+    (preferred); otherwise the verification :func:`memcap.construct` stored in ``net.meta``."""
+    name = _dtype_name(dtype)
+    key = f"{name}_memorizes"
+    if report is not None:
+        if not (report.memorized and report.certified):
+            return False, f"memcap does not certify that the network memorizes the data ({report.summary()})"
+        ok, src = bool(getattr(report, key)), "verification on the given data"
+        bound = getattr(report, f"{name}_bound")
+        detail = f"certified {name} rounding bound {bound:.3g}"
+        if report.task == "classification":
+            detail += f" vs smallest exact margin {report.min_margin:.3g} (needs margin > 2·bound)"
+        else:
+            detail += f" vs tolerance {report.tolerance:.3g} (error {report.worst_error:.3g})"
+    else:
+        ver = (net.meta or {}).get("verification")
+        if not isinstance(ver, dict) or key not in ver:
+            return False, ("the network carries no verification (it was not built by memcap.construct); "
+                           "give the data so it can be verified")
+        ok = bool(ver.get(key)) and bool(ver.get("certified"))
+        src, detail = "the network's stored verification", f"mantissa bits needed ≈ {ver.get('bits_needed')}"
+    if ok:
+        return True, f"{src}: {name} evaluation memorizes for any summation order"
+    return False, (f"{src}: {name} evaluation is NOT certified to memorize for every summation order "
+                   f"({detail})")
+
+
+def build_onnx(net: Network, dtype: str = "float64", batch: int | None = 1, X: np.ndarray | None = None,
+               labels: np.ndarray | None = None, report: Any = None, allow_uncertified: bool = False
+               ) -> tuple[bytes, OnnxCheck, str]:
+    """The checked ONNX model of ``net``: (model bytes, onnxruntime check, certificate statement).
+
+    Refuses with ``OptionError`` a ``dtype`` no certificate covers (see :func:`dtype_certificate`)
+    unless ``allow_uncertified``, and with ``ConstructionError`` a model onnxruntime evaluates
+    beyond the certified rounding bound. ``X``: inputs of the check (default: 64 random ones)."""
+    ok, why = dtype_certificate(net, dtype, report)
+    if not ok and not allow_uncertified:
+        raise OptionError(f"refusing to export in {_dtype_name(dtype)}: {why}. Export in a covered dtype "
+                          "(see `memcap verify --precision`), or allow it explicitly (--allow-uncertified)")
+    model = to_onnx(net, dtype, batch)
+    if X is None:
+        X = np.random.default_rng(0).standard_normal((64, net.in_dim))
+    chk = check_onnx(model, net, X, dtype, labels)
+    if not chk.ok:
+        raise ConstructionError(
+            f"onnxruntime disagrees with memcap beyond the certified rounding bound (max |diff| "
+            f"{chk.max_diff:.3g}, {chk.worst_ratio:.3g}x the allowed 2·bound); not writing the ONNX model")
+    return model, chk, why if ok else f"NOT certified (exported on request): {why}"
+
+
+def export_onnx(net: Network, path: Any, dtype: str = "float64", batch: int | None = 1,
+                X: np.ndarray | None = None, labels: np.ndarray | None = None, report: Any = None,
+                allow_uncertified: bool = False, overwrite: bool = True) -> OnnxCheck:
+    """:func:`build_onnx`, then write the model to ``path`` atomically (nothing written on refusal)."""
+    check_output_path(path, overwrite)
+    model, chk, _ = build_onnx(net, dtype, batch, X, labels, report, allow_uncertified)
+    atomic_write_bytes(path, model, overwrite=overwrite)
+    return chk

@@ -3,7 +3,9 @@
 :func:`vnnlib_property` writes one property per point: the file states the *counterexample* (input in
 the L∞ box, some other class scoring at least the label's output; ties count as wrong, as in memcap),
 so "unsat" from a verifier means "robust". The box is rounded outward, so it contains the ball.
-:func:`read_vnnlib` parses that subset back.
+:func:`read_vnnlib` parses that subset back. :func:`vnnlib_folder` / :func:`write_vnnlib_folder` make a
+self-contained benchmark folder (the ONNX model, one property per point, ``instances.csv`` naming
+files relative to the folder), written as a whole: built beside it, then renamed into place.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["vnnlib_property", "read_vnnlib", "VnnProperty"]
+__all__ = ["vnnlib_property", "read_vnnlib", "VnnProperty", "vnnlib_folder", "write_vnnlib_folder",
+           "INSTANCES"]
+
+INSTANCES = "instances.csv"
 
 
 # ---- VNN-LIB ----------------------------------------------------------------------------------
@@ -114,3 +119,32 @@ def read_vnnlib(text: str) -> VnnProperty:
         else:
             raise ValueError(f"VNN-LIB: unsupported command {ex[0]!r}")
     return VnnProperty(n_in, n_out, lower, upper, unsafe)
+
+
+def vnnlib_folder(X: np.ndarray, labels: np.ndarray, n_out: int, radius: float, model: bytes,
+                  model_name: str = "net.onnx", timeout: float = 60.0, comment: str = ""
+                  ) -> dict[str, bytes]:
+    """The files of a self-contained VNN-LIB folder: ``model_name`` (the ONNX bytes), one
+    ``prop_NNNNN.vnnlib`` per point and ``instances.csv`` (``onnx,vnnlib,timeout``; every path
+    relative to the folder, so it resolves wherever the folder is moved)."""
+    if "/" in model_name or "\\" in model_name or not model_name.endswith(".onnx"):
+        raise ValueError(f"the model's name in the folder must be a plain *.onnx name, got {model_name!r}")
+    files: dict[str, bytes] = {model_name: model}
+    lines = ["onnx,vnnlib,timeout"]
+    for i in range(len(X)):
+        text = vnnlib_property(X[i], int(labels[i]), n_out, radius,
+                               comment=(f"{comment}, point {i}" if comment else f"point {i}"))
+        name = f"prop_{i:05d}.vnnlib"
+        files[name] = text.encode()
+        lines.append(f"{model_name},{name},{timeout:g}")
+    files[INSTANCES] = ("\n".join(lines) + "\n").encode()
+    return files
+
+
+def write_vnnlib_folder(folder: Any, files: dict[str, bytes], overwrite: bool = True) -> None:
+    """Write :func:`vnnlib_folder`'s files as a whole (see :func:`memcap._util.atomic_write_dir`): an
+    interrupted run leaves the old folder or the new one; an earlier run's properties never survive;
+    a non-empty folder without ``instances.csv`` (not a VNN-LIB folder memcap wrote) is refused."""
+    from memcap._util import atomic_write_dir
+
+    atomic_write_dir(folder, files, overwrite=overwrite, marker=INSTANCES)

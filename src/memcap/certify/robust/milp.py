@@ -166,7 +166,25 @@ def _encode(ops: list[Op], x: np.ndarray, r: float, norm: str,
 def milp_point(net: Network, x: np.ndarray, label: int, r: float, norm: str,
                zb: list[tuple[np.ndarray, np.ndarray]], classes: list[int] | None = None,
                time_limit: float = 10.0, proof_margin: float = 1e-7, max_cuts: int = 60) -> MilpOutcome:
-    """Decide one point exactly (up to the solver's tolerances; see the module docstring)."""
+    """Decide one point exactly (up to the solver's tolerances; see the module docstring).
+
+    A HiGHS solve error (status 4, numerical trouble with the big-M rows) is retried once, within the
+    remaining time, with every pre-activation interval widened by a relative 1e-9 (a looser outer
+    bound, so still sound); if that fails too the point is "unknown", never a failure."""
+    t0 = time.perf_counter()
+    out, solver_error = _milp_point(net, x, label, r, norm, zb, classes, time_limit, proof_margin, max_cuts)
+    left = time_limit - (time.perf_counter() - t0)
+    if solver_error and left > 0:
+        wide = [(lo - 1e-9 * (1 + np.abs(lo)), hi + 1e-9 * (1 + np.abs(hi))) for lo, hi in zb]
+        out, _ = _milp_point(net, x, label, r, norm, wide, classes, left, proof_margin, max_cuts)
+        out.seconds = time.perf_counter() - t0
+        out.detail = (out.detail + "; " if out.detail else "") + "retried after a HiGHS solve error"
+    return out
+
+
+def _milp_point(net: Network, x: np.ndarray, label: int, r: float, norm: str,
+                zb: list[tuple[np.ndarray, np.ndarray]], classes: list[int] | None,
+                time_limit: float, proof_margin: float, max_cuts: int) -> tuple[MilpOutcome, bool]:
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import coo_matrix, vstack
 
@@ -213,7 +231,7 @@ def milp_point(net: Network, x: np.ndarray, label: int, r: float, norm: str,
         for _ in range(max_cuts + 1):
             left = time_limit - (time.perf_counter() - t0)
             if left <= 0:
-                return MilpOutcome("unknown", None, None, nbin, time.perf_counter() - t0, "time limit")
+                return MilpOutcome("unknown", None, None, nbin, time.perf_counter() - t0, "time limit"), False
             res: Any = solve(obj, left)
             if res.x is None or res.fun is None or res.fun > proof_margin:
                 break
@@ -235,7 +253,7 @@ def milp_point(net: Network, x: np.ndarray, label: int, r: float, norm: str,
                     z, cl = hit
                     mrg = float(net(z[None, :])[0, label] - net(z[None, :])[0, cl])
                     ce = Counterexample(-1, z, int(label), cl, mrg, "milp")
-                    return MilpOutcome("refuted", None, ce, nbin, time.perf_counter() - t0)
+                    return MilpOutcome("refuted", None, ce, nbin, time.perf_counter() - t0), False
             break
         dual = getattr(res, "mip_dual_bound", None)
         if res.status == 0 and res.fun is not None:
@@ -244,10 +262,10 @@ def milp_point(net: Network, x: np.ndarray, label: int, r: float, norm: str,
             why = res.message if res.status != 0 else f"optimum {res.fun:.3g} not confirmed by replay"
             if norm == "2" and res.status == 0 and res.fun is not None and res.fun <= proof_margin:
                 why = f"L2 cutting planes: {len(cut_rows)} cuts, optimum {res.fun:.3g} unresolved"
-            return MilpOutcome("unknown", None, None, nbin, time.perf_counter() - t0, why)
+            return MilpOutcome("unknown", None, None, nbin, time.perf_counter() - t0, why), res.status == 4
         worst = min(worst, float(dual))
     if rounded:
         return MilpOutcome("unknown", None, None, nbin, time.perf_counter() - t0,
                            "no counterexample, but exact-rational weights were rounded for the "
-                           "solver, so this is not a proof")
-    return MilpOutcome("proven", worst, None, nbin, time.perf_counter() - t0)
+                           "solver, so this is not a proof"), False
+    return MilpOutcome("proven", worst, None, nbin, time.perf_counter() - t0), False

@@ -211,14 +211,19 @@ def lp_direction(Xg: np.ndarray, rng: np.random.Generator, starts: int = 5, roun
     from scipy.optimize import linprog
 
     n, d = Xg.shape
-    sc = np.max(np.abs(Xg), axis=0) + 1e-300
+    sc = np.max(np.abs(Xg), axis=0)
+    sc = np.where(sc > 0, sc, 1.0)
+    # The search runs in column-scaled coordinates z = x / sc (v = v_z / sc): the same problem, but
+    # with features spanning 1e-8 ... 1e8 the LP's rows are no longer 16 orders apart (unscaled,
+    # HiGHS returned directions that merge a group's points: a zero range, ZeroDivisionError).
+    Xg = Xg / sc
 
     def score(v: np.ndarray) -> float:
         s = np.sort(Xg @ v)
-        mass = float(np.abs(v) @ sc) if norm == "mass" else float(s[-1] - s[0])
+        mass = float(np.sum(np.abs(v))) if norm == "mass" else float(s[-1] - s[0])
         return float(np.min(np.diff(s)) / mass) if mass > 0 else -1.0
 
-    cands = rng.standard_normal((max(1, starts), d))
+    cands = rng.standard_normal((max(1, starts), d)) * sc  # the same starts as unscaled directions
     best = max(cands, key=score)
     best_s = score(best)
     v = best
@@ -247,7 +252,7 @@ def lp_direction(Xg: np.ndarray, rng: np.random.Generator, starts: int = 5, roun
             best, best_s = v, s
         else:
             break
-    return np.asarray(best, dtype=np.float64)
+    return np.asarray(best, dtype=np.float64) / sc
 
 
 def maxmin_groups(c: np.ndarray, p: int, q: int) -> np.ndarray:

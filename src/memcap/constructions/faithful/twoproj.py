@@ -32,6 +32,7 @@ from memcap.constructions.faithful.common import (
 from memcap.constructions.gadgets import affine_output, pad_units
 from memcap.constructions.options import ACTIVATION, CANDIDATES, MARGIN, SEED, WIDTHS, Option
 from memcap.constructions.yun2019.three_layer import choose_projection, rescale_targets
+from memcap.errors import NeedsExactArithmetic
 from memcap.network import IDENTITY, RELU, Dense, Network, as_activation
 
 __all__ = ["twoproj_five_layer", "twoproj_sizes", "twoproj_default_q"]
@@ -148,6 +149,11 @@ def _group_direction(Xg: np.ndarray, rng: np.random.Generator, starts: int, roun
     v = lp_direction(Xg, rng, starts, rounds, norm)
     pr = Xg @ v
     lo, hi = float(pr.min()), float(pr.max())
+    if not (math.isfinite(hi - lo) and hi - lo > 0):
+        raise NeedsExactArithmetic(
+            f"the group's {n} points all project to {lo!r} along its carrier direction in float64 "
+            "(their coordinates differ below float64's resolution of the projection): use "
+            "arithmetic='exact'")
     w = (v / (hi - lo)).astype(np.float32).astype(np.float64)
     b = float(np.float32(0.5 - lo / (hi - lo)))
     t = np.sort(Xg @ w + b)
@@ -237,7 +243,11 @@ def twoproj_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = Non
             ordj = np.array(sorted(range(e - s), key=lambda i, tj=tj: tj[i]), dtype=int)
         tj = tj[ordj]
         if e - s > 1 and not np.all(tj[1:] - tj[:-1] > 0):
-            raise ConstructionError(f"group {j}: the carrier direction does not separate its points")
+            if F.exact:
+                raise ConstructionError(f"group {j}: the carrier direction does not separate its points")
+            # in float64 two of the group's carriers coincide: exact arithmetic may still separate them
+            raise NeedsExactArithmetic(f"group {j}: the carrier direction does not separate its points in "
+                                       "float64: use arithmetic='exact'")
         if not (np.all(tj > 0) and np.all(tj < 2)):
             raise ConstructionError(f"group {j}: carrier values leave (0, 2)")
         t_sorted.append((tj, Ys[s:e][ordj]))
