@@ -178,6 +178,19 @@ def verification_rows(rep: Any) -> list[tuple[str, Any]]:
     return rows
 
 
+def floor_rows(net: Any, ds: Dataset, info: dict[str, Any]) -> tuple[list[tuple[str, Any]], dict[str, Any]]:
+    """The lower bounds beside a built network (memcap.theory.lower_bounds.floors_for)."""
+    from memcap.theory.lower_bounds import floors_for
+
+    bits = info.get("weight_bits") or net.meta.get("weight_bits")
+    if bits is None:
+        bits = 64 if not net.exact else max(
+            int(v.p).bit_length() + int(v.q).bit_length() for L in net.layers for a in L.arrays()
+            for v in a.ravel())
+    fl = floors_for(net.counts(), ds, weight_bits=int(bits))
+    return [("floor", line) for line in fl["lines"]], {k: v for k, v in fl.items() if k != "lines"}
+
+
 # ---- commands -----------------------------------------------------------------------------------
 @app.command()
 def construct(
@@ -242,11 +255,12 @@ def construct(
         c.network.meta["data"] = data
         memcap.save(c.network, output)
     rep = c.verification
+    floors, floors_json = floor_rows(c.network, ds, c.info)
     if as_json:
         out.print_json(json.dumps({
             "output": str(output), "method": method, "counts": c.network.counts(),
             "certificate": c.certificate.to_json(), "verification": rep.to_json(),
-            "info": {k: v for k, v in c.info.items() if k != "u"},
+            "info": {k: v for k, v in c.info.items() if k != "u"}, "floors": floors_json,
             **({"precision": pcert.to_json(), "attempts": [
                 {"method": a.method, "options": a.options, "parameters": a.parameters,
                  "certified": a.certified, "reason": a.reason} for a in attempts]}
@@ -263,6 +277,7 @@ def construct(
         *[("note", n) for n in cert.notes],
     ]))
     out.print(report_table("certified verification", verification_rows(rep)))
+    out.print(report_table("lower bounds: parameters any memorizer of N points needs", floors))
     if pcert is not None:
         out.print(report_table(f"certified at precision {pcert.precision}", precision_rows(pcert, attempts)))
     out.print(f"[green]saved[/] {output}")

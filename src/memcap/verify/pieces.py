@@ -169,7 +169,6 @@ def piece_bound(widths: list[int] | tuple[int, ...], p: int, residual: bool = Fa
     (p - 1)(B + 1) per unit: ``B' = B + d (p - 1)(B + 1)`` (residual blocks likewise). For 2 layers this
     is Theorem 3.3's (p-1)d1 + 1; for 3 layers (p-1)²d1d2 + (p-1)(d1+d2) + 1 ≤ p(p-1)d1d2 + (p-1)d2 + 1.
     """
-    B = 0
-    for d in widths:
-        B = B + d * (p - 1) * (B + 1)
-    return B + 1
+    from memcap.theory.lower_bounds import piece_bound as _recurrence
+
+    return _recurrence(widths, p, residual)

@@ -184,17 +184,19 @@ def _build(ds: Dataset, method: str, theorem: str, arithmetic: str, seed: int, p
         arithmetic="exact", notes=notes)
     info = {"plan": p.to_json(), "sizes": {k: v for k, v in sz.items() if k != "widths"},
             "weight_bits": num_bits + den_bits + 1, "projection_tries": enc.tries,
+            "first_group_last_point": int(enc.order[min(p.n, ds.N) - 1]),
             "build_seconds": time.perf_counter() - t0}
     return Construction(net, cert, info)
 
 
-def _refuse_float(method: str, arithmetic: str, p: th.Plan) -> None:
+def _refuse_float(method: str, arithmetic: str) -> None:
+    """Refused before any work: the weights are exact rationals that float64 cannot carry."""
     if arithmetic not in ("exact", "float64"):
         raise OptionError(f"arithmetic must be 'exact' or 'float64', got {arithmetic!r}")
     if arithmetic == "float64":
         raise NeedsExactArithmetic(
-            f"{method}: the packed words carry M = {p.M} bits (weights need {p.M + 2} fixed-point bits) "
-            "and the projection is a non-dyadic rational, more than float64's 53-bit significand; "
+            f"{method}: the packed words carry M = n·ℓ bits (ℓ ≥ bitlen⌊10rN²√(πd)/δ⌋ ≥ 10) and the "
+            "projection is a non-dyadic rational: float64's 53-bit significand cannot hold them; "
             "use arithmetic='exact' (memcap.construct escalates)")
 
 
@@ -230,8 +232,8 @@ def vardi_optimal(ds: Dataset, arithmetic: str = "exact", r: Any = None, delta: 
     the targets' integer codes).
     """
     t0 = time.perf_counter()
+    _refuse_float("vardi-optimal", arithmetic)
     p, conds, enc = plan_for(ds, r, delta, grouping, n, None)
-    _refuse_float("vardi-optimal", arithmetic, p)
     return _build(ds, "vardi-optimal", "Theorem 3.1", arithmetic, seed, p, conds, enc, t0)
 
 
@@ -269,9 +271,9 @@ def vardi_depth(ds: Dataset, arithmetic: str = "exact", depth: Any = None, r: An
     ``depth`` defaults to 3ℓ + 7 (one slot per group).
     """
     t0 = time.perf_counter()
+    _refuse_float("vardi-depth", arithmetic)
     L = _depth_default(ds, depth, r, delta)
     p, conds, enc = plan_for(ds, r, delta, "depth", n, L)
     conds.append(Condition("depth ≤ L (affine layers)", {"L": L, "depth": 5 + p.n * (3 * p.ell + 2)},
                            True))
-    _refuse_float("vardi-depth", arithmetic, p)
     return _build(ds, "vardi-depth", "depth-L theorem", arithmetic, seed, p, conds, enc, t0)
