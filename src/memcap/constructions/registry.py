@@ -7,8 +7,8 @@ Add a module here when a new paper's constructions arrive.
 import memcap.constructions.park2021  # noqa: F401
 import memcap.constructions.park2021_thm3  # noqa: F401
 import memcap.constructions.precision  # noqa: F401
-import memcap.constructions.yu2024  # noqa: F401
 import memcap.constructions.vardi2022  # noqa: F401
+import memcap.constructions.yu2024  # noqa: F401
 import memcap.constructions.zhang2017  # noqa: F401
 from memcap.constructions import yun2019  # noqa: F401
 from memcap.constructions.base import all_methods, get_method
