@@ -104,6 +104,11 @@ def table(title: str, cols: list[str], rows: list[list]) -> None:
         print("| " + " | ".join(fmt(v) for v in r) + " |")
 
 
+def best_at(N: int, s: dict) -> int:
+    """The best floor for a network of this depth and bits per weight."""
+    return max(vc_floor(N, s["depth"]), bit_floor(N, C, s["weight_bits"]))
+
+
 def formulas(Ns: list[int]) -> dict[str, list]:
     rows, series = [], {"vardi-optimal": [], "vardi-optimal nonzero": [], "park-sublinear": [],
                         "yun-3layer": [], "VC floor": [], "N": []}
@@ -118,8 +123,7 @@ def formulas(Ns: list[int]) -> dict[str, list]:
             rows.append([N, name, s["parameters"], s["nonzeros_generic"], s["depth"], s["max_width"],
                          s["weight_bits"], vc_any, vc_floor(N, s["depth"]),
                          bit_floor(N, C, s["weight_bits"]), bit_floor(N, C, 64),
-                         f"{s['parameters'] / max(vc_floor(N, s['depth']),
-                                                  bit_floor(N, C, s['weight_bits'])):.0f}×",
+                         f"{s['parameters'] / best_at(N, s):.0f}×",
                          f"{s['parameters'] / vc_any:.0f}×"])
         rows.append([N, "park-sublinear (improved)", pk["parameters"], None, pk["depth"], pk["width"],
                      None, vc_any, vc_floor(N, pk["depth"]), None, bit_floor(N, C, 64),
