@@ -110,14 +110,14 @@ def best_at(N: int, s: dict) -> int:
 
 
 def formulas(Ns: list[int]) -> dict[str, list]:
-    rows, series = [], {"vardi-optimal": [], "vardi-optimal nonzero": [], "park-sublinear": [],
-                        "yun-3layer": [], "VC floor": [], "N": []}
+    rows, series = [], {"vardi-optimal": [], "vardi-optimal nonzero": [], "vardi-depth (best L)": [],
+                        "park-sublinear": [], "yun-3layer": [], "VC floor (any depth)": [], "N": []}
     for N in Ns:
         v, vp = vardi(N), vardi(N, "params")
         L, vd = vardi_depth_best(N)
         pk = park(N)
         y = yun(N)
-        vc_any, vc_L = vc_floor(N), vc_floor(N, v["depth"])
+        vc_any = vc_floor(N)
         for name, s in (("vardi-optimal (depth n)", v), ("vardi-optimal (params n)", vp),
                         (f"vardi-depth L={L}", vd)):
             rows.append([N, name, s["parameters"], s["nonzeros_generic"], s["depth"], s["max_width"],
@@ -137,7 +137,8 @@ def formulas(Ns: list[int]) -> dict[str, list]:
         series["vardi-optimal nonzero"].append(v["nonzeros_generic"])
         series["park-sublinear"].append(pk["parameters"])
         series["yun-3layer"].append(y)
-        series["VC floor"].append(max(vc_any, vc_L))
+        series["vardi-depth (best L)"].append(vd["parameters"])
+        series["VC floor (any depth)"].append(vc_any)
     table(f"by formula (d = {DX}, C = {C}, r/δ = {R_OVER_DELTA:g}, Park Δ = {DELTA_PARK}); floors in "
           "parameters", ["N", "method", "dense params", "nonzero params", "depth", "width", "bits/weight",
                          "VC floor (any depth)", "VC floor (its depth)", "bit floor (its bits)",
@@ -161,8 +162,6 @@ def crossovers() -> None:
          first_below(lambda n: vardi(n)["parameters"], lambda n: park(n)["parameters"])],
         ["vardi-optimal (params n) dense < park-sublinear dense",
          first_below(lambda n: vardi(n, "params")["parameters"], lambda n: park(n)["parameters"])],
-        ["vardi-optimal nonzero < park-sublinear dense",
-         first_below(lambda n: vardi(n)["nonzeros_generic"], lambda n: park(n)["parameters"])],
         ["vardi-depth (best L) dense < park-sublinear dense",
          first_below(lambda n: vardi_depth_best(n)[1]["parameters"], lambda n: park(n)["parameters"],
                      hi=10**9)],
@@ -188,26 +187,28 @@ def builds(cases: list[tuple[str, object]], methods: list[str]) -> None:
     for name, ds in cases:
         for method in methods:
             m = memcap.constructions.base.get_method(method)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             try:
                 c = m.build(ds, arithmetic="exact")
             except MemcapError as exc:
                 rows.append([name, ds.N, method, "refused: " + str(exc)[:60]] + [None] * 8)
                 continue
-            tb = time.perf_counter() - t0
+            tb, cb = time.perf_counter() - t0, time.process_time() - c0
+            c1 = time.process_time()
             rep = memcap.verify(c.network, ds)
+            cv = time.process_time() - c1
             net = c.network
             vals = [v for L in net.layers for a in L.arrays() for v in a.ravel() if v != 0]
             bits = [_bits(v) for v in vals] if net.exact else [53] * len(vals)
             tiers = ", ".join(f"{k}:{v}" for k, v in rep.tiers.items() if v)
             rows.append([name, ds.N, method, net.parameters, net.nonzeros, net.depth, max(net.widths),
-                         max(bits), sum(bits), f"{tb:.1f}", f"{rep.seconds:.1f}",
+                         max(bits), sum(bits), f"{tb:.1f} ({cb:.1f})", f"{rep.seconds:.1f} ({cv:.1f})",
                          ("yes" if rep.memorized and rep.certified else "NO") + f" ({tiers})"])
             print(f"  built {method} on {name} (N={ds.N}): {tb:.1f} s + certify {rep.seconds:.1f} s",
                   flush=True)
     table("built and certified (exact weights; memcap.verify)",
           ["data", "N", "method", "dense params", "nonzero", "depth", "width", "max bits/weight",
-           "total weight bits", "build s", "certify s", "memorized (tiers)"], rows)
+           "total weight bits", "build s (cpu)", "certify s (cpu)", "memorized (tiers)"], rows)
 
 
 def random_labels(N: int, seed: int = 0):
