@@ -187,7 +187,7 @@ def floor_rows(net: Any, ds: Dataset, info: dict[str, Any]) -> tuple[list[tuple[
         bits = 64 if not net.exact else max(
             int(v.p).bit_length() + int(v.q).bit_length() for L in net.layers for a in L.arrays()
             for v in a.ravel())
-    fl = floors_for(net.counts(), ds, weight_bits=int(bits))
+    fl = floors_for(net.counts(), ds, weight_bits=int(bits), total_weight_bits=info.get("total_weight_bits"))
     return [("floor", line) for line in fl["lines"]], {k: v for k, v in fl.items() if k != "lines"}
 
 
