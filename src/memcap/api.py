@@ -12,7 +12,7 @@ from memcap.constructions.registry import all_methods, get_method
 from memcap.data.dataset import Dataset
 from memcap.errors import NeedsExactArithmetic, OptionError
 
-__all__ = ["construct", "methods", "dataset_meta"]
+__all__ = ["construct", "methods", "dataset_meta", "lower_bounds"]
 
 
 def methods() -> list[Method]:
@@ -121,3 +121,19 @@ def construct(ds: Dataset, method: str = "yun-3layer", *, arithmetic: str = "aut
         f"{method} did not produce a certified memorizer: " + "; ".join(failures)
         + (". Try arithmetic='auto' (exact escalation)" if arithmetic != "auto" else "")
     )
+
+
+def lower_bounds(net: Any, ds: Dataset, info: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The lower bounds beside a built network (:func:`memcap.theory.lower_bounds.floors_for`): the
+    parameters any memorizer of ``ds`` needs at the network's depth and weight bits, and the ratio of
+    the network to the best floor; ``"lines"`` holds them as text."""
+    from memcap.theory.lower_bounds import floors_for
+
+    info = info or {}
+    bits = info.get("weight_bits") or net.meta.get("weight_bits")
+    if bits is None:
+        bits = 64 if not net.exact else max(
+            int(v.p).bit_length() + int(v.q).bit_length() for layer in net.layers for a in layer.arrays()
+            for v in a.ravel())
+    return floors_for(net.counts(), ds, weight_bits=int(bits),
+                      total_weight_bits=info.get("total_weight_bits"))

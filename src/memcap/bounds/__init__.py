@@ -17,7 +17,8 @@ from memcap.network import RELU, Activation
 __all__ = ["Architecture", "BoundRow", "register_bounds", "evaluate", "PROVIDER_MODULES"]
 
 #: provider modules under memcap.bounds, imported by :func:`evaluate`
-PROVIDER_MODULES: list[str] = ["yun2019", "zhang2021", "yu2024", "yun2019_deep", "park2021", "faithful"]
+PROVIDER_MODULES: list[str] = ["yun2019", "zhang2021", "yu2024", "yun2019_deep", "park2021", "faithful",
+                                 "lower_bounds"]
 
 
 @dataclass(frozen=True)

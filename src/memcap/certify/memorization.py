@@ -3,7 +3,9 @@
 Tiers, cheapest first; each point is decided by the first tier that can:
 
 1. float64 evaluation with a rigorous rounding bound (:func:`memcap.numerics.forward_float_bounded`);
-2. ball arithmetic (arb) at 128, 256, ... 4096 bits on the points still undecided;
+2. exact-weight networks whose layers after the first are dyadic (deep exact constructions):
+   exact integer evaluation of every undecided point (:mod:`memcap.certify.integer`);
+   otherwise ball arithmetic (arb) at 128, 256, ... 4096 bits on the points still undecided;
 3. exact rational arithmetic on whatever is left.
 
 Regression: ``|f(x_i) - y_i| <= tol`` for every output. Classification: margin
@@ -185,6 +187,31 @@ def _embed(a: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
     return full
 
 
+def _integer_program(net: Network) -> Any:
+    """The integer form of an exact-weight network dyadic after its first layer, else None."""
+    if not net.exact:
+        return None
+    from memcap.certify.integer import prepare
+
+    return prepare(net)
+
+
+def _integer_tier(prog: Any, ds: Dataset, todo: np.ndarray, Y: np.ndarray, labels: Any, tol_q: Any,
+                  verdict: np.ndarray, score: np.ndarray, tiers: dict[str, int],
+                  say: Callable[[str], None]) -> np.ndarray:
+    """Exact tier: every undecided point is decided by exact integer evaluation
+    (:mod:`memcap.certify.integer`; sound: no rounding anywhere). Returns the empty remainder."""
+    from memcap.certify.integer import forward as forward_integer
+
+    say(f"exact integer arithmetic on {len(todo)} points ({len(prog.layers) + 1} layers)")
+    exact = forward_integer(prog, ds.X[todo], progress=say)
+    for i, vals in zip(todo, exact, strict=True):
+        v, sc = _decide_balls(vals, Y[i], None if labels is None else int(labels[i]), tol_q)
+        verdict[i], score[i] = int(bool(v)), sc
+    tiers["exact-integer"] = len(todo)
+    return todo[:0]
+
+
 def verify(net: Network, ds: Dataset, tol: float | None = None,
            progress: Callable[[str], None] | None = None, exact_tiers: bool = True
            ) -> VerificationReport:
@@ -211,8 +238,11 @@ def verify(net: Network, ds: Dataset, tol: float | None = None,
     certified_score = np.full(ds.N, np.nan)
     tiers: dict[str, int] = {}
     todo = np.arange(ds.N)
+    # exact-weight networks that are dyadic after layer 1 are decided exactly in integers (cheaper
+    # than the extended-precision and ball tiers over thousands of layers)
+    int_prog = _integer_program(net) if exact_tiers else None
     float_tiers = [("float64+bound", np.float64)]
-    if HAS_EXTENDED:
+    if HAS_EXTENDED and int_prog is None:
         float_tiers.append(("float80+bound", np.longdouble))
     for name, dtype in float_tiers:
         if not len(todo):
@@ -235,6 +265,8 @@ def verify(net: Network, ds: Dataset, tol: float | None = None,
         tiers[name] = int(done.sum())
         todo = todo[~done]
     tol_q = None if tolerance is None else _fmpq(tolerance)
+    if len(todo) and int_prog is not None:
+        todo = _integer_tier(int_prog, ds, todo, Y, labels, tol_q, verdict, certified_score, tiers, say)
     start = _start_precision(net) if len(todo) else PRECISIONS[0]
     for prec in PRECISIONS if exact_tiers else ():
         if prec < start:

@@ -339,11 +339,13 @@ def construct(
     c.network.meta[mk.DATA] = data
     memcap.save(c.network, output)
     rep = c.verification
+    floors = memcap.api.lower_bounds(c.network, ds, c.info)
     if as_json:
         emit_json({
             "output": str(output), "method": method, "counts": c.network.counts(),
             "certificate": c.certificate.to_json(), "verification": verification_json(rep),
             "info": {k: v for k, v in c.info.items() if k != "u"},
+            "floors": {k: v for k, v in floors.items() if k != "lines"},
             **({"precision": pcert.to_json(), "attempts": [
                 {"method": a.method, "options": a.options, "parameters": a.parameters,
                  "certified": a.certified, "reason": a.reason} for a in attempts]}
@@ -360,6 +362,8 @@ def construct(
         *[("note", n) for n in cert.notes],
     ]))
     out.print(report_table("certified verification", verification_rows(rep)))
+    out.print(report_table("lower bounds: parameters any memorizer of N points needs",
+                           [("floor", line) for line in floors["lines"]]))
     if pcert is not None:
         out.print(report_table(f"certified at precision {pcert.precision}", precision_rows(pcert, attempts)))
     out.print(f"[green]saved[/] {escape(str(output))}")

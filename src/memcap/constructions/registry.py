@@ -7,6 +7,7 @@ Add a module here when a new paper's constructions arrive.
 import memcap.constructions.faithful.three_layer  # noqa: F401
 import memcap.constructions.park2021.sublinear  # noqa: F401
 import memcap.constructions.park2021.thm3  # noqa: F401
+import memcap.constructions.vardi2022  # noqa: F401
 import memcap.constructions.yu2024  # noqa: F401
 import memcap.constructions.zhang2017  # noqa: F401
 from memcap.constructions import yun2019  # noqa: F401

@@ -86,7 +86,13 @@ def _check_float_faithful(net: Network, dtype: Any, torch: Any, allow_unfaithful
            + (f" (about {ver['bits_needed']} mantissa bits needed)" if ver.get("bits_needed") else "")
            + ". Evaluate it with memcap (memcap.verify / numerics.forward_exact)")
     if exact_only and not allow_unfaithful:
-        raise ValueError(msg + "; pass allow_unfaithful=True to export the rounded weights anyway")
+        from memcap.errors import NeedsExactArithmetic  # a ValueError: typed refusal
+
+        bits = net.meta.get("weight_bits")
+        raise NeedsExactArithmetic(
+            msg + (f"; its weights need {bits} bits, float{64 if dtype == torch.float64 else 32} "
+                   f"carries {53 if dtype == torch.float64 else 24}" if bits else "")
+            + "; pass allow_unfaithful=True to export the rounded weights anyway")
     warnings.warn(msg, RuntimeWarning, stacklevel=3)
 
 

@@ -24,7 +24,8 @@ from memcap.data.dataset import Dataset
 from memcap.errors import ConditionError
 from memcap.theory.conditions import Condition
 
-__all__ = ["separation", "default_delta", "check_separated", "park_size", "theorem3", "min_depth_uniform",
+__all__ = ["pairwise_extremes", "exact_sq_distance", "separation", "default_delta", "check_separated",
+           "park_size", "theorem3", "min_depth_uniform",
            "Plan", "plan_sublinear", "plan_width3", "segments", "count", "sizes_from_plan",
            "k0_bound", "label_bits", "icbrt_ceil_pow"]
 
@@ -388,7 +389,7 @@ def min_depth_uniform(width: int, N: int, d_x: int, C: int, delta: Any, limit: i
 
 
 # ---- Δ-separation (Definition 1) and sizes without building ------------------------------------
-def _pairwise_extremes(X: np.ndarray) -> tuple[float, tuple[int, int], float, tuple[int, int]]:
+def pairwise_extremes(X: np.ndarray) -> tuple[float, tuple[int, int], float, tuple[int, int]]:
     """Largest and smallest squared distance (float64) with their pairs; chunked, direct differences."""
     n = len(X)
     best_max, pmax, best_min, pmin = -1.0, (0, 0), np.inf, (0, 0)
@@ -409,7 +410,7 @@ def _pairwise_extremes(X: np.ndarray) -> tuple[float, tuple[int, int], float, tu
     return best_max, pmax, best_min, pmin
 
 
-def _exact_d2(X: np.ndarray, i: int, j: int) -> Fraction:
+def exact_sq_distance(X: np.ndarray, i: int, j: int) -> Fraction:
     return sum((Fraction(float(a)) - Fraction(float(b))) ** 2 for a, b in zip(X[i], X[j], strict=True))
 
 
@@ -421,10 +422,10 @@ def separation(ds: Dataset) -> dict[str, Any]:
     X = np.asarray(ds.X, dtype=np.float64)
     if ds.N < 2:
         return {"ratio": 1.0, "ratio_upper": Fraction(1), "max_pair": None, "min_pair": None}
-    mx, pmax, mn, pmin = _pairwise_extremes(X)
+    mx, pmax, mn, pmin = pairwise_extremes(X)
     eps = Fraction((X.shape[1] + 4) * 2, 2**52)
     # exact values of the witnessing pairs, and a bound covering every other pair
-    dmax2, dmin2 = _exact_d2(X, *pmax), _exact_d2(X, *pmin)
+    dmax2, dmin2 = exact_sq_distance(X, *pmax), exact_sq_distance(X, *pmin)
     up_max = max(dmax2, Fraction(mx) * (1 + eps))
     lo_min = min(dmin2, Fraction(mn) * (1 - eps))
     return {"ratio": float(np.sqrt(mx / mn)), "ratio2_upper": up_max / lo_min,
