@@ -25,6 +25,7 @@ import numpy as np
 from memcap.bounds.yun2019 import thm33_min_three_layer, thm33_min_two_layer_width
 from memcap.constructions.base import ConditionError, ConstructionError, Method, all_methods
 from memcap.data.dataset import Dataset
+from memcap.errors import MemcapError
 from memcap.network import RELU, Activation
 
 __all__ = ["Advice", "AdviceReport", "advise", "data_conditions", "plot_sizes", "theorem33_floor"]
@@ -205,7 +206,7 @@ def size_curves(d_x: int, d_y: int, task: str, Ns: list[int], methods: list[str]
         for N in Ns:
             try:
                 pts.append((N, int(m.size_formula(data[N])["parameters"])))
-            except Exception:  # noqa: BLE001 - a formula outside its domain simply has no point here
+            except MemcapError:  # a formula outside its domain simply has no point here
                 continue
         if pts:
             curves[m.name] = pts
