@@ -295,12 +295,10 @@ def depth_width(ctx: ExperimentContext) -> ExperimentResult:
 
 
 def _figure(ctx: ExperimentContext, per_data: dict[str, list[dict[str, Any]]], cfg: dict[str, Any]) -> Any:
-    matplotlib = require_extra("matplotlib", "plots")
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from memcap._plot import subplots
 
     n = len(per_data)
-    fig, axes = plt.subplots(n + 1, 2, figsize=(9, 3.2 * (n + 1)), squeeze=False)
+    fig, axes = subplots(n + 1, 2, figsize=(9, 3.2 * (n + 1)), squeeze=False)
     for row, (name, agg) in enumerate(per_data.items()):
         grid = [a for a in agg if a["c"] in cfg["channels"] and a["b"] in cfg["blocks"]]
         cs, bs = list(cfg["channels"]), list(cfg["blocks"])
@@ -344,7 +342,6 @@ def _figure(ctx: ExperimentContext, per_data: dict[str, list[dict[str, Any]]], c
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
     path = ctx.out_dir / "park21-depth-width.png"
     atomic_write_bytes(path, buf.getvalue())
     return path
