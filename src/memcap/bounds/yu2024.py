@@ -18,10 +18,6 @@ from memcap.bounds import Architecture, BoundRow, register_bounds
 SRC = "Yu, Gao & Zhang 2024"
 
 
-def _e(n: int) -> int:
-    return math.ceil(math.log2(n)) if n > 1 else 0
-
-
 def shell_cover_size(n: int, budget: float) -> int:
     """Points Prop. 4.5's dataset needs: x_1 plus label-2 points whose μ-balls cover the shell
     λ < ||z - x_1||_∞ <= λ + 2μ; 2n faces of ⌈(λ+2μ)/μ⌉^(n-1) cubes each, μ = budget·λ/2
