@@ -103,3 +103,17 @@ def test_cli_refuses_clearly_and_writes_nothing(tmp_path) -> None:
     r = runner.invoke(app, ["construct", "--data", "gen:gaussian?n=120&d=3&seed=1", "-o", str(out),
                             "--precision", "float32", "--widths", "8,8"])
     assert r.exit_code == 2 and "--method" in r.output
+
+
+def test_one_class_is_certified_at_every_precision_with_one_bit():
+    """One class: the margin is infinite, so no precision can lose it (was a math domain error)."""
+    import numpy as np
+
+    import memcap
+    from memcap.select import choose_method
+
+    rng = np.random.default_rng(0)
+    ds = memcap.Dataset(rng.standard_normal((12, 3)), np.zeros(12, dtype=int), task="classification")
+    for p in ("float32", "float64"):
+        _, pc, _ = choose_method(ds, p)
+        assert pc.certified and pc.bits_needed == 1
