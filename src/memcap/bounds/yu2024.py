@@ -40,6 +40,11 @@ def _fits(widths: tuple[int, ...], need: list[int]) -> bool:
 
 @register_bounds("yu2024")
 def yu2024_bounds(arch: Architecture, N: int, ds: Any = None, **opts: Any) -> list[BoundRow]:
+    """Which of Yu et al. 2024's results hold for ``arch`` on N points (sufficient and necessary rows).
+
+    Long: one BoundRow per result of Yu et al. (Theorems 4.8, B.5/B.6, 5.2 and the lower bounds), in the
+    paper's order; each row is a few lines and they share the architecture's checks.
+    """
     rows: list[BoundRow] = []
     n = arch.d_x
     relu = arch.activation.kind == "relu_like" and arch.activation.s_minus == 0 and not arch.residual

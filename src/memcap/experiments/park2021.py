@@ -206,6 +206,10 @@ def _spearman(x: list[float], y: list[float]) -> float:
                      description="ResNets of c channels and b blocks: train/test accuracy as depth and "
                                  "width vary; deeper-narrower at equal parameters memorizes better?")
 def depth_width(ctx: ExperimentContext) -> ExperimentResult:
+    """ResNets of c channels and b blocks as depth and width vary (the registered description).
+
+    Long: an experiment: its grid, tables and notes read top to bottom as the paper's figure.
+    """
     cfg = dict(PROFILE_CFG[ctx.profile])
     for key in ("iters", "n_train", "n_test"):
         if key in ctx.options:

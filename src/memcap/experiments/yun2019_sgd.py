@@ -77,6 +77,10 @@ def _slope(xs: list[float], ys: list[float]) -> float | None:
                      description="SGD from a perturbed certified yun-3layer memorizer: risk reached vs "
                                  "starting risk, ||ξ_par|| contraction, over epochs")
 def sgd_near(ctx: ExperimentContext) -> ExperimentResult:
+    """Theorem 5.1 checked by running: SGD from a perturbed certified memorizer (the registered description).
+
+    Long: an experiment: its runs, table, figure and notes read top to bottom.
+    """
     P = PROFILES[ctx.profile]
     tasks = {f"sgd-N{P['N']}-d{P['d']}-r{r:g}-E{P['epochs']}-B{P['batch']}": {
         "N": P["N"], "d": P["d"], "data_seed": 0, "seed": 0, "radius": r, "epochs": P["epochs"],

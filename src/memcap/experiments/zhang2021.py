@@ -141,6 +141,10 @@ def _synthetic_figure(results: list[dict[str, Any]], cells: list[str], widths: t
                      description="training error vs width and eps: our regime vs regular training "
                                  "(y = (1ᵀx)², tanh, momentum GD, best of an lr grid)")
 def synthetic(ctx: ExperimentContext) -> ExperimentResult:
+    """Fig. 4: training error vs width and eps, our regime vs regular training (the registered description).
+
+    Long: an experiment: its grid, tables and notes read top to bottom as the paper's figure.
+    """
     P = SYNTHETIC_PROFILES[ctx.profile]
     seeds = int(ctx.options.get("seeds", 1))
     tasks: dict[str, dict[str, Any]] = {}

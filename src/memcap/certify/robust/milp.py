@@ -166,7 +166,12 @@ def _encode(ops: list[Op], x: np.ndarray, r: float, norm: str,
 def milp_point(net: Network, x: np.ndarray, label: int, r: float, norm: str,
                zb: list[tuple[np.ndarray, np.ndarray]], classes: list[int] | None = None,
                time_limit: float = 10.0, proof_margin: float = 1e-7, max_cuts: int = 60) -> MilpOutcome:
-    """Decide one point exactly (up to the solver's tolerances; see the module docstring)."""
+    """Decide one point exactly (up to the solver's tolerances; see the module docstring).
+
+    Long: the MILP of one point is built and solved in one pass (per-layer variables, big-M ReLU
+    constraints from the sound bounds, the margin objective, the L2 cutting-plane loop) over shared index
+    maps.
+    """
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import coo_matrix, vstack
 
