@@ -164,7 +164,7 @@ def _group_direction(Xg: np.ndarray, rng: np.random.Generator, starts: int, roun
           "6(p/q)N + 3N, non-zeros ≈ 2N + 3p(d_x+1)",
     size_formula=twoproj_sizes,
     break_condition=_break,
-    options=(Option("q", int, None, "points per group (even; default 32 up to N = 2¹⁶, then ≈ √N/2)", low=1),
+    options=(Option("q", int, None, "points per group (even; default 32 up to N = 2¹⁶, then ≈ √N/2)", low=2),
              Option("p", int, None, "number of groups (default ≈ 1.1·N/q)", low=0),
              Option("slack", float, SLACK, "extra groups, as a fraction of N/q", low=0),
              MARGIN, SEED, CANDIDATES,
