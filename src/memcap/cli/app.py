@@ -194,7 +194,7 @@ def construct(
     seed: Annotated[int, typer.Option(help="Seed for the random choices of the construction.")] = 0,
     option: Annotated[list[str] | None, typer.Option(
         "--option", help="A method option KEY=VALUE (repeatable), e.g. gate=3unit, variant=regression, "
-        "margin=0.5 (see the method's docstring).")] = None,
+        "margin=0.5; `memcap methods NAME` lists a method's options with types and ranges.")] = None,
     budget: Annotated[float | None, typer.Option(
         help="Robust methods (yu-robust): radius as a fraction of λ_D/2, e.g. 0.45.")] = None,
     radius: Annotated[float | None, typer.Option(
