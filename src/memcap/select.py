@@ -174,9 +174,8 @@ def _prescreen(ds: Dataset, name: str, opts: dict[str, Any], precision: str,
     from memcap.numerics import forward_float
 
     m = get_method(name)
-    opts = m.validate(opts)
-    try:
-        c = m.build(ds, arithmetic="float64", **opts)
+    try:  # an option this method does not take (OptionError) rejects it too, with the reason
+        c = m.build(ds, arithmetic="float64", **m.validate(opts))
     except MemcapError as exc:  # a refusal rejects this candidate, with its reason; a bug propagates
         return f"not built: {type(exc).__name__}: {exc}"
     dtype = np.float32 if precision == "float32" else np.float64
