@@ -173,14 +173,10 @@ def builds(Ns: list[int]) -> None:
 
 
 def plot(path: str, Ns: list[int], series: dict[str, list]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    from memcap._plot import subplots
     from memcap._util import atomic_write_bytes
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = subplots(figsize=(7, 4.5))
     for k, v in series.items():
         pts = [(n, p) for n, p in zip(Ns, v, strict=True) if p is not None]
         if pts:

@@ -119,3 +119,15 @@ def test_refusal_does_not_claim_exact_failure_when_candidates_only_errored(monke
     msg = str(err.value)
     assert "never checked in exact arithmetic" in msg and "ZeroDivisionError" in msg
     assert "no candidate memorizes even in exact arithmetic" not in msg
+def test_one_class_is_certified_at_every_precision_with_one_bit():
+    """One class: the margin is infinite, so no precision can lose it (was a math domain error)."""
+    import numpy as np
+
+    import memcap
+    from memcap.select import choose_method
+
+    rng = np.random.default_rng(0)
+    ds = memcap.Dataset(rng.standard_normal((12, 3)), np.zeros(12, dtype=int), task="classification")
+    for p in ("float32", "float64"):
+        _, pc, _ = choose_method(ds, p)
+        assert pc.certified and pc.bits_needed == 1

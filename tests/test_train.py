@@ -135,7 +135,7 @@ def test_regular_baseline_and_classification():
     ds = memcap.load_dataset("gen:gaussian?n=40&d=5&seed=2&task=classification&classes=3")
     r = train(ds, 16, "regular", steps=300, lr_w=0.5, lr_v=0.5)
     assert r.network.widths == [16] and r.network.out_dim == 3
-    assert 0 <= r.info["train_accuracy"] <= 1 and r.info["loss"] == "cross_entropy"
+    assert r.info["loss"] == "cross_entropy"
     out = r.network(ds.X)
     assert np.mean(out.argmax(1) == ds.labels) == pytest.approx(r.info["train_accuracy"])
 

@@ -144,7 +144,9 @@ def test_robust_certified_and_robust_on_hypothesis_data(ds, budget):
     assert c.network.parameters == sizes["parameters"]
     assert max(c.network.widths) == 3 * ds.d_x + 1
     lam, _ = exact_separation(ds)
-    assert 0 < c.info["robust"]["radius"] < float(lam) / 2
+    # the radius asked for: budget·λ_D/2 (strictly inside the theorem's μ < λ_D/2)
+    assert c.info["robust"]["radius"] == pytest.approx(budget * float(lam) / 2, rel=1e-12)
+    assert c.info["robust"]["radius"] < float(lam) / 2
     assert c.info["robust"]["norm"] == "inf" and c.network.meta["robust"] == c.info["robust"]
     assert check_strict(c, ds) > 0
 

@@ -322,6 +322,8 @@ def test_user_given_layer_pairs():
     c = memcap.construct(ds, "yun-deep", widths=ws, blocks="2,5,8", activation="hardtanh")
     assert c.info["blocks"] == [2, 5, 8] and c.verification.certified
     assert "given by the caller" in " ".join(c.certificate.notes)
+    auto = memcap.construct(ds, "yun-deep", widths=ws, activation="hardtanh")  # the note tells them apart
+    assert "chosen by plan_deep" in " ".join(auto.certificate.notes)
     assert plan_deep(ws, 1, HARDTANH, blocks=[2, 5, 8]).r == [1, 2, 1]
     bad_cases = [("2,3", "l_\\(j\\+1\\) ≥ l_j \\+ 2"), ("9", "hidden layers 1..9"), ("x", "layer indices")]
     for bad, msg in bad_cases:

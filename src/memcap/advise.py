@@ -28,6 +28,7 @@ from memcap.bounds.yun2019 import thm33_min_three_layer, thm33_min_two_layer_wid
 from memcap.constructions.base import ConditionError, ConstructionError, Method
 from memcap.constructions.registry import all_methods
 from memcap.data.dataset import Dataset
+from memcap.errors import MemcapError
 from memcap.network import RELU, Activation
 from memcap.theory.costs import LAYER_POINT_SECONDS, PARAM_POINT_SECONDS, estimate_seconds  # noqa: F401
 
@@ -300,7 +301,7 @@ def size_curves(d_x: int, d_y: int, task: str, Ns: list[int], methods: list[str]
         for N in Ns:
             try:
                 pts.append((N, int(m.size_formula(data[N])["parameters"])))
-            except Exception:  # noqa: BLE001 - a formula outside its domain simply has no point here
+            except MemcapError:  # a formula outside its domain simply has no point here
                 continue
         if pts:
             curves[m.name] = pts
@@ -318,18 +319,15 @@ def size_curves(d_x: int, d_y: int, task: str, Ns: list[int], methods: list[str]
 def plot_sizes(path: str, d_x: int, d_y: int, task: str, N_data: int | None = None,
                Ns: list[int] | None = None, methods: list[str] | None = None) -> dict[str, Any]:
     """Write a log-log plot of parameters vs N for every method against Theorem 3.3 (PNG, atomic)."""
-    from memcap._util import atomic_write_bytes, require_extra
-
-    mpl = require_extra("matplotlib", "plots")
-    mpl.use("Agg")
-    import matplotlib.pyplot as plt
+    from memcap._plot import colormap, subplots
+    from memcap._util import atomic_write_bytes
 
     if Ns is None:
         top = min(20000, max(1000, 4 * (N_data or 0)))
         Ns = sorted({int(round(v)) for v in np.geomspace(10, top, 10)})
     curves = size_curves(d_x, d_y, task, Ns, methods)
-    fig, ax = plt.subplots(figsize=(8, 5.5), dpi=120)
-    colors = plt.get_cmap("tab20").colors
+    fig, ax = subplots(figsize=(8, 5.5), dpi=120)
+    colors = colormap("tab20").colors
     markers = "os^vD<>ph*"
     for i, (name, pts) in enumerate(curves.items()):
         xs, ys = zip(*pts, strict=True)
@@ -350,6 +348,5 @@ def plot_sizes(path: str, d_x: int, d_y: int, task: str, N_data: int | None = No
     buf = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buf, format="png")
-    plt.close(fig)
     atomic_write_bytes(path, buf.getvalue())
     return {"path": str(path), "Ns": Ns, "curves": {k: v for k, v in curves.items()}}

@@ -33,7 +33,6 @@ __all__ = [
     "forward_float_bounded",
     "forward_balls",
     "forward_exact",
-    "exact_inputs",
 ]
 
 #: an extended format with a 64-bit significand (x86 80-bit) exists on this platform
@@ -90,10 +89,6 @@ def to_float_array(a: Any, dtype: Any = np.float64) -> np.ndarray:
         dtype=np.float64,
     ).reshape(arr.shape)
     return out.astype(dtype)
-
-
-def exact_inputs(X: np.ndarray) -> np.ndarray:
-    return to_exact_array(np.asarray(X, dtype=np.float64))
 
 
 # ---- plain floating point ---------------------------------------------------------------------

@@ -27,7 +27,7 @@ from memcap.certify.precision import (
 from memcap.constructions.base import ConditionError, Construction, ConstructionError
 from memcap.constructions.registry import all_methods
 from memcap.data.dataset import Dataset
-from memcap.errors import OptionError
+from memcap.errors import MemcapError, OptionError
 
 __all__ = ["candidate_methods", "choose_method", "Attempt"]
 
@@ -47,7 +47,7 @@ def candidate_methods(ds: Dataset, precision: str) -> list[tuple[str, dict[str, 
         for opts in variants:
             try:
                 size = m.size_formula(ds, **opts)
-            except Exception:  # noqa: BLE001 - a method that cannot size this data is no candidate
+            except MemcapError:  # a method that cannot size this data is no candidate
                 continue
             out.append((m.name, opts, int(size["parameters"])))
     out.sort(key=lambda t: (t[2], t[0]))
@@ -100,13 +100,9 @@ def choose_method(ds: Dataset, precision: str, tol: float | None = None,
         try:
             c = construct(ds, name, arithmetic="auto" if precision == "exact" else "float64",
                                  tol=tolerance, progress=progress, **{**options, **opts})
-        except (ConditionError, ConstructionError, ValueError) as exc:
+        except MemcapError as exc:  # refused or not certified: the next candidate; a bug propagates
             attempts.append(Attempt(name, opts, params, False, f"not built/certified: {exc}",
                                     not_built=True))
-            continue
-        except Exception as exc:  # noqa: BLE001 - one failing candidate must not stop the search
-            attempts.append(Attempt(name, opts, params, False,
-                                    f"failed: {type(exc).__name__}: {exc}", not_built=True))
             continue
         cert = certify_precision(c.network, ds, precision, tol=tol, report=c.verification)
         attempts.append(Attempt(name, opts, params, cert.certified, cert.reason,
@@ -192,10 +188,9 @@ def _prescreen(ds: Dataset, name: str, opts: dict[str, Any], precision: str,
     from memcap.numerics import forward_float
 
     m = get_method(name)
-    opts = m.validate(opts)
-    try:
-        c = m.build(ds, arithmetic="float64", **opts)
-    except Exception as exc:  # noqa: BLE001 - any failure rejects this candidate, with its reason
+    try:  # an option this method does not take (OptionError) rejects it too, with the reason
+        c = m.build(ds, arithmetic="float64", **m.validate(opts))
+    except MemcapError as exc:  # a refusal rejects this candidate, with its reason; a bug propagates
         return f"not built: {type(exc).__name__}: {exc}", True
     dtype = np.float32 if precision == "float32" else np.float64
     step = max(1, 4_000_000 // max([ds.d_x, *c.network.widths, ds.d_y]))  # bounded memory

@@ -18,10 +18,6 @@ from memcap.bounds import Architecture, BoundRow, register_bounds
 SRC = "Yu, Gao & Zhang 2024"
 
 
-def _e(n: int) -> int:
-    return math.ceil(math.log2(n)) if n > 1 else 0
-
-
 def shell_cover_size(n: int, budget: float) -> int:
     """Points Prop. 4.5's dataset needs: x_1 plus label-2 points whose μ-balls cover the shell
     λ < ||z - x_1||_∞ <= λ + 2μ; 2n faces of ⌈(λ+2μ)/μ⌉^(n-1) cubes each, μ = budget·λ/2
@@ -44,6 +40,11 @@ def _fits(widths: tuple[int, ...], need: list[int]) -> bool:
 
 @register_bounds("yu2024")
 def yu2024_bounds(arch: Architecture, N: int, ds: Any = None, **opts: Any) -> list[BoundRow]:
+    """Which of Yu et al. 2024's results hold for ``arch`` on N points (sufficient and necessary rows).
+
+    Long: one BoundRow per result of Yu et al. (Theorems 4.8, B.5/B.6, 5.2 and the lower bounds), in the
+    paper's order; each row is a few lines and they share the architecture's checks.
+    """
     rows: list[BoundRow] = []
     n = arch.d_x
     relu = arch.activation.kind == "relu_like" and arch.activation.s_minus == 0 and not arch.residual

@@ -148,6 +148,8 @@ def _bits(report: Any, precision: str, bound: float) -> int | None:
         slack = (report.tolerance or 0.0) - (report.worst_error or 0.0)
     if slack <= 0:
         return None
+    if math.isinf(slack):  # one class: no margin to lose, any precision classifies every point
+        return 1
     K = bound / 2.0 ** -MANTISSA_BITS[precision]
     return max(1, math.ceil(math.log2(max(K, 1e-300) / slack)))
 

@@ -62,10 +62,11 @@ def _read_cifar(files: list[Path]) -> tuple[np.ndarray, np.ndarray]:
 
 def _read_svhn(path: Path) -> tuple[np.ndarray, np.ndarray]:
     from scipy.io import loadmat
+    from scipy.io.matlab import MatReadError
 
     try:
         m = loadmat(path)
-    except Exception as exc:  # scipy raises several types for non-MATLAB files
+    except (OSError, ValueError, TypeError, NotImplementedError, MatReadError) as exc:  # non-MATLAB files
         raise DataError(f"cannot read {path} as an SVHN .mat file: {exc}") from None
     if "X" not in m or "y" not in m:
         raise DataError(f"{path} has no X/y arrays; expected SVHN's {', '.join(SVHN_FILES.values())}")

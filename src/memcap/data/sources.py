@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -150,7 +151,7 @@ def _npz(path: Path) -> tuple[np.ndarray, np.ndarray, Task]:
             X, y = z["X"], z["y"]
     except DataError:
         raise
-    except Exception as exc:  # zipfile / pickle refusal / corrupt file
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:  # pickle refusal: ValueError
         raise DataError(f"cannot read {path} as .npz: {exc}") from None
     task: Task = "classification" if y.dtype.kind in "iub" or y.dtype.kind in "USO" else "regression"
     return X, y, task

@@ -207,6 +207,10 @@ def _spearman(x: list[float], y: list[float]) -> float:
                      description="ResNets of c channels and b blocks: train/test accuracy as depth and "
                                  "width vary; deeper-narrower at equal parameters memorizes better?")
 def depth_width(ctx: ExperimentContext) -> ExperimentResult:
+    """ResNets of c channels and b blocks as depth and width vary (the registered description).
+
+    Long: an experiment: its grid, tables and notes read top to bottom as the paper's figure.
+    """
     cfg = dict(PROFILE_CFG[ctx.profile])
     for key in ("iters", "n_train", "n_test"):
         if key in ctx.options:
@@ -296,12 +300,10 @@ def depth_width(ctx: ExperimentContext) -> ExperimentResult:
 
 
 def _figure(ctx: ExperimentContext, per_data: dict[str, list[dict[str, Any]]], cfg: dict[str, Any]) -> Any:
-    matplotlib = require_extra("matplotlib", "plots")
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from memcap._plot import subplots
 
     n = len(per_data)
-    fig, axes = plt.subplots(n + 1, 2, figsize=(9, 3.2 * (n + 1)), squeeze=False)
+    fig, axes = subplots(n + 1, 2, figsize=(9, 3.2 * (n + 1)), squeeze=False)
     for row, (name, agg) in enumerate(per_data.items()):
         grid = [a for a in agg if a["c"] in cfg["channels"] and a["b"] in cfg["blocks"]]
         cs, bs = list(cfg["channels"]), list(cfg["blocks"])
@@ -345,7 +347,6 @@ def _figure(ctx: ExperimentContext, per_data: dict[str, list[dict[str, Any]]], c
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
     path = ctx.out_dir / "park21-depth-width.png"
     atomic_write_bytes(path, buf.getvalue())
     return path

@@ -18,10 +18,11 @@ from typing import Any
 
 import numpy as np
 
+from memcap._plot import subplots
 from memcap.data import Dataset
 from memcap.experiments import ExperimentContext, ExperimentResult, Table, register_experiment
 from memcap.experiments.executor import ResultStore, run_grid
-from memcap.experiments.zhang2021 import _pyplot, _savefig
+from memcap.experiments.zhang2021 import _savefig
 
 PROFILES: dict[str, dict[str, Any]] = {
     "test": {"N": 8, "d": 2, "radii": (1e-2, 1e-3), "epochs": 100, "batch": 2, "log_every": 10},
@@ -76,6 +77,10 @@ def _slope(xs: list[float], ys: list[float]) -> float | None:
                      description="SGD from a perturbed certified yun-3layer memorizer: risk reached vs "
                                  "starting risk, ||ξ_par|| contraction, over epochs")
 def sgd_near(ctx: ExperimentContext) -> ExperimentResult:
+    """Theorem 5.1 checked by running: SGD from a perturbed certified memorizer (the registered description).
+
+    Long: an experiment: its runs, table, figure and notes read top to bottom.
+    """
     P = PROFILES[ctx.profile]
     tasks = {f"sgd-N{P['N']}-d{P['d']}-r{r:g}-E{P['epochs']}-B{P['batch']}": {
         "N": P["N"], "d": P["d"], "data_seed": 0, "seed": 0, "radius": r, "epochs": P["epochs"],
@@ -137,8 +142,7 @@ def sgd_near(ctx: ExperimentContext) -> ExperimentResult:
              "epoch."]
     files = []
     try:
-        plt = _pyplot()
-        fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+        fig, axes = subplots(1, 3, figsize=(14, 4))
         for r in runs:
             lg = r["log"]
             axes[0].loglog(np.maximum(lg["epoch"], 1), lg["risk"], label=f"r={r['radius']:g}")
@@ -154,7 +158,6 @@ def sgd_near(ctx: ExperimentContext) -> ExperimentResult:
         fig.suptitle(f"Yun et al. 2019 Thm 5.1: SGD near a certified memorizer ({ctx.profile} profile)")
         png = ctx.out_dir / "yun19-sgd.png"
         _savefig(fig, png)
-        plt.close(fig)
         files.append(png)
     except ImportError as exc:
         notes.append(f"figure skipped: {exc}")

@@ -30,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from memcap._util import atomic_write_bytes, require_extra
+from memcap._plot import subplots
+from memcap._util import atomic_write_bytes
 from memcap.data import Dataset, load_dataset
 from memcap.data.dataset import DataError
 from memcap.experiments import ExperimentContext, ExperimentResult, Table, register_experiment
@@ -103,12 +104,11 @@ def _savefig(fig: Any, path: Any) -> None:
 
 def _synthetic_figure(results: list[dict[str, Any]], cells: list[str], widths: tuple[int, ...],
                       path: Any, title: str) -> None:
-    plt = _pyplot()
     groups = [("ours v=off", [c for c in cells if c.startswith("ours") and c.endswith("off")]),
               ("ours v=exact", [c for c in cells if c.startswith("ours") and c.endswith("exact")]),
               ("regular (+ constraint-only ablation)", [c for c in cells if c.startswith("regular")])]
     groups = [(g, cs) for g, cs in groups if cs]
-    fig, axes = plt.subplots(2, len(groups), figsize=(4.4 * len(groups), 8.5), squeeze=False)
+    fig, axes = subplots(2, len(groups), figsize=(4.4 * len(groups), 8.5), squeeze=False)
     by = {(r["cell"], r["width"]): r for r in results}
     for j, (gname, cs) in enumerate(groups):
         panels = (("rel_error", "log10 MSE/mean(y²)"), ("s_min_J", "log10 s_min(J)"))
@@ -135,21 +135,16 @@ def _synthetic_figure(results: list[dict[str, Any]], cells: list[str], widths: t
     fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 0.96))
     _savefig(fig, path)
-    plt.close(fig)
-
-
-def _pyplot() -> Any:
-    mpl = require_extra("matplotlib", "plots")
-    mpl.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 @register_experiment("zhang21-synthetic", paper=f"{PAPER}, Sec. 5.1, Fig. 4", options=("seeds",),
                      description="training error vs width and eps: our regime vs regular training "
                                  "(y = (1ᵀx)², tanh, momentum GD, best of an lr grid)")
 def synthetic(ctx: ExperimentContext) -> ExperimentResult:
+    """Fig. 4: training error vs width and eps, our regime vs regular training (the registered description).
+
+    Long: an experiment: its grid, tables and notes read top to bottom as the paper's figure.
+    """
     P = SYNTHETIC_PROFILES[ctx.profile]
     seeds = int(ctx.options.get("seeds", 1))
     tasks: dict[str, dict[str, Any]] = {}
@@ -362,8 +357,7 @@ def random_labels(ctx: ExperimentContext) -> ExperimentResult:
               "not defined in the paper, erratum ZZHSL-9)."]
     files = []
     try:
-        plt = _pyplot()
-        fig, ax = plt.subplots(figsize=(6, 4))
+        fig, ax = subplots(figsize=(6, 4))
         def cell(r: dict[str, Any]) -> tuple[str, str, str]:
             return r["data"], r["activation"], _cell_name(r["regime"], r["eps"], None)
 
@@ -378,7 +372,6 @@ def random_labels(ctx: ExperimentContext) -> ExperimentResult:
         ax.legend(fontsize=7)
         png = ctx.out_dir / "zhang21-random-labels.png"
         _savefig(fig, png)
-        plt.close(fig)
         files.append(png)
     except ImportError as exc:
         notes.append(f"figure skipped: {exc}")

@@ -34,7 +34,6 @@ import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import combinations
-from typing import Any
 
 import flint
 import numpy as np
@@ -223,8 +222,3 @@ def general_position(X: np.ndarray, budget: int = 20_000) -> GeneralPosition:
                                    (w, c), describe_hyperplane(w, c, maps))
         seen[key] = S
     return GeneralPosition(True, "exhaustive", f"all C({N},{d}) = {n_sub} hyperplanes distinct (exact)")
-
-
-def gp_summary(gp: GeneralPosition) -> dict[str, Any]:
-    return {"holds": gp.holds, "method": gp.method, "cost": gp.cost, "subset": gp.subset,
-            "hyperplane": gp.description}

@@ -157,15 +157,11 @@ def train(ds: Dataset, width: int, regime: str = "zhang21", *, activation: str =
         torch.set_num_threads(before)
 
 
-def _train(ds: Dataset, width: int, regime: str, *, activation: str, steps: int, eps: float | None | str,
-           lr_w: float, lr_v: float, lrs: Sequence[tuple[float, float]] | None, momentum: float,
-           optimizer: str, loss: str | None, zeta: float, kappa: float, v_projection: str, init: str,
-           batch_size: int | None, seed: int, target_loss: float | None, log_every: int | None,
-           checkpoint: str | os.PathLike[str] | None, checkpoint_every: int,
-           progress: Callable[[int, int, float], None] | None, lr_milestones: tuple[int, ...] = ()
-           ) -> TrainResult:
-    """The training loop of :func:`train` (arguments documented there)."""
-    torch = require_extra("torch", "torch")
+def _check_settings(ds: Dataset, width: int, regime: str, activation: str, steps: int,
+                    eps: float | None | str, v_projection: str, optimizer: str, loss: str | None,
+                    pairs: list[tuple[float, float]], batch_size: int | None
+                    ) -> tuple[int, float | None, str]:
+    """Validate :func:`train`'s arguments; returns the width m, eps (None: unconstrained) and the loss."""
     if regime not in REGIMES:
         raise ValueError(f"regime must be one of {', '.join(REGIMES)}, got {regime!r}")
     if activation not in ACTIVATIONS:
@@ -195,149 +191,65 @@ def _train(ds: Dataset, width: int, regime: str, *, activation: str, steps: int,
         raise ValueError(f"loss must be mse, half_sum or cross_entropy, got {loss!r}")
     if loss == "cross_entropy" and not classification:
         raise ValueError("cross_entropy needs a classification dataset (use --task classification)")
-    pairs = [(float(a), float(b)) for a, b in (lrs if lrs is not None else [(lr_w, lr_v)])]
     if not pairs or any(not (a >= 0 and b >= 0) for a, b in pairs):
         raise ValueError(f"learning rates must be >= 0, got {pairs}")
     if batch_size is not None and not 1 <= batch_size:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    project_v = pair and v_projection == "exact"
+    return m, eps, loss
 
-    dt = torch.float64
-    n, d = ds.N, ds.d_x
-    C = ds.d_y
-    X = torch.tensor(np.asarray(ds.X, dtype=np.float64), dtype=dt)
-    Y = torch.tensor(np.asarray(ds.targets, dtype=np.float64), dtype=dt)
-    labels = torch.tensor(np.asarray(ds.labels), dtype=torch.long) if classification else None
-    G = len(pairs)
-    gen = torch.Generator().manual_seed(int(seed))
-    if pair:
-        W0, v0 = Z.mirrored_lecun_init(torch, 1, m, d, C, gen, init, dt)
-    else:
-        W0, v0 = lecun_init(torch, 1, m, d, C, gen, init, dt)
-    # every lr pair starts from the same initialization (so the grid compares step sizes only)
-    W0, v0 = W0.expand(G, -1, -1).clone(), v0.expand(G, -1, -1).clone()
-    if project_v:
-        v0 = Z.project_v(v0, zeta, kappa)
-    lr_w_t = torch.tensor([p[0] for p in pairs], dtype=dt)
-    lr_v_t = torch.tensor([p[1] for p in pairs], dtype=dt)
-    act = _act_fn(torch, activation)
-    h = m // 2
 
-    def outputs(W: Any, v: Any, Xb: Any) -> Any:
-        H = act(torch.einsum("nd,gmd->gnm", Xb, W))
-        if pair:  # eq. (6) as (H1 - H2) v: exactly 0 at the mirrored init
-            return (H[:, :, :h] - H[:, :, h:]) @ v
+class _Objective:
+    """Eq. (6)'s outputs and the training loss, batched over the G learning-rate pairs (leading axis)."""
+
+    def __init__(self, torch: Any, activation: str, pair: bool, m: int, loss: str, Y: Any,
+                 labels: Any) -> None:
+        self.torch, self.act, self.pair, self.h = torch, _act_fn(torch, activation), pair, m // 2
+        self.loss, self.Y, self.labels = loss, Y, labels
+
+    def outputs(self, W: Any, v: Any, Xb: Any) -> Any:
+        H = self.act(self.torch.einsum("nd,gmd->gnm", Xb, W))
+        if self.pair:  # eq. (6) as (H1 - H2) v: exactly 0 at the mirrored init
+            return (H[:, :, :self.h] - H[:, :, self.h:]) @ v
         return H @ v
 
-    def losses(F: Any, idx: Any) -> Any:
-        if loss == "cross_entropy":
-            lab = labels[idx] if idx is not None else labels
-            logp = torch.log_softmax(F, dim=2)
+    def losses(self, F: Any, idx: Any) -> Any:
+        if self.loss == "cross_entropy":
+            lab = self.labels[idx] if idx is not None else self.labels
+            logp = self.torch.log_softmax(F, dim=2)
             return -logp.gather(2, lab.view(1, -1, 1).expand(F.shape[0], -1, 1)).mean(dim=(1, 2))
-        Yb = Y[idx] if idx is not None else Y
+        Yb = self.Y[idx] if idx is not None else self.Y
         r = (F - Yb.unsqueeze(0)) ** 2
-        return r.mean(dim=(1, 2)) if loss == "mse" else 0.5 * r.sum(dim=(1, 2))
+        return r.mean(dim=(1, 2)) if self.loss == "mse" else 0.5 * r.sum(dim=(1, 2))
 
-    cfg = {"regime": regime, "width": m, "activation": activation, "eps": eps, "pairs": pairs,
-           "momentum": momentum, "optimizer": optimizer, "loss": loss, "zeta": zeta, "kappa": kappa,
-           "v_projection": v_projection, "init": init, "batch_size": batch_size, "seed": seed,
-           "lr_milestones": list(lr_milestones),
-           "data": [n, d, C, hashlib.sha256(np.ascontiguousarray(ds.X, dtype=np.float64).tobytes()
-                                            + np.ascontiguousarray(ds.targets, dtype=np.float64).tobytes()
-                                            ).hexdigest()[:16]]}
-    key = _config_hash(cfg)
-    W, v = W0.clone(), v0.clone()
-    bufs = {"mW": torch.zeros_like(W), "mv": torch.zeros_like(v), "sW": torch.zeros_like(W),
-            "sv": torch.zeros_like(v)}
-    alive = torch.ones(G, dtype=torch.bool)
-    hist: dict[str, list[Any]] = {"step": [], "loss": [], "seconds": []}
-    start, elapsed0 = 0, 0.0
-    order = torch.arange(n)
-    ckpt = Path(checkpoint) if checkpoint is not None else None
-    if ckpt is not None and ckpt.exists():
-        arrs, head = load_checkpoint(ckpt)
-        if head.get("config_hash") != key:
-            raise ValueError(f"checkpoint {ckpt} belongs to another configuration (its settings: "
-                             f"{head.get('config')}); delete it or choose another --checkpoint path")
-        W, v = torch.tensor(arrs["W"]), torch.tensor(arrs["v"])
-        for k in bufs:
-            bufs[k] = torch.tensor(arrs[k])
-        alive = torch.tensor(arrs["alive"])
-        order = torch.tensor(arrs["order"])
-        gen.set_state(torch.tensor(arrs["gen_state"]))
-        start, elapsed0, hist = int(head["step"]), float(head["seconds"]), head["history"]
 
-    def save(step: int, seconds: float) -> None:
-        if ckpt is None:
-            return
-        arrays = {"W": W.numpy(), "v": v.numpy(), "alive": alive.numpy(), "order": order.numpy(),
-                  "gen_state": gen.get_state().numpy(), **{k: b.numpy() for k, b in bufs.items()}}
-        save_checkpoint(ckpt, arrays, {"config": cfg, "config_hash": key, "step": step,
-                                       "seconds": seconds, "history": hist})
+def _data_key(ds: Dataset) -> list[Any]:
+    """(n, d, C, hash of the data): what a checkpoint's configuration records about the data."""
+    digest = hashlib.sha256(np.ascontiguousarray(ds.X, dtype=np.float64).tobytes()
+                            + np.ascontiguousarray(ds.targets, dtype=np.float64).tobytes()).hexdigest()
+    return [ds.N, ds.d_x, ds.d_y, digest[:16]]
 
-    bs = n if batch_size is None else min(int(batch_size), n)
-    per_epoch = math.ceil(n / bs)
-    log_every = log_every or max(1, steps // 10_000)  # every step for runs up to 10,000 steps
-    t0 = time.perf_counter() - elapsed0
-    step = start
-    beta2, adam_eps = 0.999, 1e-8
-    for step in range(start, steps):
-        k = step % per_epoch
-        if bs < n and k == 0:
-            order = torch.randperm(n, generator=gen)
-        idx = None if bs == n else order[k * bs:(k + 1) * bs]
-        Wr, vr = W.clone().requires_grad_(True), v.clone().requires_grad_(True)
-        Lg = losses(outputs(Wr, vr, X if idx is None else X[idx]), idx)
-        gW, gv = torch.autograd.grad(Lg.sum(), [Wr, vr])
-        with torch.no_grad():
-            alive &= torch.isfinite(Lg) & torch.isfinite(gW).flatten(1).all(1) \
-                & torch.isfinite(gv).flatten(1).all(1)
-            if step % log_every == 0 or step == steps - 1:
-                hist["step"].append(step)
-                hist["loss"].append([float(x) if math.isfinite(float(x)) else None for x in Lg])
-                hist["seconds"].append(time.perf_counter() - t0)
-            if progress is not None:
-                good = Lg[alive]
-                progress(step, steps, float(good.min()) if len(good) else float("nan"))
-            if target_loss is not None and bool(((Lg < target_loss) | ~alive).all()):
-                break
-            a3 = alive.view(-1, 1, 1)
-            gW = torch.where(a3, gW, 0.0)
-            gv = torch.where(a3, gv, 0.0)
-            if optimizer == "sgd":
-                bufs["mW"] = momentum * bufs["mW"] + gW
-                bufs["mv"] = momentum * bufs["mv"] + gv
-                dW, dv = bufs["mW"], bufs["mv"]
-            else:
-                b1 = momentum
-                bufs["mW"] = b1 * bufs["mW"] + (1 - b1) * gW
-                bufs["mv"] = b1 * bufs["mv"] + (1 - b1) * gv
-                bufs["sW"] = beta2 * bufs["sW"] + (1 - beta2) * gW**2
-                bufs["sv"] = beta2 * bufs["sv"] + (1 - beta2) * gv**2
-                c1, c2 = 1 - b1 ** (step + 1), 1 - beta2 ** (step + 1)
-                dW = (bufs["mW"] / c1) / ((bufs["sW"] / c2).sqrt() + adam_eps)
-                dv = (bufs["mv"] / c1) / ((bufs["sv"] / c2).sqrt() + adam_eps)
-            decay = 0.1 ** sum(step >= s for s in lr_milestones)
-            Wn = Z.project_ball(W - decay * lr_w_t.view(-1, 1, 1) * dW, W0, eps)
-            vn = v - decay * lr_v_t.view(-1, 1, 1) * dv
-            if project_v:
-                vn = Z.project_v(vn, zeta, kappa)
-            W = torch.where(a3, Wn, W)
-            v = torch.where(a3, vn, v)
-        if ckpt is not None and (step + 1) % checkpoint_every == 0:
-            save(step + 1, time.perf_counter() - t0)
-    else:
-        step = steps
-    seconds = time.perf_counter() - t0
-    done_steps = step if step >= start else start
-    save(done_steps, seconds)
 
-    with torch.no_grad():
-        F = outputs(W, v, X)
-        Lfinal = losses(F, None)
-    Vout = Z.pairwise_output(v) if pair else v
-    W_np, V_np, W0_np = W.numpy(), Vout.numpy(), W0.numpy()
-    Xn = np.asarray(ds.X, dtype=np.float64)
+def _direction(optimizer: str, bufs: dict[str, Any], gW: Any, gv: Any, momentum: float, step: int
+               ) -> tuple[Any, Any]:
+    """The update direction (dW, dv) of SGD with momentum or Adam (updates the buffers in place)."""
+    if optimizer == "sgd":
+        bufs["mW"] = momentum * bufs["mW"] + gW
+        bufs["mv"] = momentum * bufs["mv"] + gv
+        return bufs["mW"], bufs["mv"]
+    b1, beta2, adam_eps = momentum, 0.999, 1e-8
+    bufs["mW"] = b1 * bufs["mW"] + (1 - b1) * gW
+    bufs["mv"] = b1 * bufs["mv"] + (1 - b1) * gv
+    bufs["sW"] = beta2 * bufs["sW"] + (1 - beta2) * gW**2
+    bufs["sv"] = beta2 * bufs["sv"] + (1 - beta2) * gv**2
+    c1, c2 = 1 - b1 ** (step + 1), 1 - beta2 ** (step + 1)
+    dW = (bufs["mW"] / c1) / ((bufs["sW"] / c2).sqrt() + adam_eps)
+    dv = (bufs["mv"] / c1) / ((bufs["sv"] / c2).sqrt() + adam_eps)
+    return dW, dv
+
+
+def _run_summaries(ds: Dataset, F: Any, Lfinal: Any, alive: Any, W_np: np.ndarray, W0_np: np.ndarray,
+                   pairs: list[tuple[float, float]]) -> list[dict[str, Any]]:
+    """Final loss, divergence, ||W - W0||_F and accuracy / error of every learning-rate pair."""
     Yn = np.asarray(ds.targets, dtype=np.float64)
     runs = []
     for g, (lw, lv) in enumerate(pairs):
@@ -346,23 +258,186 @@ def _train(ds: Dataset, width: int, regime: str, *, activation: str, steps: int,
                              "diverged": not bool(alive[g]) or not math.isfinite(lf),
                              "w_move": float(np.linalg.norm(W_np[g] - W0_np[g]))}
         Fg = F[g].numpy()
-        if classification:
+        if ds.task == "classification":
             r["train_accuracy"] = float(np.mean(Fg.argmax(1) == np.asarray(ds.labels)))
         else:
             mse = float(np.mean((Fg - Yn) ** 2))
             r["mse"] = mse if math.isfinite(mse) else None
             r["rel_error"] = mse / float(np.mean(Yn**2)) if math.isfinite(mse) and np.any(Yn) else None
         runs.append(r)
+    return runs
+
+
+@dataclass
+class _State:
+    """What the loop updates and a checkpoint stores: weights, optimizer buffers, the runs still
+    alive, the epoch order, the history and where the run resumed."""
+
+    W: Any
+    v: Any
+    bufs: dict[str, Any]
+    alive: Any
+    order: Any
+    hist: dict[str, list[Any]]
+    start: int = 0
+    elapsed0: float = 0.0
+
+    def load(self, ckpt: Path, key: str, gen: Any, torch: Any) -> None:
+        """Resume from ``ckpt`` (refused when it belongs to another configuration)."""
+        arrs, head = load_checkpoint(ckpt)
+        if head.get("config_hash") != key:
+            raise ValueError(f"checkpoint {ckpt} belongs to another configuration (its settings: "
+                             f"{head.get('config')}); delete it or choose another --checkpoint path")
+        self.W, self.v = torch.tensor(arrs["W"]), torch.tensor(arrs["v"])
+        for k in self.bufs:
+            self.bufs[k] = torch.tensor(arrs[k])
+        self.alive = torch.tensor(arrs["alive"])
+        self.order = torch.tensor(arrs["order"])
+        gen.set_state(torch.tensor(arrs["gen_state"]))
+        self.start, self.elapsed0, self.hist = int(head["step"]), float(head["seconds"]), head["history"]
+
+    def save(self, ckpt: Path | None, cfg: dict[str, Any], key: str, gen: Any, step: int,
+             seconds: float) -> None:
+        if ckpt is None:
+            return
+        arrays = {"W": self.W.numpy(), "v": self.v.numpy(), "alive": self.alive.numpy(),
+                  "order": self.order.numpy(), "gen_state": gen.get_state().numpy(),
+                  **{k: b.numpy() for k, b in self.bufs.items()}}
+        save_checkpoint(ckpt, arrays, {"config": cfg, "config_hash": key, "step": step,
+                                       "seconds": seconds, "history": self.hist})
+
+
+def _train(ds: Dataset, width: int, regime: str, *, activation: str, steps: int, eps: float | None | str,
+           lr_w: float, lr_v: float, lrs: Sequence[tuple[float, float]] | None, momentum: float,
+           optimizer: str, loss: str | None, zeta: float, kappa: float, v_projection: str, init: str,
+           batch_size: int | None, seed: int, target_loss: float | None, log_every: int | None,
+           checkpoint: str | os.PathLike[str] | None, checkpoint_every: int,
+           progress: Callable[[int, int, float], None] | None, lr_milestones: tuple[int, ...] = ()
+           ) -> TrainResult:
+    """The training of :func:`train` (arguments documented there): Algorithm 1's initialization,
+    resuming from the checkpoint, Algorithm 2's (projected) gradient steps, the best pair's summary."""
+    torch = require_extra("torch", "torch")
+    pairs = [(float(a), float(b)) for a, b in (lrs if lrs is not None else [(lr_w, lr_v)])]
+    m, eps, loss = _check_settings(ds, width, regime, activation, steps, eps, v_projection, optimizer,
+                                   loss, pairs, batch_size)
+    pair = regime == "zhang21"
+    project_v = pair and v_projection == "exact"
+    dt = torch.float64
+    X = torch.tensor(np.asarray(ds.X, dtype=np.float64), dtype=dt)
+    Y = torch.tensor(np.asarray(ds.targets, dtype=np.float64), dtype=dt)
+    labels = torch.tensor(np.asarray(ds.labels), dtype=torch.long) if ds.task == "classification" else None
+    G = len(pairs)
+    gen = torch.Generator().manual_seed(int(seed))
+    init_fn = Z.mirrored_lecun_init if pair else lecun_init
+    W0, v0 = init_fn(torch, 1, m, ds.d_x, ds.d_y, gen, init, dt)
+    # every lr pair starts from the same initialization (so the grid compares step sizes only)
+    W0, v0 = W0.expand(G, -1, -1).clone(), v0.expand(G, -1, -1).clone()
+    if project_v:
+        v0 = Z.project_v(v0, zeta, kappa)
+    obj = _Objective(torch, activation, pair, m, loss, Y, labels)
+    cfg = {"regime": regime, "width": m, "activation": activation, "eps": eps, "pairs": pairs,
+           "momentum": momentum, "optimizer": optimizer, "loss": loss, "zeta": zeta, "kappa": kappa,
+           "v_projection": v_projection, "init": init, "batch_size": batch_size, "seed": seed,
+           "lr_milestones": list(lr_milestones), "data": _data_key(ds)}
+    key = _config_hash(cfg)
+    W, v = W0.clone(), v0.clone()
+    st = _State(W, v, {"mW": torch.zeros_like(W), "mv": torch.zeros_like(v), "sW": torch.zeros_like(W),
+                       "sv": torch.zeros_like(v)},
+                torch.ones(G, dtype=torch.bool), torch.arange(ds.N), {"step": [], "loss": [], "seconds": []})
+    ckpt = Path(checkpoint) if checkpoint is not None else None
+    if ckpt is not None and ckpt.exists():
+        st.load(ckpt, key, gen, torch)
+
+    def save(step: int, seconds: float) -> None:
+        st.save(ckpt, cfg, key, gen, step, seconds)
+
+    lr_t = (torch.tensor([p[0] for p in pairs], dtype=dt).view(-1, 1, 1),
+            torch.tensor([p[1] for p in pairs], dtype=dt).view(-1, 1, 1))
+    done_steps, seconds = _descend(torch, st, obj, X, W0, lr_t, eps, project_v, zeta, kappa, optimizer,
+                                   momentum, lr_milestones, steps, batch_size, gen, log_every, progress,
+                                   target_loss, save if ckpt is not None else None, checkpoint_every)
+    save(done_steps, seconds)
+    return _summarize(ds, st, obj, X, W0, cfg, pairs, pair, project_v, eps, zeta, kappa, v_projection, m,
+                      done_steps, seconds, activation)
+
+
+def _descend(torch: Any, st: _State, obj: _Objective, X: Any, W0: Any, lr_t: tuple[Any, Any],
+             eps: float | None, project_v: bool, zeta: float, kappa: float, optimizer: str, momentum: float,
+             lr_milestones: tuple[int, ...], steps: int, batch_size: int | None, gen: Any,
+             log_every: int | None, progress: Callable[[int, int, float], None] | None,
+             target_loss: float | None, save: Callable[[int, float], None] | None, checkpoint_every: int
+             ) -> tuple[int, float]:
+    """Algorithm 2's loop from ``st.start``: (mini-batch) gradients, the optimizer's direction, the
+    step projected onto B_eps(W0) (and v onto B_(zeta,kappa)); a diverged pair stops moving.
+    Returns (steps done, seconds)."""
+    n = len(X)
+    bs = n if batch_size is None else min(int(batch_size), n)
+    per_epoch = math.ceil(n / bs)
+    log_every = log_every or max(1, steps // 10_000)  # every step for runs up to 10,000 steps
+    t0 = time.perf_counter() - st.elapsed0
+    step = st.start
+    for step in range(st.start, steps):
+        k = step % per_epoch
+        if bs < n and k == 0:
+            st.order = torch.randperm(n, generator=gen)
+        idx = None if bs == n else st.order[k * bs:(k + 1) * bs]
+        Wr, vr = st.W.clone().requires_grad_(True), st.v.clone().requires_grad_(True)
+        Lg = obj.losses(obj.outputs(Wr, vr, X if idx is None else X[idx]), idx)
+        gW, gv = torch.autograd.grad(Lg.sum(), [Wr, vr])
+        with torch.no_grad():
+            st.alive &= torch.isfinite(Lg) & torch.isfinite(gW).flatten(1).all(1) \
+                & torch.isfinite(gv).flatten(1).all(1)
+            if step % log_every == 0 or step == steps - 1:
+                st.hist["step"].append(step)
+                st.hist["loss"].append([float(x) if math.isfinite(float(x)) else None for x in Lg])
+                st.hist["seconds"].append(time.perf_counter() - t0)
+            if progress is not None:
+                good = Lg[st.alive]
+                progress(step, steps, float(good.min()) if len(good) else float("nan"))
+            if target_loss is not None and bool(((Lg < target_loss) | ~st.alive).all()):
+                break
+            a3 = st.alive.view(-1, 1, 1)
+            dW, dv = _direction(optimizer, st.bufs, torch.where(a3, gW, 0.0), torch.where(a3, gv, 0.0),
+                                momentum, step)
+            decay = 0.1 ** sum(step >= s for s in lr_milestones)
+            Wn = Z.project_ball(st.W - decay * lr_t[0] * dW, W0, eps)
+            vn = st.v - decay * lr_t[1] * dv
+            if project_v:
+                vn = Z.project_v(vn, zeta, kappa)
+            st.W = torch.where(a3, Wn, st.W)
+            st.v = torch.where(a3, vn, st.v)
+        if save is not None and (step + 1) % checkpoint_every == 0:
+            save(step + 1, time.perf_counter() - t0)
+    else:
+        step = steps
+    return (step if step >= st.start else st.start), time.perf_counter() - t0
+
+
+def _summarize(ds: Dataset, st: _State, obj: _Objective, X: Any, W0: Any, cfg: dict[str, Any],
+               pairs: list[tuple[float, float]], pair: bool, project_v: bool, eps: float | None,
+               zeta: float, kappa: float, v_projection: str, m: int, done_steps: int, seconds: float,
+               activation: str) -> TrainResult:
+    """The best pair by final training loss: its network, history and summary (with every pair's)."""
+    torch = obj.torch
+    n, d, C = ds.N, ds.d_x, ds.d_y
+    with torch.no_grad():
+        F = obj.outputs(st.W, st.v, X)
+        Lfinal = obj.losses(F, None)
+    Vout = Z.pairwise_output(st.v) if pair else st.v
+    W_np, V_np, W0_np = st.W.numpy(), Vout.numpy(), W0.numpy()
+    runs = _run_summaries(ds, F, Lfinal, st.alive, W_np, W0_np, pairs)
 
     def score(g: int) -> float:
         lf = runs[g]["final_loss"]
         return math.inf if runs[g]["diverged"] or lf is None else lf
 
-    best = min(range(G), key=score)
+    best = min(range(len(pairs)), key=score)
     c = V_np[best][:, 0] if C == 1 else None
-    s_min = jacobian_smin(Xn, W_np[best], c, activation) if c is not None and n <= 4000 else None
-    feasible = Z.in_constraint_set(W[best:best + 1], W0[best:best + 1],
-                                   v[best:best + 1] if project_v else None, eps, zeta, kappa)
+    s_min = (jacobian_smin(np.asarray(ds.X, dtype=np.float64), W_np[best], c, activation)
+             if c is not None and n <= 4000 else None)
+    feasible = Z.in_constraint_set(st.W[best:best + 1], W0[best:best + 1],
+                                   st.v[best:best + 1] if project_v else None, eps, zeta, kappa)
+    start, elapsed0 = st.start, st.elapsed0
     info: dict[str, Any] = {
         **{k: cfg[k] for k in ("regime", "width", "activation", "eps", "momentum", "optimizer", "loss",
                                "init", "batch_size", "seed")},
@@ -375,8 +450,8 @@ def _train(ds: Dataset, width: int, regime: str, *, activation: str, steps: int,
         "width_condition": {"2n/d": 2 * n / d, "min_even_width": Z.min_width(n, d),
                             "holds": m >= 2 * n / d, "narrow": m < n},
     }
-    best_hist = {"step": hist["step"], "seconds": hist["seconds"],
-                 "loss": [row[best] for row in hist["loss"]]}
+    best_hist = {"step": st.hist["step"], "seconds": st.hist["seconds"],
+                 "loss": [row[best] for row in st.hist["loss"]]}
     meta = {mk.TRAINED: True, mk.SOURCE: "memcap.train", **{k: info[k] for k in mk.TRAIN_KEYS},
             mk.DATA: ds.name}
     net = network_from_weights(W_np[best], V_np[best], as_activation(activation), meta)

@@ -202,98 +202,124 @@ def verify_robust(net: Network, ds: Dataset, radius: float, norm: Any = "inf",
     tiers = tuple(tiers)
     _check_inputs(net, ds, radius, tiers)
     radius = float(radius)
-    X, labels, N = ds.X.astype(np.float64), ds.labels.astype(int), ds.N
-    proven = np.zeros(N, dtype=bool)
-    refuted = np.zeros(N, dtype=bool)
-    first: list[str | None] = [None] * N
-    ces: dict[int, Counterexample] = {}
-    reports: dict[str, TierReport] = {}
+    cas = _Cascade(net, ds.X.astype(np.float64), ds.labels.astype(int), radius, norm, cascade, say)
     sep = ds.separation({"inf": np.inf, "2": 2, "1": 1}[norm])
     notes: list[str] = []
     if radius >= sep / 2:
         notes.append(f"radius {radius:.6g} >= λ_D/2 = {sep / 2:.6g} (L{norm}): two opposite-label closed "
                      "balls meet, so no network memorizes this data robustly at this radius")
-    bounds_margin: list[float] | None = None
-    zb: list[Any] | None = None
-    per_class: np.ndarray | None = None
-
-    def open_points() -> np.ndarray:
-        return np.flatnonzero(~(proven | refuted)) if cascade else np.arange(N)
-
-    def mark(i: int, what: str, tier: str) -> None:
-        (proven if what == "proven" else refuted)[i] = True
-        if first[i] is None:
-            first[i] = tier
-
+    reports: dict[str, TierReport] = {}
     for tier in TIERS:
         if tier not in tiers:
             continue
-        idx = open_points()
+        idx = cas.open_points()
         rep = TierReport(tier, examined=len(idx))
         reports[tier] = rep
         t0 = time.perf_counter()
         if tier == "attack" and len(idx):
-            say(f"attack (corners + PGD) on {len(idx)} points")
-            found = attack(net, X[idx], labels[idx], radius, norm, steps=attack_steps,
-                           restarts=attack_restarts, seed=seed)
-            for k, i in enumerate(idx):
-                if found[k] is not None:
-                    found[k].index = int(i)
-                    ces.setdefault(int(i), found[k])
-                    mark(int(i), "refuted", tier)
-                    rep.refuted += 1
-            rep.by_method = {m: sum(1 for f in found if f is not None and f.found_by == m)
-                             for m in ("corners", "pgd")}
+            cas.attack_tier(idx, rep, attack_steps, attack_restarts, seed)
         elif tier in ("bounds", "milp") and (len(idx) or tier == "bounds"):
-            if zb is None:
-                say("sound bounds (IBP, CROWN) on all points")
-                tb = time.perf_counter()
-                res = bound_margins(net, X, labels, radius, norm, crown="auto" if crown else False)
-                zb, per_class = res.z_bounds, res.per_class
-                crown_lo = res.crown if res.crown is not None else np.full(N, -np.inf)
-                bounds_margin = [float(v) for v in np.maximum(res.ibp, crown_lo)]
-                bounds_seconds = time.perf_counter() - tb
-                by_ibp, by_crown = res.ibp > 0, (crown_lo > 0) & ~(res.ibp > 0)
+            cas.sound_bounds(crown)
             if tier == "bounds":
-                for i in idx:
-                    if by_ibp[i] or by_crown[i]:
-                        mark(int(i), "proven", tier)
-                        rep.proven += 1
-                rep.by_method = {"ibp": int(by_ibp[idx].sum()), "crown": int(by_crown[idx].sum())}
-                rep.seconds = bounds_seconds * len(idx) / max(N, 1)
+                cas.bounds_tier(idx, rep)
             else:
-                if milp_max_points is not None and len(idx) > milp_max_points:
-                    rep.notes.append(f"MILP capped at {milp_max_points} of {len(idx)} open points")
-                    idx = idx[:milp_max_points]
-                    rep.examined = len(idx)
-                say(f"exact MILP (HiGHS) on {len(idx)} points, {time_limit:g} s each")
-                if norm == "2":
-                    rep.notes.append("L2 ball: MILP over outer polytopes refined by cutting planes; "
-                                     "unknown when the cuts or the time run out")
-                for i in idx:
-                    cls = None
-                    if cascade and per_class is not None:
-                        cls = [c for c in range(net.out_dim) if c != labels[i] and not per_class[i, c] > 0]
-                    outc = milp_point(net, X[i], int(labels[i]), radius, norm, zb[i], classes=cls,
-                                      time_limit=time_limit)
-                    rep.by_method["binaries_max"] = max(rep.by_method.get("binaries_max", 0), outc.binaries)
-                    if outc.status == "proven":
-                        mark(int(i), "proven", tier)
-                        rep.proven += 1
-                    elif outc.status == "refuted" and outc.counterexample is not None:
-                        outc.counterexample.index = int(i)
-                        ces.setdefault(int(i), outc.counterexample)
-                        mark(int(i), "refuted", tier)
-                        rep.refuted += 1
-                    elif outc.detail and len(rep.notes) < 5:
-                        rep.notes.append(f"point {i}: unknown ({outc.detail})")
+                cas.milp_tier(idx, rep, milp_max_points, time_limit)
         if tier != "bounds":
             rep.seconds = time.perf_counter() - t0
         rep.undecided = rep.examined - rep.proven - rep.refuted
     status = ["inconsistent" if p and r else "proven" if p else "refuted" if r else "unknown"
-              for p, r in zip(proven, refuted, strict=True)]
+              for p, r in zip(cas.proven, cas.refuted, strict=True)]
     if any(s == "inconsistent" for s in status):
         notes.append("VERIFIER BUG: points proven robust by one tier and refuted by another: "
                      f"{[i for i, s in enumerate(status) if s == 'inconsistent'][:10]}")
-    return RobustReport(radius, norm, N, status, first, reports, ces, float(sep),
-                        promised_robustness(net), bounds_margin, time.perf_counter() - t_start, notes)
+    return RobustReport(radius, norm, cas.N, status, cas.first, reports, cas.ces, float(sep),
+                        promised_robustness(net), cas.bounds_margin, time.perf_counter() - t_start, notes)
+
+
+class _Cascade:
+    """The state the tiers share: which points are proven or refuted (and by which tier first),
+    the counterexamples, and the sound bounds (computed once, reused by the MILP tier)."""
+
+    def __init__(self, net: Network, X: np.ndarray, labels: np.ndarray, radius: float, norm: str,
+                 cascade: bool, say: Callable[[str], None]) -> None:
+        self.net, self.X, self.labels, self.radius, self.norm = net, X, labels, radius, norm
+        self.cascade, self.say, self.N = cascade, say, len(X)
+        self.proven = np.zeros(self.N, dtype=bool)
+        self.refuted = np.zeros(self.N, dtype=bool)
+        self.first: list[str | None] = [None] * self.N
+        self.ces: dict[int, Counterexample] = {}
+        self.bounds_margin: list[float] | None = None
+        self.zb: list[Any] | None = None
+        self.per_class: np.ndarray | None = None
+
+    def open_points(self) -> np.ndarray:
+        return np.flatnonzero(~(self.proven | self.refuted)) if self.cascade else np.arange(self.N)
+
+    def mark(self, i: int, what: str, tier: str) -> None:
+        (self.proven if what == "proven" else self.refuted)[i] = True
+        if self.first[i] is None:
+            self.first[i] = tier
+
+    def attack_tier(self, idx: np.ndarray, rep: TierReport, steps: int, restarts: int, seed: int) -> None:
+        self.say(f"attack (corners + PGD) on {len(idx)} points")
+        found = attack(self.net, self.X[idx], self.labels[idx], self.radius, self.norm, steps=steps,
+                       restarts=restarts, seed=seed)
+        for k, i in enumerate(idx):
+            if found[k] is not None:
+                found[k].index = int(i)
+                self.ces.setdefault(int(i), found[k])
+                self.mark(int(i), "refuted", "attack")
+                rep.refuted += 1
+        rep.by_method = {m: sum(1 for f in found if f is not None and f.found_by == m)
+                         for m in ("corners", "pgd")}
+
+    def sound_bounds(self, crown: bool) -> None:
+        """IBP and CROWN margins of every point (once)."""
+        if self.zb is not None:
+            return
+        self.say("sound bounds (IBP, CROWN) on all points")
+        tb = time.perf_counter()
+        res = bound_margins(self.net, self.X, self.labels, self.radius, self.norm,
+                            crown="auto" if crown else False)
+        self.zb, self.per_class = res.z_bounds, res.per_class
+        crown_lo = res.crown if res.crown is not None else np.full(self.N, -np.inf)
+        self.bounds_margin = [float(v) for v in np.maximum(res.ibp, crown_lo)]
+        self.bounds_seconds = time.perf_counter() - tb
+        self.by_ibp, self.by_crown = res.ibp > 0, (crown_lo > 0) & ~(res.ibp > 0)
+
+    def bounds_tier(self, idx: np.ndarray, rep: TierReport) -> None:
+        for i in idx:
+            if self.by_ibp[i] or self.by_crown[i]:
+                self.mark(int(i), "proven", "bounds")
+                rep.proven += 1
+        rep.by_method = {"ibp": int(self.by_ibp[idx].sum()), "crown": int(self.by_crown[idx].sum())}
+        rep.seconds = self.bounds_seconds * len(idx) / max(self.N, 1)
+
+    def milp_tier(self, idx: np.ndarray, rep: TierReport, max_points: int | None, time_limit: float) -> None:
+        if max_points is not None and len(idx) > max_points:
+            rep.notes.append(f"MILP capped at {max_points} of {len(idx)} open points")
+            idx = idx[:max_points]
+            rep.examined = len(idx)
+        self.say(f"exact MILP (HiGHS) on {len(idx)} points, {time_limit:g} s each")
+        if self.norm == "2":
+            rep.notes.append("L2 ball: MILP over outer polytopes refined by cutting planes; "
+                             "unknown when the cuts or the time run out")
+        assert self.zb is not None
+        for i in idx:
+            cls = None
+            if self.cascade and self.per_class is not None:
+                cls = [c for c in range(self.net.out_dim)
+                       if c != self.labels[i] and not self.per_class[i, c] > 0]
+            outc = milp_point(self.net, self.X[i], int(self.labels[i]), self.radius, self.norm, self.zb[i],
+                              classes=cls, time_limit=time_limit)
+            rep.by_method["binaries_max"] = max(rep.by_method.get("binaries_max", 0), outc.binaries)
+            if outc.status == "proven":
+                self.mark(int(i), "proven", "milp")
+                rep.proven += 1
+            elif outc.status == "refuted" and outc.counterexample is not None:
+                outc.counterexample.index = int(i)
+                self.ces.setdefault(int(i), outc.counterexample)
+                self.mark(int(i), "refuted", "milp")
+                rep.refuted += 1
+            elif outc.detail and len(rep.notes) < 5:
+                rep.notes.append(f"point {i}: unknown ({outc.detail})")

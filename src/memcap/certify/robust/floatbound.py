@@ -69,10 +69,6 @@ def add_lo(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return down(a + b)
 
 
-def add_hi(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return up(a + b)
-
-
 def dot_lower(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     """Lower bound on ``sum(A * B, axis=-1)`` (exact reals given as floats)."""
     n = A.shape[-1]

@@ -185,6 +185,12 @@ def milp_point(net: Network, x: np.ndarray, label: int, r: float, norm: str,
 def _milp_point(net: Network, x: np.ndarray, label: int, r: float, norm: str,
                 zb: list[tuple[np.ndarray, np.ndarray]], classes: list[int] | None,
                 time_limit: float, proof_margin: float, max_cuts: int) -> tuple[MilpOutcome, bool]:
+    """One MILP solve of :func:`milp_point`; also says whether HiGHS reported a solve error.
+
+    Long: the MILP of one point is built and solved in one pass (per-layer variables, big-M ReLU
+    constraints from the sound bounds, the margin objective, the L2 cutting-plane loop) over shared index
+    maps.
+    """
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import coo_matrix, vstack
 

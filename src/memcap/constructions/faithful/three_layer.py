@@ -79,11 +79,6 @@ def _notes(ds: Any, rescaled: bool, scale: np.ndarray, center: np.ndarray) -> li
     return notes
 
 
-def _check_width(name: str, value: int, need: int, what: str) -> None:
-    if value < need:
-        raise ConditionError(f"{name} = {value} is too small: {what} needs at least {need}")
-
-
 def _knot_units(u: np.ndarray, kap: np.ndarray, R: Any, F: Field) -> Dense:
     uf = F.array(u)
     W1 = np.stack([uf / R] * len(kap)) if F.exact else np.tile(uf / R, (len(kap), 1))

@@ -171,7 +171,7 @@ def _group_direction(Xg: np.ndarray, rng: np.random.Generator, starts: int, roun
           "6(p/q)N + 3N, non-zeros ≈ 2N + 3p(d_x+1)",
     size_formula=twoproj_sizes,
     break_condition=_break,
-    options=(Option("q", int, None, "points per group (even; default 32 up to N = 2¹⁶, then ≈ √N/2)", low=1),
+    options=(Option("q", int, None, "points per group (even; default 32 up to N = 2¹⁶, then ≈ √N/2)", low=2),
              Option("p", int, None, "number of groups (default ≈ 1.1·N/q)", low=0),
              Option("slack", float, SLACK, "extra groups, as a fraction of N/q", low=0),
              MARGIN, SEED, CANDIDATES,
@@ -227,83 +227,14 @@ def twoproj_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = Non
     Ys = Yt[order]
     xmax = float(np.max(np.abs(ds.X)))
     # ---- per-group carriers (steps 2, 3) ----
-    Wc = np.zeros((p, d_x))
-    bc = np.zeros(p)
-    t_sorted = []  # per group: points re-sorted by t
-    if lp_norm not in ("mass", "range"):
-        raise ValueError(f"lp_norm must be 'mass' or 'range' (the plain range LP), got {lp_norm!r}")
-    dirs = _directions([Xs[bounds[j]:bounds[j + 1]] for j in range(p)], seed, lp_starts, lp_rounds,
-                       workers, lp_norm)
-    for j in range(p):
-        s, e = bounds[j], bounds[j + 1]
-        Wc[j], bc[j] = dirs[j]
-        tj = Xf[s:e] @ F.array(Wc[j]) + F.const(bc[j])
-        ordj = np.argsort(np.asarray(tj, dtype=np.float64), kind="stable")
-        if F.exact:
-            ordj = np.array(sorted(range(e - s), key=lambda i, tj=tj: tj[i]), dtype=int)
-        tj = tj[ordj]
-        if e - s > 1 and not np.all(tj[1:] - tj[:-1] > 0):
-            if F.exact:
-                raise ConstructionError(f"group {j}: the carrier direction does not separate its points")
-            # in float64 two of the group's carriers coincide: exact arithmetic may still separate them
-            raise NeedsExactArithmetic(f"group {j}: the carrier direction does not separate its points in "
-                                       "float64: use arithmetic='exact'")
-        if not (np.all(tj > 0) and np.all(tj < 2)):
-            raise ConstructionError(f"group {j}: carrier values leave (0, 2)")
-        t_sorted.append((tj, Ys[s:e][ordj]))
+    Wc, bc, t_sorted = _carriers(Xs, Xf, Ys, bounds, p, d_x, F, seed, lp_starts, lp_rounds, workers, lp_norm)
     # gate weights M_j = 2·max(3, max_i τ_j(x_i) + 2) (τ bounded cheaply by ||w||_1 max|x| + |b|):
     # an open gate (value ≥ 1 exactly) still closes r_j, r'_j with margin ≥ 1 when float rounding
     # has cost it up to 1/2
     M = 2 * np.maximum(3.0, np.ceil(np.abs(Wc).sum(axis=1) * xmax + np.abs(bc) + 2))
-    # ---- layer 1: gates around every boundary gap, then carriers ----
-    # The first version put the two gate thresholds at a + G/3 and a + 2G/3; we put both at the middle
-    # a + G/2 (e+ = relu((c - a - G/2)/(G/2)), e- = relu((a + G/2 - c)/(G/2))): still ≤ -1 on the
-    # closed side and ≥ 1 on the open side, with 1.5x more room for the rounding of u^T x.
-    uf = F.array(u)
-    xabs = np.max(np.abs(ds.X), axis=0)
-    rows_W, rows_b = [], []
-    for i in bounds[1:-1]:
-        a, G = c[i - 1], c[i] - c[i - 1]
-        s2 = F.const(2) / G
-        w, b0 = uf * s2, -a * s2
-        if not F.exact:
-            # store float32-representable gate weights when their rounding moves the pre-activation
-            # by < 1/8 (margin 1): exact float32 weights make the float32 bound cheaper and tighter
-            w32, b32 = w.astype(np.float32).astype(np.float64), float(np.float32(b0))
-            if (np.abs(w) @ xabs + abs(b0)) * 2.0**-23 < 0.125:
-                w, b0 = w32, b32
-        rows_W += [w, -w]           # e+_j, e-_{j+1}
-        rows_b += [b0 - F.const(1), -b0 + F.const(1)]
-    rows_W += [F.array(w) for w in Wc]
-    rows_b += [F.const(float(b)) for b in bc]
-    W1 = np.stack(rows_W)
-    b1 = F.array(np.array(rows_b, dtype=object)) if F.exact else np.array(rows_b, dtype=float)
-    # ---- layer 2: r_j, r'_j ----
-    W2 = F.zeros((2 * p, 3 * p - 2))
-    b2 = F.zeros(2 * p)
-    for j in range(p):
-        tau = 2 * (p - 1) + j
-        W2[2 * j, tau] = F.const(1)
-        W2[2 * j + 1, tau] = F.const(-1)
-        b2[2 * j + 1] = F.const(2)
-        for col in ([2 * (j - 1) + 1] if j > 0 else []) + ([2 * j] if j < p - 1 else []):
-            W2[2 * j, col] = F.const(-M[j])
-            W2[2 * j + 1, col] = F.const(-M[j])
-    # ---- layer 3: the alternating design in t, per output coordinate ----
-    T, Yp, _ = _pad_t(t_sorted, q, F)
-    W3 = F.zeros((d_y * q, 2 * p))
-    m = F.const(margin)
-    for t in range(d_y):
-        A, B = ht_design(T, Yp[:, :, t], m, F)  # (p, q)
-        W3[t * q:(t + 1) * q, 0::2] = (B + A / 2).T
-        W3[t * q:(t + 1) * q, 1::2] = (A / 2).T
-    b3 = F.array(np.ones(d_y * q))
-    W4 = F.array(-np.eye(d_y * q))
-    b4 = F.array(np.full(d_y * q, 2.0))
-    W5 = F.zeros((d_y, d_y * q))
-    for t in range(d_y):
-        W5[t, t * q:(t + 1) * q] = F.const(-1)
-    b5 = F.array(np.full(d_y, q - 1.0))
+    W1, b1 = _gate_layer(ds.X, u, c, bounds, Wc, bc, F)
+    W2, b2 = _select_layer(p, M, F)
+    W3, b3, W4, b4, W5, b5 = _clip_layers(t_sorted, q, d_y, p, margin, F)
     out = Dense(W5, b5, IDENTITY)
     if rescaled:
         out = affine_output(out, F.array(scale), F.array(center))
@@ -332,6 +263,102 @@ def twoproj_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = Non
         F.name, notes)
     return Construction(net, cert, {"p": p, "q": q, "u": u.tolist(), "margin": margin,
                                     "build_seconds": time.perf_counter() - t0})
+
+
+def _carriers(Xs: np.ndarray, Xf: np.ndarray, Ys: np.ndarray, bounds: Any, p: int, d_x: int, F: Field,
+              seed: int, lp_starts: int, lp_rounds: int, workers: int | None, lp_norm: str
+              ) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    """Step 2: per group j the LP-optimized carrier t_j(x) = w_j·x + b_j (float32 weights), checked
+    to separate the group's points inside (0, 2); returns (W_c, b_c, per group: t sorted, targets)."""
+    Wc = np.zeros((p, d_x))
+    bc = np.zeros(p)
+    t_sorted = []  # per group: points re-sorted by t
+    if lp_norm not in ("mass", "range"):
+        raise ValueError(f"lp_norm must be 'mass' or 'range' (the plain range LP), got {lp_norm!r}")
+    dirs = _directions([Xs[bounds[j]:bounds[j + 1]] for j in range(p)], seed, lp_starts, lp_rounds,
+                       workers, lp_norm)
+    for j in range(p):
+        s, e = bounds[j], bounds[j + 1]
+        Wc[j], bc[j] = dirs[j]
+        tj = Xf[s:e] @ F.array(Wc[j]) + F.const(bc[j])
+        ordj = np.argsort(np.asarray(tj, dtype=np.float64), kind="stable")
+        if F.exact:
+            ordj = np.array(sorted(range(e - s), key=lambda i, tj=tj: tj[i]), dtype=int)
+        tj = tj[ordj]
+        if e - s > 1 and not np.all(tj[1:] - tj[:-1] > 0):
+            if F.exact:
+                raise ConstructionError(f"group {j}: the carrier direction does not separate its points")
+            # in float64 two of the group's carriers coincide: exact arithmetic may still separate them
+            raise NeedsExactArithmetic(f"group {j}: the carrier direction does not separate its points in "
+                                       "float64: use arithmetic='exact'")
+        if not (np.all(tj > 0) and np.all(tj < 2)):
+            raise ConstructionError(f"group {j}: carrier values leave (0, 2)")
+        t_sorted.append((tj, Ys[s:e][ordj]))
+    return Wc, bc, t_sorted
+
+
+def _gate_layer(X: np.ndarray, u: np.ndarray, c: np.ndarray, bounds: Any, Wc: np.ndarray, bc: np.ndarray,
+                F: Field) -> tuple[np.ndarray, np.ndarray]:
+    """Step 3, layer 1: the gates e+_j, e-_{j+1} around every boundary gap, then the carriers τ_j."""
+    # The first version put the two gate thresholds at a + G/3 and a + 2G/3; we put both at the middle
+    # a + G/2 (e+ = relu((c - a - G/2)/(G/2)), e- = relu((a + G/2 - c)/(G/2))): still ≤ -1 on the
+    # closed side and ≥ 1 on the open side, with 1.5x more room for the rounding of u^T x.
+    uf = F.array(u)
+    xabs = np.max(np.abs(X), axis=0)
+    rows_W, rows_b = [], []
+    for i in bounds[1:-1]:
+        a, G = c[i - 1], c[i] - c[i - 1]
+        s2 = F.const(2) / G
+        w, b0 = uf * s2, -a * s2
+        if not F.exact:
+            # store float32-representable gate weights when their rounding moves the pre-activation
+            # by < 1/8 (margin 1): exact float32 weights make the float32 bound cheaper and tighter
+            w32, b32 = w.astype(np.float32).astype(np.float64), float(np.float32(b0))
+            if (np.abs(w) @ xabs + abs(b0)) * 2.0**-23 < 0.125:
+                w, b0 = w32, b32
+        rows_W += [w, -w]           # e+_j, e-_{j+1}
+        rows_b += [b0 - F.const(1), -b0 + F.const(1)]
+    rows_W += [F.array(w) for w in Wc]
+    rows_b += [F.const(float(b)) for b in bc]
+    W1 = np.stack(rows_W)
+    b1 = F.array(np.array(rows_b, dtype=object)) if F.exact else np.array(rows_b, dtype=float)
+    return W1, b1
+
+
+def _select_layer(p: int, M: np.ndarray, F: Field) -> tuple[np.ndarray, np.ndarray]:
+    """Step 3, layer 2: r_j = relu(τ_j - M_j(e-_j + e+_j)), r'_j = relu(2 - τ_j - M_j(...))."""
+    W2 = F.zeros((2 * p, 3 * p - 2))
+    b2 = F.zeros(2 * p)
+    for j in range(p):
+        tau = 2 * (p - 1) + j
+        W2[2 * j, tau] = F.const(1)
+        W2[2 * j + 1, tau] = F.const(-1)
+        b2[2 * j + 1] = F.const(2)
+        for col in ([2 * (j - 1) + 1] if j > 0 else []) + ([2 * j] if j < p - 1 else []):
+            W2[2 * j, col] = F.const(-M[j])
+            W2[2 * j + 1, col] = F.const(-M[j])
+    return W2, b2
+
+
+def _clip_layers(t_sorted: list[tuple[np.ndarray, np.ndarray]], q: int, d_y: int, p: int, margin: float,
+                 F: Field) -> tuple[np.ndarray, ...]:
+    """Step 4, layers 3-5: ρ_k = relu(g_k + 1) with D3's alternating design in t per output
+    coordinate, s_k = relu(2 - ρ_k), output (q-1) - Σ_k s_k. Returns (W3, b3, W4, b4, W5, b5)."""
+    T, Yp, _ = _pad_t(t_sorted, q, F)
+    W3 = F.zeros((d_y * q, 2 * p))
+    m = F.const(margin)
+    for t in range(d_y):
+        A, B = ht_design(T, Yp[:, :, t], m, F)  # (p, q)
+        W3[t * q:(t + 1) * q, 0::2] = (B + A / 2).T
+        W3[t * q:(t + 1) * q, 1::2] = (A / 2).T
+    b3 = F.array(np.ones(d_y * q))
+    W4 = F.array(-np.eye(d_y * q))
+    b4 = F.array(np.full(d_y * q, 2.0))
+    W5 = F.zeros((d_y, d_y * q))
+    for t in range(d_y):
+        W5[t, t * q:(t + 1) * q] = F.const(-1)
+    b5 = F.array(np.full(d_y, q - 1.0))
+    return W3, b3, W4, b4, W5, b5
 
 
 def _pad_t(t_sorted: list[tuple[np.ndarray, np.ndarray]], q: int, F: Field

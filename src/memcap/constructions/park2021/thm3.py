@@ -76,6 +76,9 @@ def _split(widths: list[int], N: int, d_x: int, C: int, delta: Fraction) -> dict
 
 def build_thm3_program(ds: Dataset, widths: list[int], delta: Fraction, seed: int = 0,
                        Xq: np.ndarray | None = None) -> tuple[Program, dict[str, Any]]:
+    """Theorem 3's program in its proof's order: project to integers (Lemma 14), compression 1
+    (Lemma 15 per layer), compression 2 (Lemma 16 per segment), lookup (Lemma 20), extraction
+    (Lemma 24)."""
     N, C = ds.N, ds.n_classes
     D = label_bits(C)
     res = _split(widths, N, ds.d_x, C, delta)
@@ -92,10 +95,25 @@ def build_thm3_program(ds: Dataset, widths: list[int], delta: Fraction, seed: in
     for k, uk in enumerate(u):
         if uk:
             x = x + x0[k] * (Q(uk) / s)
+    x, floors, Kb = _compress1(prog, x, floors, widths[:Ls[0]], K0, U)
+    x, floors, Kb = _compress2(prog, x, floors, widths, Ls, K, N, Kb)
+    # lookup (Lemma 20, relative thresholds, d_l − 2 per layer)
+    look = widths[Ls[K - 2]:Ls[K - 1]]
+    A = 1 + sum(d - 2 for d in look)
+    B = (L - Ls[K - 1] - 1) // D
+    if A * B < Kb:
+        raise ConstructionError(f"lookup A·B = {A}·{B} < {Kb}")  # guard (condition 4)
+    x, w = _lookup(prog, x, pack_labels(floors, ds.labels, A, B, D), look, A, B)
+    out = _extract(prog, x, w, widths[Ls[K - 1]:], B, D)
+    prog.outputs = _classifier_outputs(out * (2 ** (B * D + D)), C)
+    return prog, {"K": K, "L_i": Ls, "A": A, "B": B, "K0": K0, "projection_tries": tries}
+
+
+def _compress1(prog: Program, x: Expr, floors: np.ndarray, widths: list[int], K0: int, U: int
+               ) -> tuple[Expr, np.ndarray, int]:
+    """Compression 1: one Lemma 15 gadget per layer, K0 → ≤ U = ⌊N²/4⌋ + 1."""
     Kb = K0
-    # compression 1: Lemma 15 per layer
-    for li in range(Ls[0]):
-        d = widths[li]
+    for d in widths:
         m = (d - 1) // 2
         T = max(-(-Kb // ((d + 1) // 2)), U)
         M: list[int] = []
@@ -105,7 +123,12 @@ def build_thm3_program(ds: Dataset, widths: list[int], delta: Fraction, seed: in
         Kb = min(Kb, T)
     if Kb > U:
         raise ConstructionError(f"compression 1 ends at {Kb} > U = {U}")  # guard (condition 2)
-    # compression 2: one Lemma 16 gadget per segment
+    return x, floors, Kb
+
+
+def _compress2(prog: Program, x: Expr, floors: np.ndarray, widths: list[int], Ls: list[int], K: int,
+               N: int, Kb: int) -> tuple[Expr, np.ndarray, int]:
+    """Compression 2: one Lemma 16 gadget per segment L_(i-1) .. L_i."""
     for i in range(1, K - 1):
         ws = widths[Ls[i - 1]:Ls[i]]
         cap = ws[0] - 1 if len(ws) == 1 else 2 + sum(w - 2 for w in ws)
@@ -118,13 +141,11 @@ def build_thm3_program(ds: Dataset, widths: list[int], delta: Fraction, seed: in
             M = sorted({T, *[int(hi[j]) for j in range(g, len(hi), g)], Kb})
         x, floors = mod_gadget(prog, x, floors, T, M, ws, "compress2")
         Kb = T
-    # lookup (Lemma 20, relative thresholds, d_l − 2 per layer)
-    look = widths[Ls[K - 2]:Ls[K - 1]]
-    A = 1 + sum(d - 2 for d in look)
-    B = (L - Ls[K - 1] - 1) // D
-    if A * B < Kb:
-        raise ConstructionError(f"lookup A·B = {A}·{B} < {Kb}")  # guard (condition 4)
-    ws_ = pack_labels(floors, ds.labels, A, B, D)
+    return x, floors, Kb
+
+
+def _lookup(prog: Program, x: Expr, ws_: Any, look: list[int], A: int, B: int) -> tuple[Expr, Expr]:
+    """Lemma 20 (relative thresholds, d_l − 2 per layer): w = the packed labels of x's bucket."""
     w = Expr.constant(ws_[0])
     e = 0
     for d in look:
@@ -138,9 +159,13 @@ def build_thm3_program(ds: Dataset, widths: list[int], delta: Fraction, seed: in
                 wn = wn + st * (ws_[e + i] - ws_[e + i - 1])
         e += d - 2
         x, w = xn, wn
-    # extraction (Lemma 24, r_l = 1, overlapped)
+    return x, w
+
+
+def _extract(prog: Program, x: Expr, w: Expr, widths: list[int], B: int, D: int) -> Expr:
+    """Lemma 24 (r_l = 1, overlapped): the label bits of x out of w, one layer each."""
     BD = B * D
-    E = L - Ls[K - 1]
+    E = len(widths)
     v = w
     prev: dict[str, Any] = {}
     for ei in range(1, E + 1):
@@ -163,7 +188,7 @@ def build_thm3_program(ds: Dataset, widths: list[int], delta: Fraction, seed: in
             a = prog.step(prev["u"] + prev["Im"] - prev["Im1"] - 2, nonpos=True)
             cur["and"] = a
             cur["and_slot"] = BD + (prev["p"] - 1) % D + 1
-        _pad(prog, widths[Ls[K - 1] + ei - 1])
+        _pad(prog, widths[ei - 1])
         v = vi
         if xi is not None:
             x = xi
@@ -173,8 +198,7 @@ def build_thm3_program(ds: Dataset, widths: list[int], delta: Fraction, seed: in
         out = out + prev["and"] * Q(1, 2 ** prev["and_slot"])
     if prev.get("u") is not None:  # cannot happen: BD <= E − 1
         raise ConstructionError("last layer still extracts a bit")
-    prog.outputs = _classifier_outputs(out * (2 ** (BD + D)), C)
-    return prog, {"K": K, "L_i": Ls, "A": A, "B": B, "K0": K0, "projection_tries": tries}
+    return out
 
 
 def _sizes(ds: Dataset, widths: Any = None, delta: Any = None, activation: str = "hardtanh",

@@ -156,6 +156,9 @@ def lipschitz(ds: Dataset, arithmetic: str = "float64", budget: float | None = N
 
     The network does not depend on a radius; ``budget``/``radius`` only set the radius reported in
     ``info["robust"]`` (default 0.9·λ_D/2). Parameters are O(max|x| + 1/λ_D).
+
+    Long: the proof's steps (Thm 5.2) in order: separation, radius, the per-point blocks, Lipschitz
+    claim, certificate.
     """
     t0 = time.perf_counter()
     lam, pair = exact_separation(ds, math.inf)

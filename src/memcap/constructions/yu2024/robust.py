@@ -236,6 +236,8 @@ def robust(ds: Dataset, arithmetic: str = "float64", budget: float | None = None
     Theorem B.5 and an integer ``norm=p >= 2`` Theorem B.6 (App. B.7; λ_D then in that norm), strict on
     the Lp balls, depth 3N+1. ``seed`` is accepted for the CLI and unused (the construction is
     deterministic). Weights: O(max|x| + L/(λ_D - 2μ)); they blow up as μ -> λ_D/2.
+
+    Long: the proof's steps (Thm 4.8) in order: separation, radius, the per-point blocks, certificate.
     """
     t0 = time.perf_counter()
     p = parse_norm(norm)

@@ -12,6 +12,7 @@ pass the scaled projection ("circle" nodes) forward to later blocks and the runn
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -111,17 +112,52 @@ def deep_network(ds: Dataset, widths: tuple[int, ...] | None = None, activation:
     plan, tried = _choose(ds, widths, act, variant, gate, blocks)
     if plan.capacity < N:
         raise ConditionError(_refusal(plan, tried, ds, act, gate))
-    H, k = len(plan.widths), _k(act)
     cls = plan.variant == "classification"
-    M = len(plan.blocks)
-    lb, l2 = plan.blocks, [lj + 1 for lj in plan.blocks]
-    last = plan.gate_layer - 1 if cls else H  # the last layer of the fitting part
+    fit = _fit_blocks(ds, plan, F, cls, margin, seed, candidates)
+    units = _layout(plan, cls, d_y)
+    layers, tags, R = _hidden_layers(ds, units, plan, fit, F, cls, gate)
+    layers.append(_output_layer(units[-1], plan, fit, F, cls, d_y, R))
+    layers = hardtanh_to_relu_like(layers, act, F, tags=tags)
+    for i, w in enumerate(plan.widths):
+        layers = pad_units(layers, i, w, F)
+    net = Network(layers, meta={mk.METHOD: "yun-deep", mk.ACTIVATION: act.name})
+    cert = _certificate(ds, plan, fit, F, act, cls, gate, widths, variant, blocks, seed, candidates)
+    info: dict[str, Any] = {
+        "variant": plan.variant, "blocks": plan.blocks, "gate_layer": plan.gate_layer, "r": plan.r,
+        "p": plan.p, "q": plan.q, "capacity": plan.capacity, "u": fit.u.tolist(), "margin": margin,
+        "activation": act.name, "build_seconds": time.perf_counter() - t0,
+    }
+    return Construction(net, cert, info)
 
-    # Step 0 (App. E): project, sort, split into consecutive chunks (block j: the next p_j q_j).
+
+@dataclass
+class _Fit:
+    """Step 0-1 of App. E: the projection, the input carrier's affine map and each block's weights."""
+
+    u: np.ndarray
+    uf: np.ndarray
+    s_v: Any                    # the input carrier v = s_v·c + t_v ∈ [-1/2, 1/2] on the data
+    t_v: Any
+    blocks: list[Any]           # (w1, b1, W2, b2) per block, None for a block without real points
+    sizes: list[int]            # p_j q_j
+    rescaled: bool
+    scale: Any = None
+    center: Any = None
+    rho: Any = None             # classification: the class numbers ρ_k and half-width h
+    h: Any = None
+
+
+def _fit_blocks(ds: Dataset, plan: DeepPlan, F: Field, cls: bool, margin: float, seed: int,
+                candidates: int) -> _Fit:
+    """Step 0 (App. E): project, sort, split into consecutive chunks (block j: the next p_j q_j
+    points, virtual points y = 0 padding the last); step 1: Theorem 3.1's layers 1-2 per block
+    (boundary-variant thresholds) fitting (y - 1)/2, or (ρ - 1)/2 for classification."""
+    N, d_y = ds.N, ds.d_y
     u, uf, order, c, delta = sorted_projection(ds, F, seed, candidates)
     sizes = [p * q for p, q in zip(plan.p, plan.q, strict=True)]
     n = sum(sizes)
     cx = padded_neighbours(c, delta, n, F)  # c_0 .. c_{n+1}
+    rho = h = scale = center = None
     if cls:
         rho, h = class_numbers(d_y, F)
         Yall = ((rho[ds.labels[order]] - 1) / 2).reshape(N, 1)
@@ -139,7 +175,7 @@ def deep_network(ds: Dataset, widths: tuple[int, ...] | None = None, activation:
 
     blocks = []  # (w1, b1, W2, b2) per block, None for a block without real points
     start = 0
-    for j in range(M):
+    for j in range(len(plan.blocks)):
         if start >= N:
             blocks.append(None)
         else:
@@ -147,8 +183,14 @@ def deep_network(ds: Dataset, widths: tuple[int, ...] | None = None, activation:
                                             plan.p[j], plan.q[j], F, margin=margin, boundary=True)
             blocks.append((w1, b1, W2, b2))
         start += sizes[j]
+    return _Fit(u, uf, s_v, t_v, blocks, sizes, rescaled, scale, center, rho, h)
 
-    # Layout: which units each hidden layer holds (Figure 2), in order block | v | carriers.
+
+def _layout(plan: DeepPlan, cls: bool, d_y: int) -> list[dict[str, Any]]:
+    """Which units each hidden layer holds (Figure 2), in order block | v | carriers | gate | one-hot."""
+    H, M = len(plan.widths), len(plan.blocks)
+    lb, l2 = plan.blocks, [lj + 1 for lj in plan.blocks]
+    last = plan.gate_layer - 1 if cls else H  # the last layer of the fitting part
     n_out = 1 if cls else d_y
     units: list[dict[str, Any]] = []
     for layer in range(1, H + 1):
@@ -176,8 +218,17 @@ def deep_network(ds: Dataset, widths: tuple[int, ...] | None = None, activation:
             pos += d_y
         lay["n"] = pos
         units.append(lay)
+    return units
 
+
+def _hidden_layers(ds: Dataset, units: list[dict[str, Any]], plan: DeepPlan, fit: _Fit, F: Field,
+                   cls: bool, gate: str) -> tuple[list[Dense], dict[int, list[tuple[Any, ...]]], Any]:
+    """The hard-tanh hidden layers of the layout (carriers tagged for the ReLU-like conversion);
+    returns (layers, unit tags, the gate layer's read-out R or None)."""
     one = F.const(1)
+    d_y, n_out = ds.d_y, 1 if cls else ds.d_y
+    blocks, uf, s_v, t_v = fit.blocks, fit.uf, fit.s_v, fit.t_v
+    R = None
     layers: list[Dense] = []
     tags: dict[int, list[tuple[Any, ...]]] = {}
     for li, lay in enumerate(units):
@@ -225,7 +276,7 @@ def deep_network(ds: Dataset, widths: tuple[int, ...] | None = None, activation:
             if "blk2" in prev:
                 j, po = prev["blk2"]
                 wS[po:po + plan.q[j]] = one
-            Wg, bg, gt, R = gate_layer(wS, F.const(0), (rho + 1) / 2, h / 2, F, gate == "3unit")
+            Wg, bg, gt, R = gate_layer(wS, F.const(0), (fit.rho + 1) / 2, fit.h / 2, F, gate == "3unit")
             o = lay["gate"]
             W[o:o + 2 * d_y, :], b[o:o + 2 * d_y] = Wg, bg
             tg[o:o + 2 * d_y] = [(t[0], t[1] + o) if t[0] == "gate3" else t for t in gt]
@@ -238,9 +289,13 @@ def deep_network(ds: Dataset, widths: tuple[int, ...] | None = None, activation:
             tg[o:o + d_y] = [carrier(-1)] * d_y
         layers.append(Dense(W, b, HARDTANH))
         tags[li] = tg
+    return layers, tags, R
 
-    # Output: one-hot (classification) or 2·(carriers + last block sums) - 1, then undo the scaling.
-    top = units[-1]
+
+def _output_layer(top: dict[str, Any], plan: DeepPlan, fit: _Fit, F: Field, cls: bool, d_y: int, R: Any
+                  ) -> Dense:
+    """Output: one-hot (classification) or 2·(carriers + last block sums) - 1, then undo the scaling."""
+    one = F.const(1)
     Wo, bo = F.zeros((d_y, top["n"])), F.zeros(d_y)
     if cls:
         if "gate" in top:
@@ -257,15 +312,16 @@ def deep_network(ds: Dataset, widths: tuple[int, ...] | None = None, activation:
                 Wo[t, po + t * plan.q[j]:po + (t + 1) * plan.q[j]] = two
             bo[t] = -one
     out = Dense(Wo, bo, IDENTITY)
-    if rescaled:
-        out = affine_output(out, F.array(scale), F.array(center))
-    layers.append(out)
-    layers = hardtanh_to_relu_like(layers, act, F, tags=tags)
-    for i, w in enumerate(plan.widths):
-        layers = pad_units(layers, i, w, F)
-    net = Network(layers, meta={mk.METHOD: "yun-deep", mk.ACTIVATION: act.name})
+    if fit.rescaled:
+        out = affine_output(out, F.array(fit.scale), F.array(fit.center))
+    return out
 
-    used = sum(1 for bl in blocks if bl is not None)
+
+def _certificate(ds: Dataset, plan: DeepPlan, fit: _Fit, F: Field, act: Activation, cls: bool, gate: str,
+                 widths: Any, variant: str, blocks: Any, seed: int, candidates: int) -> Certificate:
+    N, d_y, M, sizes = ds.N, ds.d_y, len(plan.blocks), fit.sizes
+    k = _k(act)
+    used = sum(1 for bl in fit.blocks if bl is not None)
     notes = [
         f"projection u: best of {candidates} random integer directions (seed {seed})",
         f"variant: {plan.variant}; blocks at layers l = {plan.blocks}" + (f", gate layer {plan.gate_layer}"
@@ -284,10 +340,10 @@ def deep_network(ds: Dataset, widths: tuple[int, ...] | None = None, activation:
             "(variant='regression')" if variant == "regression" else
             "(the classification variant's condition fails for these widths; the regression variant's "
             "holds)"))
-    if rescaled:
+    if fit.rescaled:
         notes.append("targets outside [-1, 1] were rescaled per output into [-1, 1] and the last layer "
-                     f"undoes it: scale={scale.tolist()}, center={center.tolist()}")
-    cert = Certificate(
+                     f"undoes it: scale={fit.scale.tolist()}, center={fit.center.tolist()}")
+    return Certificate(
         method="yun-deep",
         theorem=("Corollary A.2" if k == 2 else "Corollary A.3") if cls else
         ("Proposition 3.4" if k == 2 else "Corollary A.1"),
@@ -298,9 +354,3 @@ def deep_network(ds: Dataset, widths: tuple[int, ...] | None = None, activation:
                     + (" (the one-hot vector of its class)" if cls else "")],
         arithmetic=F.name, notes=notes,
     )
-    info: dict[str, Any] = {
-        "variant": plan.variant, "blocks": plan.blocks, "gate_layer": plan.gate_layer, "r": plan.r,
-        "p": plan.p, "q": plan.q, "capacity": plan.capacity, "u": u.tolist(), "margin": margin,
-        "activation": act.name, "build_seconds": time.perf_counter() - t0,
-    }
-    return Construction(net, cert, info)

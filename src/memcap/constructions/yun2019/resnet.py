@@ -139,8 +139,30 @@ def resnet(ds: Dataset, widths: tuple[int, ...] | None = None, activation: str |
     if d < dy:
         raise ConditionError(f"Theorem 4.1 needs d_x ≥ d_y (class k is pushed along coordinate k), got "
                              f"d_x = {d} < d_y = {dy}; use yun-3layer or zhang17-wide")
-    counts = np.bincount(ds.labels, minlength=dy)
-    G = gate_count(counts, d)
+    G = gate_count(np.bincount(ds.labels, minlength=dy), d)
+    ws, cap, pack, last, paper_total = _check_widths(ds, widths, act, k, gate, layers, G)
+    gp = require_general_position(ds, gp_budget)
+    rng = np.random.default_rng(seed)
+    frame = IntegerFrame(ds.X)
+    groups = class_groups(ds)
+    built, beta, xmax, mstep = _gates_by_layer(ds, frame, groups, cap, G, len(ws) - 1, margin, rng,
+                                               max_redraws)
+    layers_out = _residual_layers(built, beta, frame, groups, act, k, d, ws, exact)
+    head = _last_layer(frame, xmax, mstep, dy, act, ws[-1], exact)
+    net = Network([*layers_out, *head], meta={mk.METHOD: "yun-resnet", mk.ACTIVATION: act.name})
+    cert = _certificate(gp, G, k, pack, last, paper_total, len(ws) - 1, d, dy, arithmetic)
+    info = {"G": G, "gate_units": k, "residual_layers": len(ws) - 1, "theorem_hidden": paper_total,
+            "general_position": gp.holds, "general_position_method": gp.method,
+            "beta": [float(flint.fmpq(beta[g]) / frame.unit(groups[g][0])) for g in range(G)],
+            "build_seconds": time.perf_counter() - t0}
+    return Construction(net, cert, info)
+
+
+def _check_widths(ds: Dataset, widths: Any, act: Activation, k: int, gate: str, layers: int, G: int
+                  ) -> tuple[list[int], list[int], Condition, Condition, int]:
+    """The widths (given, or G gates spread over ``layers``) and the checked conditions
+    ``Σ_{l<L} ⌊d_l/k⌋ ≥ G`` and ``d_L ≥ d_y`` (hard-tanh) / ``2d_y`` (ReLU-like); refuses otherwise."""
+    d, dy = ds.d_x, ds.d_y
     ws = list(widths) if widths else resnet_default_widths(G, k, dy, act, layers)
     if len(ws) < 2 or any(w < 0 for w in ws):
         raise ConditionError(f"widths must list d_1, ..., d_(L-1) (residual layers) and d_L, got {ws}")
@@ -155,10 +177,17 @@ def resnet(ds: Dataset, widths: tuple[int, ...] | None = None, activation: str |
             f"widths {ws} are too small for Theorem 4.1's construction on N={ds.N}, d_x={d}, d_y={dy}: "
             f"it needs G = {G} gates of {k} units with Σ_(l<L) ⌊d_l/{k}⌋ ≥ {G} (have {sum(cap)}) and "
             f"d_L ≥ {fin} (have {ws[-1]}); the paper's printed condition is Σ_(l<L) d_l ≥ {paper_total}")
-    gp = require_general_position(ds, gp_budget)
-    rng = np.random.default_rng(seed)
-    frame = IntegerFrame(ds.X)
-    groups = class_groups(ds)
+    return ws, cap, pack, last, paper_total
+
+
+def _gates_by_layer(ds: Dataset, frame: IntegerFrame, groups: list[tuple[int, list[int]]], cap: list[int],
+                    G: int, n_res: int, margin: float, rng: np.random.Generator, max_redraws: int
+                    ) -> tuple[list[list[Any]], list[int], list[int], list[int]]:
+    """App. F.1's layers l < L: the gates of layer l on the points moved by the layers before it,
+    each group then pushed by β_g along e_k (integer coordinates). A β that moves a point onto a
+    later gate's hyperplane is re-drawn. Returns (per layer: gate indices and gates, β, x^max, the
+    integer step of one original unit per coordinate)."""
+    d = ds.d_x
     # assign gates to layers in order
     layer_of: list[int] = []
     for li, c in enumerate(cap):
@@ -174,7 +203,6 @@ def resnet(ds: Dataset, widths: tuple[int, ...] | None = None, activation: str |
 
     beta = [draw_beta(g) for g in range(G)]
     gate_of = {i: g for g, (_, P) in enumerate(groups) for i in P}
-    n_res = len(ws) - 1
     for _attempt in range(max_redraws):
         rows = [list(r) for r in frame.rows]
         built: list[list[Any]] = []
@@ -201,8 +229,14 @@ def resnet(ds: Dataset, widths: tuple[int, ...] | None = None, activation: str |
         beta[conflict] = draw_beta(conflict)
     else:  # pragma: no cover - each re-draw fails with probability ~ N / mstep
         raise ConditionError(f"{max_redraws} draws of β all moved a point onto a later gate's hyperplane")
+    return built, beta, xmax, mstep
 
-    layers_out: list[Any] = []
+
+def _residual_layers(built: list[list[Any]], beta: list[int], frame: IntegerFrame,
+                     groups: list[tuple[int, list[int]]], act: Activation, k: int, d: int, ws: list[int],
+                     exact: bool) -> list[Residual]:
+    """The residual blocks h + V σ(U h + b) + c, one per layer l < L, padded to d_l units."""
+    layers_out: list[Residual] = []
     for li, (mine, gates) in enumerate(built):
         scales = [flint.fmpq(beta[g]) / frame.unit(groups[g][0]) for g in mine]
         U, b, V, off = gate_layer(gates, act, k, scales, d)
@@ -217,7 +251,13 @@ def resnet(ds: Dataset, widths: tuple[int, ...] | None = None, activation: str |
             bm = np.concatenate([bm, zeros_field((extra,), exact)])
             Vm = np.concatenate([Vm, zeros_field((d, extra), exact)], axis=1)
         layers_out.append(Residual(Um, bm, Vm, cm, act))
-    # last layer (App. F.1): σ_H((2/m_k)(h_k - x^max_(k)) - 1), output σ/2 + 1/2
+    return layers_out
+
+
+def _last_layer(frame: IntegerFrame, xmax: list[int], mstep: list[int], dy: int, act: Activation,
+                d_L: int, exact: bool) -> list[Dense]:
+    """App. F.1's last layer σ_H((2/m_k)(h_k - x^max_(k)) - 1), output σ/2 + 1/2, padded to d_L."""
+    d = len(xmax)
     F = Field("exact")
     UL = F.zeros((dy, d))
     bL = F.zeros(dy)
@@ -229,11 +269,14 @@ def resnet(ds: Dataset, widths: tuple[int, ...] | None = None, activation: str |
         bL[j] = -2 * xmax_orig / m_orig - 1
     head = [Dense(UL, bL, HARDTANH), Dense(F.array(np.eye(dy) / 2), F.array(np.full(dy, 0.5)), IDENTITY)]
     head = hardtanh_to_relu_like(head, act, F)
-    head = pad_units(head, 0, ws[-1], F)
+    head = pad_units(head, 0, d_L, F)
     if not exact:
         head = [Dense(to_float_array(h.weight), to_float_array(h.bias), h.activation) for h in head]
-    net = Network([*layers_out, *head], meta={mk.METHOD: "yun-resnet", mk.ACTIVATION: act.name})
+    return head
 
+
+def _certificate(gp: Any, G: int, k: int, pack: Condition, last: Condition, paper_total: int, n_res: int,
+                 d: int, dy: int, arithmetic: str) -> Certificate:
     conditions = [Condition("classification data, one-hot targets (Sec. 4)", {"d_y": dy}, True),
                   Condition("d_x ≥ d_y", {"d_x": d, "d_y": dy}, True)]
     if gp.holds:
@@ -251,14 +294,10 @@ def resnet(ds: Dataset, widths: tuple[int, ...] | None = None, activation: str |
     if k == 4:
         notes.append("c^l absorbs the 4-unit ReLU gates' offsets -β(s+ + s-)/(s+ - s-) e_k (App. F.1 "
                      "sets c^l = 0, which is wrong for ReLU-like gates)")
-    cert = Certificate(
+    return Certificate(
         method="yun-resnet", theorem="Theorem 4.1", reference=REFERENCE, conditions=conditions,
-        guarantees=["g(x_i) = one-hot(y_i) exactly in exact arithmetic of the stated weights" if exact else
+        guarantees=["g(x_i) = one-hot(y_i) exactly in exact arithmetic of the stated weights"
+                    if arithmetic == "exact" else
                     "g(x_i) = one-hot(y_i) up to rounding the weights to float64 (the verifier certifies "
                     "the margin)"],
         arithmetic=arithmetic, notes=notes)
-    info = {"G": G, "gate_units": k, "residual_layers": n_res, "theorem_hidden": paper_total,
-            "general_position": gp.holds, "general_position_method": gp.method,
-            "beta": [float(flint.fmpq(beta[g]) / frame.unit(groups[g][0])) for g in range(G)],
-            "build_seconds": time.perf_counter() - t0}
-    return Construction(net, cert, info)

@@ -228,36 +228,11 @@ def three_layer(ds: Dataset, widths: tuple[int, int] | None = None, activation: 
     act = as_activation(activation)
     if act.kind == "identity":
         raise ConditionError("Theorem 3.1 needs a hard-tanh or ReLU-like activation, not identity")
-    N, d_y, d_x = ds.N, ds.d_y, ds.d_x
-    if widths is None:
-        widths = three_layer_minimal_widths(N, d_y, act, d_x)
-    if len(widths) != 2:
-        raise OptionError(f"Theorem 3.1 builds two hidden layers: give two widths d1,d2 (e.g. "
-                          f"{','.join(map(str, three_layer_minimal_widths(N, d_y, act, d_x)))}); "
-                          f"got {list(widths)}")
-    d1, d2 = (int(w) for w in widths)
-    cond = _condition(N, d1, d2, d_y, act)
-    if not cond.holds:
-        need = three_layer_minimal_widths(N, d_y, act, d_x)
-        raise ConditionError(
-            f"widths ({d1}, {d2}) are too small for Theorem 3.1 with N={N}, d_y={d_y}: "
-            f"{cond.statement} gives {cond.values['lhs']} < {N}. The smallest widths allowed are "
-            f"{need} (or any with 4·⌊d1/k⌋·⌊d2/(k·d_y)⌋ ≥ N)"
-        )
+    d_y = ds.d_y
+    d1, d2, cond = _checked_widths(ds, widths, act)
     p, q = three_layer_free_integers(d1, d2, d_y, act)
     n = p * q
-
-    # Step 0: project, sort, pad.
-    u, uf, order, c, delta = sorted_projection(ds, F, seed, candidates)
-    Yt = F.array(ds.targets)
-    Yf, scale, center, rescaled = rescale_targets(ds.targets.astype(np.float64))
-    if rescaled:
-        Yt = (Yt - F.array(center)) / F.array(scale)
-    Y = Yt[order]
-    if n > N:  # virtual points c_N + s·δ with target 0 (no x needed)
-        c = np.concatenate([c, c[-1] + delta * F.array(np.arange(1, n - N + 1))])
-        Y = np.concatenate([Y, F.zeros((n - N, d_y))])
-    cx = np.concatenate([[c[0] - delta], c, [c[-1] + delta]])  # c_0 .. c_{n+1}
+    u, uf, cx, Y, scale, center, rescaled = _projected_targets(ds, F, n, seed, candidates)
 
     # Steps 1-2 (App. B.2-B.3): the hard-tanh layers 1-2 on the scalar c (shared with Prop. 3.4).
     w1, b1, W2, b2, binfo = thm31_block(cx, Y, p, q, F, margin=margin)
@@ -274,7 +249,56 @@ def three_layer(ds: Dataset, widths: tuple[int, int] | None = None, activation: 
     layers = pad_units(layers, 0, d1, F)
     layers = pad_units(layers, 1, d2, F)
     net = Network(layers, meta={mk.METHOD: "yun-3layer", mk.ACTIVATION: act.name})
+    cert = _certificate(ds, F, cond, n, rescaled, scale, center, seed, candidates)
+    info: dict[str, Any] = {
+        "p": p, "q": q, "u": u.tolist(), "margin": margin, "activation": act.name,
+        "build_seconds": time.perf_counter() - t0,
+        "nu_spread": float(np.max(np.asarray(nu, dtype=float)) / np.min(np.asarray(nu, dtype=float))),
+    }
+    return Construction(net, cert, info)
 
+
+def _checked_widths(ds: Dataset, widths: Any, act: Activation) -> tuple[int, int, Condition]:
+    """(d1, d2) given or the fewest the condition allows, and the checked condition; refuses otherwise."""
+    N, d_y, d_x = ds.N, ds.d_y, ds.d_x
+    if widths is None:
+        widths = three_layer_minimal_widths(N, d_y, act, d_x)
+    if len(widths) != 2:
+        raise OptionError(f"Theorem 3.1 builds two hidden layers: give two widths d1,d2 (e.g. "
+                          f"{','.join(map(str, three_layer_minimal_widths(N, d_y, act, d_x)))}); "
+                          f"got {list(widths)}")
+    d1, d2 = (int(w) for w in widths)
+    cond = _condition(N, d1, d2, d_y, act)
+    if not cond.holds:
+        need = three_layer_minimal_widths(N, d_y, act, d_x)
+        raise ConditionError(
+            f"widths ({d1}, {d2}) are too small for Theorem 3.1 with N={N}, d_y={d_y}: "
+            f"{cond.statement} gives {cond.values['lhs']} < {N}. The smallest widths allowed are "
+            f"{need} (or any with 4·⌊d1/k⌋·⌊d2/(k·d_y)⌋ ≥ N)"
+        )
+    return d1, d2, cond
+
+
+def _projected_targets(ds: Dataset, F: Field, n: int, seed: int, candidates: int) -> tuple[Any, ...]:
+    """Step 0: project, sort, pad to n = p·q points. Returns (u, u in the field, c_0 .. c_{n+1},
+    targets in sorted order (rescaled into [-1, 1]), scale, center, rescaled)."""
+    N, d_y = ds.N, ds.d_y
+    u, uf, order, c, delta = sorted_projection(ds, F, seed, candidates)
+    Yt = F.array(ds.targets)
+    Yf, scale, center, rescaled = rescale_targets(ds.targets.astype(np.float64))
+    if rescaled:
+        Yt = (Yt - F.array(center)) / F.array(scale)
+    Y = Yt[order]
+    if n > N:  # virtual points c_N + s·δ with target 0 (no x needed)
+        c = np.concatenate([c, c[-1] + delta * F.array(np.arange(1, n - N + 1))])
+        Y = np.concatenate([Y, F.zeros((n - N, d_y))])
+    cx = np.concatenate([[c[0] - delta], c, [c[-1] + delta]])  # c_0 .. c_{n+1}
+    return u, uf, cx, Y, scale, center, rescaled
+
+
+def _certificate(ds: Dataset, F: Field, cond: Condition, n: int, rescaled: bool, scale: Any, center: Any,
+                 seed: int, candidates: int) -> Certificate:
+    N = ds.N
     notes = [f"projection u: best of {candidates} random integer directions (seed {seed})"]
     if rescaled:
         notes.append(
@@ -287,7 +311,7 @@ def three_layer(ds: Dataset, widths: tuple[int, int] | None = None, activation: 
                      "the method yun-classifier)")
     if n > N:
         notes.append(f"{n - N} virtual points padded after the last projection (target 0)")
-    cert = Certificate(
+    return Certificate(
         method="yun-3layer",
         theorem="Theorem 3.1",
         reference=REFERENCE,
@@ -304,9 +328,3 @@ def three_layer(ds: Dataset, widths: tuple[int, int] | None = None, activation: 
         arithmetic=F.name,
         notes=notes,
     )
-    info: dict[str, Any] = {
-        "p": p, "q": q, "u": u.tolist(), "margin": margin, "activation": act.name,
-        "build_seconds": time.perf_counter() - t0,
-        "nu_spread": float(np.max(np.asarray(nu, dtype=float)) / np.min(np.asarray(nu, dtype=float))),
-    }
-    return Construction(net, cert, info)

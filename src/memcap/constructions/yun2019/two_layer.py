@@ -324,6 +324,9 @@ def two_layer_gp(ds: Dataset, widths: tuple[int, ...] | None = None, activation:
     gate's zeros (float evaluation needs it; 0 is exact). Assumption 4.1 is checked exactly
     (:mod:`.general_position`); a degenerate subset found there or by a gate's exact hyperplane test
     is refused with a ConditionError that names it.
+
+    Long: the proof's steps (App. F.2) in order: condition, general position, gates, output layer,
+    certificate.
     """
     t0 = time.perf_counter()
     _check_task(ds, "yun-2layer-gp")
