@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -10,8 +9,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from memcap._util import atomic_write_bytes
 from memcap.certify.robust import TIERS, RobustReport, parse_norm, verify_robust
+from memcap.certify.robust.files import save_counterexamples
 from memcap.cli._common import (
     UsageFailure,
     check_float,
@@ -51,19 +50,6 @@ def _tier_table(rep: RobustReport) -> Table:
                   _fmt(", ".join(f"{k} {v}" for k, v in tr.by_method.items())),
                   _fmt(tr.seconds_per_point), _fmt("; ".join(tr.notes)))
     return t
-
-
-def save_counterexamples(rep: RobustReport, folder: Path) -> list[Path]:
-    """One JSON file per counterexample (floats as decimal and exact hex), written atomically."""
-    paths = []
-    for i, ce in sorted(rep.counterexamples.items()):
-        d = ce.to_json()
-        d["z_hex"] = [float(v).hex() for v in ce.z]
-        d.update({"radius": rep.radius, "norm": rep.norm})
-        p = folder / f"counterexample_{i:05d}.json"
-        atomic_write_bytes(p, json.dumps(d, indent=1).encode())
-        paths.append(p)
-    return paths
 
 
 def robust(

@@ -90,7 +90,7 @@ def train(
 ) -> None:
     """Train, certify with memcap's verifier, and save (only a certified memorizer unless --keep)."""
     import memcap
-    from memcap.train import train as run_train
+    from memcap.train.certified import train_certified
 
     with user_errors():
         check_output_file(output, force)
@@ -114,7 +114,7 @@ def train(
                                   v_projection=v_projection, init=init, batch_size=batch_size, seed=seed,
                                   checkpoint=checkpoint, checkpoint_every=checkpoint_every)
         if as_json or STATE.quiet or not console.is_terminal:
-            res = run_train(ds, width, regime, **kw)
+            res, rep = train_certified(ds, width, regime, tol=tol, **kw)
         else:
             from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -127,10 +127,8 @@ def train(
                     if step % 10 == 0 or step == total - 1:
                         bar.update(tid, completed=step + 1, loss=f"{lossv:.3e}")
 
-                res = run_train(ds, width, regime, progress=cb, **kw)
-        rep = memcap.verify(res.network, ds, tol=tol)
+                res, rep = train_certified(ds, width, regime, tol=tol, progress=cb, **kw)
         net = res.network
-        net.meta["memorizes"] = bool(rep.memorized and rep.certified)
         net.meta["data"] = data
         memorizes = rep.memorized and rep.certified
         if memorizes or keep:
