@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from memcap.cli._common import (
     UsageFailure,
@@ -97,7 +98,7 @@ def advise(
                   f"hidden neurons, depth {best.depth}"
                   + (f", {best.bits_needed} mantissa bits" if best.bits_needed else ""))
     if plotted:
-        out.print(f"[green]plot written[/] {plotted['path']}")
+        out.print(f"[green]plot written[/] {escape(str(plotted['path']))}")
     if best is None:
         console.print("[yellow]no registered method applies within the budget[/]")
         raise typer.Exit(1)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from memcap.cli._common import (
     STATE,
@@ -160,7 +161,8 @@ def train(
         out.print(report_table(f"memcap train --regime {regime}", rows))
         out.print(report_table("certified verification of the trained network", verification_rows(rep)))
         if memorizes or keep:
-            out.print(f"[green]saved[/] {output}" + ("" if memorizes else " (not a certified memorizer)"))
+            out.print(f"[green]saved[/] {escape(str(output))}"
+                      + ("" if memorizes else " (not a certified memorizer)"))
     if not memorizes:
         console.print("[yellow]the trained network is not a certified memorizer of the data[/]"
                       + ("" if keep else "; nothing was written (pass --keep to save it anyway)"))
