@@ -267,3 +267,39 @@ def test_tables_fit_80_columns_or_csv_markdown():
     r = run(["bounds", "--widths", "16,24", "-n", "37"])
     assert max(len(ln) for ln in r.stdout.splitlines()) <= 80
     assert_user_error(run(["methods", "--format", "xml"]), "--format")
+
+
+def test_warnings_go_to_stderr_one_line_and_quiet_hides_them(tmp_path):
+    r = run(["data", "-d", "builtin:iris"])  # iris has one duplicate row: a warning
+    warn = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
+    assert r.exit_code == 0 and len(warn) == 1 and "duplicate" in warn[0]
+    assert run(["data", "-d", "builtin:iris", "-q"]).stderr == ""
+
+
+def test_ray_takes_an_optional_address():
+    from memcap.cli._common import _prepare_args
+
+    assert _prepare_args(["experiment", "x", "--ray"]) == ["experiment", "x", "--ray", "local"]
+    assert _prepare_args(["experiment", "x", "--ray", "--workers", "2"])[3] == "local"
+    assert _prepare_args(["experiment", "x", "--ray", "ray://head:10001"])[3] == "ray://head:10001"
+    assert _prepare_args(["experiment", "x", "--ray", "10.0.0.1:6379"])[3] == "10.0.0.1:6379"
+    assert _prepare_args(["x", "--", "--ray"]) == ["x", "--", "--ray"]
+
+
+def test_the_real_entry_point(tmp_path):
+    """`python -m memcap.cli` (what the `memcap` script runs): exit codes and one line, no traceback."""
+    import subprocess
+    import sys
+
+    def cli(*args):
+        env = {**os.environ, "PYTHONPATH": str(Path(memcap.__file__).parents[1])}
+        return subprocess.run([sys.executable, "-m", "memcap.cli", *args], capture_output=True, text=True,
+                              env=env, timeout=120)
+
+    p = cli("bounds", "--widths", "4,4", "-n", "-5")
+    assert p.returncode == 2 and p.stdout == "" and p.stderr.count("\n") == 1
+    assert p.stderr.startswith("error: ") and "Traceback" not in p.stderr
+    p = cli("--version")
+    assert p.returncode == 0 and p.stdout.startswith("memcap ")
+    p = cli("info", str(tmp_path / "missing.npz"), "--json")
+    assert p.returncode == 2 and json.loads(p.stdout)["error"]["exit_code"] == 2
