@@ -110,8 +110,10 @@ def test_truncated_empty_and_foreign_network_files(tmp_path, net_file):
     assert "pickle" not in line
     line = assert_user_error(run(["verify", tmp_path / "missing.npz", "-d", SMALL]), "no such")
     # the library says the same without the CLI's door
-    with pytest.raises(memcap.DataError if hasattr(memcap, "DataError") else ValueError, match="truncated"):
+    with pytest.raises(ValueError, match="cannot read"):
         memcap.load(trunc)
+    with pytest.raises(ValueError, match="empty"):
+        memcap.load(empty)
     with pytest.raises(ValueError) as exc:
         memcap.load(text)
     assert "pickle" not in str(exc.value)
@@ -135,6 +137,7 @@ def test_bounds_refuses_impossible_n(n):
     ("candidates=abc", "must be int"), ("candidates=0", "1 ≤ candidates"), ("margin=-1", "0 < margin"),
     ("_=1", "'_'"),
     ("nope=1", "no option"), ("margin=nan", "finite"), ("candidates", "KEY=VALUE"),
+    ("seed=3", "--seed"),
 ])
 def test_method_options_are_typed_and_ranged(tmp_path, opt, needle):
     r = run(["construct", "-d", SMALL, "-o", tmp_path / "n.npz", "-O", opt])
@@ -157,8 +160,8 @@ def test_widths_and_activation_messages(tmp_path):
 
 
 def test_huge_generator_refused_with_an_estimate():
-    line = assert_user_error(run(["data", "-d", "gen:gaussian?n=100000000&d=64"]), "GiB")
-    assert "47.7" not in line or "limit" in line
+    # 10^8 points x (64 + 1) float64 columns = 48.4 GiB, refused before numpy allocates anything
+    assert_user_error(run(["data", "-d", "gen:gaussian?n=100000000&d=64"]), "48.4 GiB", "limit")
 
 
 def test_experiment_unknown_option_refused(tmp_path):
@@ -168,7 +171,9 @@ def test_experiment_unknown_option_refused(tmp_path):
 
 
 # ---- data files ---------------------------------------------------------------------------------
-def test_csv_header_only_semicolons_and_string_labels(tmp_path):
+def test_bad_csv_is_one_error_line(tmp_path):
+    """(The CSV reader's own messages -- header-only, delimiters, string labels -- are tested with
+    memcap.data.sources; here: the CLI turns them into one line.)"""
     h = tmp_path / "h.csv"
     h.write_text("a,b,label\n")
     assert_user_error(run(["data", "-d", h]), "no data rows")
@@ -182,6 +187,9 @@ def test_csv_header_only_semicolons_and_string_labels(tmp_path):
     r = run(["data", "-d", lab, "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["N"] == 3
+    rr = tmp_path / "r.csv"
+    rr.write_text("1,2,0\n3,4\n")
+    assert_user_error(run(["data", "-d", rr]), "ragged")
 
 
 # ---- messages keep their brackets ------------------------------------------------------------------
@@ -270,3 +278,39 @@ def test_tables_fit_80_columns_or_csv_markdown():
     r = run(["bounds", "--widths", "16,24", "-n", "37"])
     assert max(len(ln) for ln in r.stdout.splitlines()) <= 80
     assert_user_error(run(["methods", "--format", "xml"]), "--format")
+
+
+def test_warnings_go_to_stderr_one_line_and_quiet_hides_them(tmp_path):
+    r = run(["data", "-d", "builtin:iris"])  # iris has one duplicate row: a warning
+    warn = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
+    assert r.exit_code == 0 and len(warn) == 1 and "duplicate" in warn[0]
+    assert run(["data", "-d", "builtin:iris", "-q"]).stderr == ""
+
+
+def test_ray_takes_an_optional_address():
+    from memcap.cli._common import _prepare_args
+
+    assert _prepare_args(["experiment", "x", "--ray"]) == ["experiment", "x", "--ray", "local"]
+    assert _prepare_args(["experiment", "x", "--ray", "--workers", "2"])[3] == "local"
+    assert _prepare_args(["experiment", "x", "--ray", "ray://head:10001"])[3] == "ray://head:10001"
+    assert _prepare_args(["experiment", "x", "--ray", "10.0.0.1:6379"])[3] == "10.0.0.1:6379"
+    assert _prepare_args(["x", "--", "--ray"]) == ["x", "--", "--ray"]
+
+
+def test_the_real_entry_point(tmp_path):
+    """`python -m memcap.cli` (what the `memcap` script runs): exit codes and one line, no traceback."""
+    import subprocess
+    import sys
+
+    def cli(*args):
+        env = {**os.environ, "PYTHONPATH": str(Path(memcap.__file__).parents[1])}
+        return subprocess.run([sys.executable, "-m", "memcap.cli", *args], capture_output=True, text=True,
+                              env=env, timeout=120)
+
+    p = cli("bounds", "--widths", "4,4", "-n", "-5")
+    assert p.returncode == 2 and p.stdout == "" and p.stderr.count("\n") == 1
+    assert p.stderr.startswith("error: ") and "Traceback" not in p.stderr
+    p = cli("--version")
+    assert p.returncode == 0 and p.stdout.startswith("memcap ")
+    p = cli("info", str(tmp_path / "missing.npz"), "--json")
+    assert p.returncode == 2 and json.loads(p.stdout)["error"]["exit_code"] == 2

@@ -143,17 +143,17 @@ def test_regular_baseline_and_classification():
 def test_cli_train_and_errors(tmp_path):
     out = tmp_path / "net.npz"
     src = "gen:gaussian?n=30&d=6&seed=0"
-    r = runner.invoke(app, ["train", "-d", src, "-m", "10", "-o", str(out), "--steps", "1500", "--json"])
+    r = runner.invoke(app, ["train", "-d", src, "--width", "10", "-o", str(out), "--steps", "1500", "--json"])
     assert r.exit_code == 0, r.output
     payload = json.loads(r.stdout)
     assert payload["verification"]["memorized"] and payload["info"]["regime"] == "zhang21"
     assert memcap.load(out).meta["trained"] is True
     bad = tmp_path / "bad.npz"
-    r = runner.invoke(app, ["train", "-d", src, "-m", "7", "-o", str(bad)])
+    r = runner.invoke(app, ["train", "-d", src, "--width", "7", "-o", str(bad)])
     assert r.exit_code == 2 and "even" in r.output and not bad.exists()
-    r = runner.invoke(app, ["train", "-d", src, "-m", "4", "-o", str(bad), "--steps", "5"])
+    r = runner.invoke(app, ["train", "-d", src, "--width", "4", "-o", str(bad), "--steps", "5"])
     assert r.exit_code == 1 and not bad.exists()  # not a memorizer: nothing written without --keep
-    r = runner.invoke(app, ["train", "-d", src, "-m", "4", "-o", str(bad), "--steps", "5", "--keep"])
+    r = runner.invoke(app, ["train", "-d", src, "--width", "4", "-o", str(bad), "--steps", "5", "--keep"])
     assert r.exit_code == 1 and memcap.load(bad).meta["memorizes"] is False
 
 

@@ -276,7 +276,8 @@ def test_cli(tmp_path):
     r = runner.invoke(app, ["verify", str(out), "--data", "builtin:iris"])
     assert r.exit_code == 0
     r = runner.invoke(app, ["construct", "--data", "gen:gaussian?n=200&d=3&seed=1", "--method", "yun-deep",
-                            "--widths", ",".join(["8"] * 22), "--activation", "hardtanh", "-o", str(out)])
+                            "--widths", ",".join(["8"] * 22), "--activation", "hardtanh", "-o", str(out),
+                            "--force"])
     assert r.exit_code == 0, r.output
 
 

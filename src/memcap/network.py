@@ -101,7 +101,7 @@ class Activation:
             return Activation(t)
         if t.startswith("leaky"):
             slope = t.partition(":")[2] or "0.01"
-            return Activation("relu_like", Fraction(1), _slope(slope, text))
+            return Activation("relu_like", Fraction(1), Fraction(slope))
         if t.startswith("relu_like"):
             parts = t.partition(":")[2].split(",")
             if len(parts) != 2:

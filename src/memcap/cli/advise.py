@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from memcap.cli._common import (
     UsageFailure,
@@ -110,7 +111,7 @@ def advise(
                   f"high, or stopped at the limit; sizes from the formula): {', '.join(skipped)} — raise "
                   "--time-budget to build them")
     if plotted:
-        out.print(f"[green]plot written[/] {plotted['path']}")
+        out.print(f"[green]plot written[/] {escape(str(plotted['path']))}")
     if best is None:
         console.print("[yellow]no registered method applies within the budget[/]")
         raise typer.Exit(1)

@@ -32,9 +32,11 @@ from memcap.cli._common import (
     console,
     emit_json,
     out,
+    parse_key_values,
     print_rows,
     print_table,
     progress,
+    typed_options,
 )
 from memcap.cli._options import (
     ActivationOpt,
@@ -144,36 +146,46 @@ def parse_widths(text: str | None) -> tuple[int, ...] | None:
 
 
 def parse_activation(text: str | None, flag: str = "--activation") -> Any:
-    """Check an activation spec at the door (the library's parser, its error as an OptionError)."""
+    """Check an activation spec at the door (the library's parser; a malformed slope is refused here)."""
     if text is None:
         return None
     from memcap.network import Activation
 
     try:
-        return Activation.parse(text)  # an OptionError naming the accepted forms
-    except ArithmeticError:
-        raise UsageFailure(f"{flag} {text!r}: the slopes must be finite decimals or fractions") from None
+        return Activation.parse(text)  # an OptionError / ValueError naming the accepted forms
+    except OptionError:
+        raise
+    except (ValueError, ArithmeticError):  # Fraction's "Invalid literal", a zero denominator
+        raise UsageFailure(f"{flag} {text!r}: a slope is not a finite decimal or fraction; use relu, "
+                           "hardtanh, identity, tanh, softplus, leaky:SLOPE (e.g. leaky:0.1) or "
+                           "relu_like:S_PLUS,S_MINUS (e.g. relu_like:1,1/8)") from None
+
+
+_RESERVED = {"widths": "--widths", "activation": "--activation", "arithmetic": "--arithmetic",
+             "seed": "--seed"}
 
 
 def parse_method_options(method: str, items: list[str]) -> dict[str, Any]:
-    """``--option KEY=VALUE`` items -> keyword options of ``method``'s construction, checked and
-    coerced by the method's declared options (OptionError listing them otherwise)."""
-    from memcap.constructions.options import validate_options
+    """``--option KEY=VALUE`` items -> keyword options of ``method``'s construction: unknown keys
+    refused (with the method's options listed), values typed and range-checked. Uses the method's
+    declared options (``memcap.constructions.options.validate_options``) where it has them, else
+    the construction's signature."""
     from memcap.constructions.registry import get_method
 
-    own_flags = ("widths", "activation", "seed", "arithmetic")
-    opts: dict[str, Any] = {}
-    for item in items:
-        key, sep, val = (x.strip() for x in item.partition("="))
-        if not sep or not key:
-            raise OptionError(f"--option must be KEY=VALUE, got {item!r}")
-        if key in own_flags:
-            raise OptionError(f"{key} has its own flag (--{key}); not --option {key}=...")
-        opts[key] = val
     m = get_method(method)
-    given = [f for f in own_flags if f in {o.name for o in m.options}]
-    return validate_options(method, m.options, opts, exclude=own_flags,
-                            note=f"{', '.join(given)}: --{' --'.join(given)}" if given else "")
+    given = parse_key_values(items)
+    for key in given:
+        if key in _RESERVED:
+            raise UsageFailure(f"{method}: {key} has its own flag, use {_RESERVED[key]}")
+    declared = getattr(m, "options", None)
+    if declared:
+        try:
+            from memcap.constructions.options import validate_options
+        except ImportError:  # pragma: no cover - declarations without the validator
+            pass
+        else:
+            return validate_options(method, declared, given, exclude=tuple(_RESERVED))
+    return typed_options(m.build, given, owner=method, reserved=_RESERVED)
 
 
 def report_table(title: str, rows: list[tuple[str, Any]]) -> Table:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from memcap._util import atomic_write_bytes
 from memcap.certify.robust import TIERS, RobustReport, ball_norm, verify_robust
+from memcap.certify.robust.files import save_counterexamples
 from memcap.cli._common import (
     UsageFailure,
     check_float,
@@ -19,6 +18,7 @@ from memcap.cli._common import (
     check_network_file,
     check_output_dir,
     emit_json,
+    print_table,
 )
 from memcap.cli._options import (
     DataOpt,
@@ -42,31 +42,12 @@ def _parse_tiers(text: str) -> tuple[str, ...]:
     return tiers
 
 
-def _tier_table(rep: RobustReport) -> Table:
-    t = Table(title="tiers (each reported on the points it examined)", title_justify="left")
-    for col in ("tier", "examined", "proven", "refuted", "undecided", "by", "s/point", "notes"):
-        t.add_column(col, overflow="fold")
-    for tr in rep.tiers.values():
-        t.add_row(tr.name, str(tr.examined), str(tr.proven), str(tr.refuted), str(tr.undecided),
-                  _fmt(", ".join(f"{k} {v}" for k, v in tr.by_method.items())),
-                  _fmt(tr.seconds_per_point), _fmt("; ".join(tr.notes)))
-    return t
-
-
-def save_counterexamples(rep: RobustReport, folder: Path, ds: Any = None) -> list[Path]:
-    """One JSON file per counterexample (floats as decimal and exact hex), written atomically; with
-    ``ds``, each names the point's row in the user's data (``row``, which survives merged duplicates)."""
-    paths = []
-    for i, ce in sorted(rep.counterexamples.items()):
-        d = ce.to_json()
-        if ds is not None:
-            d["row"] = int(ds.source_rows[i])
-        d["z_hex"] = [float(v).hex() for v in ce.z]
-        d.update({"radius": rep.radius, "norm": rep.norm})
-        p = folder / f"counterexample_{i:05d}.json"
-        atomic_write_bytes(p, json.dumps(d, indent=1).encode())
-        paths.append(p)
-    return paths
+def _print_tier_table(rep: RobustReport) -> None:
+    print_table("tiers (each reported on the points it examined)",
+                ("tier", "examined", "proven", "refuted", "undecided", "by", "s/point", "notes"),
+                [(tr.name, tr.examined, tr.proven, tr.refuted, tr.undecided,
+                  ", ".join(f"{k} {v}" for k, v in tr.by_method.items()), tr.seconds_per_point,
+                  "; ".join(tr.notes)) for tr in rep.tiers.values()])
 
 
 def robust(
@@ -124,15 +105,16 @@ def robust(
         emit_json(d)
     else:
         out.print(_summary(rep, network, ds.name))
-        out.print(_tier_table(rep))
+        _print_tier_table(rep)
         for i, ce in list(sorted(rep.counterexamples.items()))[:5]:
             zs = ", ".join(f"{v:.8g}" for v in ce.z[:8])
             out.print(f"counterexample at point {i} (data row {int(ds.source_rows[i])}, by "
                       f"{ce.found_by}): z = [{zs}"
                       f"{', …' if len(ce.z) > 8 else ''}] is classified {ce.predicted}, label {ce.label} "
-                      f"(margin {ce.margin:.3g})")
+                      f"(margin {ce.margin:.3g})", markup=False)
         if written:
-            out.print(f"[green]wrote[/] {len(written)} counterexample file(s) to {counterexamples}")
+            out.print(f"[green]wrote[/] {len(written)} counterexample file(s) to "
+                      f"{escape(str(counterexamples))}")
     for n in rep.notes:
         console.print(f"[yellow]note:[/] {escape(n)}")
     if rep.inconsistent:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from memcap import meta as mk
 from memcap.cli._common import (
@@ -91,7 +92,7 @@ def train(
 ) -> None:
     """Train, certify with memcap's verifier, and save (only a certified memorizer unless --keep)."""
     import memcap
-    from memcap.train import train as run_train
+    from memcap.train.certified import train_certified
 
     with user_errors():
         check_output_file(output, force)
@@ -115,7 +116,7 @@ def train(
                                   v_projection=v_projection, init=init, batch_size=batch_size, seed=seed,
                                   checkpoint=checkpoint, checkpoint_every=checkpoint_every)
         if as_json or STATE.quiet or not console.is_terminal:
-            res = run_train(ds, width, regime, **kw)
+            res, rep = train_certified(ds, width, regime, tol=tol, **kw)
         else:
             from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -128,8 +129,7 @@ def train(
                     if step % 10 == 0 or step == total - 1:
                         bar.update(tid, completed=step + 1, loss=f"{lossv:.3e}")
 
-                res = run_train(ds, width, regime, progress=cb, **kw)
-        rep = memcap.verify(res.network, ds, tol=tol)
+                res, rep = train_certified(ds, width, regime, tol=tol, progress=cb, **kw)
         net = res.network
         net.meta[mk.MEMORIZES] = bool(rep.memorized and rep.certified)
         net.meta[mk.DATA] = data
@@ -163,7 +163,8 @@ def train(
         out.print(report_table(f"memcap train --regime {regime}", rows))
         out.print(report_table("certified verification of the trained network", verification_rows(rep)))
         if memorizes or keep:
-            out.print(f"[green]saved[/] {output}" + ("" if memorizes else " (not a certified memorizer)"))
+            out.print(f"[green]saved[/] {escape(str(output))}"
+                      + ("" if memorizes else " (not a certified memorizer)"))
     if not memorizes:
         console.print("[yellow]the trained network is not a certified memorizer of the data[/]"
                       + ("" if keep else "; nothing was written (pass --keep to save it anyway)"))

@@ -134,8 +134,7 @@ def _check_generator_size(name: str, kwargs: dict[str, Any]) -> None:
 
     defaults = {k: p.default for k, p in inspect.signature(GENERATORS[name]).parameters.items()}
     n, d = kwargs.get("n", defaults.get("n", 100)), kwargs.get("d", defaults.get("d", 1))
-    d_y = kwargs.get("d_y", 1)
-    need = 8 * n * (d + d_y)
+    need = 8 * n * (d + kwargs.get("d_y", 1))
     if need > MAX_GENERATED_BYTES:
         raise DataError(f"gen:{name} with n={n}, d={d} would need about {need / 2**30:.3g} GiB "
                         f"(n·(d+d_y)·8 bytes); the limit is {MAX_GENERATED_BYTES / 2**30:g} GiB: "
@@ -208,18 +207,9 @@ def _csv(path: Path, label: str | int | None
     delim = _delimiter(lines, path)
     rows = _split(lines, delim)
     header: list[str] | None = None
-    if _is_header(rows):
+    if not all(_is_number(c) for c in rows[0]):
         header, rows = [c.strip() for c in rows[0]], rows[1:]
-    if not rows:
-        raise DataError(f"{path} has a header row ({', '.join(header or [])}) but no data rows")
-    width = len(rows[0])
-    if width == 1:
-        seps = [sep for sep in (";", "\t", "|", " ") if sep in rows[0][0].strip()]
-        hint = (f" (its fields look separated by {seps[0]!r}; memcap reads comma-separated values: "
-                "convert the separators to commas)") if seps else ""
-        raise DataError(f"{path} has a single column{hint}; it needs feature columns and a label column")
-    if header is not None and len(header) != width:
-        raise DataError(f"{path}: the header has {len(header)} fields but row 1 has {width} (ragged CSV)")
+    width = len(rows[0]) if rows else len(header or [])
     for k, r in enumerate(rows):
         if len(r) != width:
             raise DataError(f"{path}: data row {k} has {len(r)} fields, expected {width} (ragged CSV; "
@@ -260,22 +250,6 @@ def _label_column(label: str | int | None, header: list[str] | None, width: int,
     if not -width <= idx < width:
         raise DataError(f"{path}: label column index {idx} out of range for {width} columns")
     return idx % width
-
-
-def _is_header(rows: list[list[str]]) -> bool:
-    """The first row is a header when one of its fields is not a number while the same column of
-    every other row is (a string label column does not make a header); with one row, when none
-    of its fields is a number."""
-    first, rest = rows[0], rows[1:]
-    if not rest:
-        return not any(_is_number(c) for c in first)
-    width = len(first)
-    for j, c in enumerate(first):
-        if _is_number(c):
-            continue
-        if all(len(r) == width and _is_number(r[j]) for r in rest):
-            return True
-    return False
 
 
 def _is_number(s: str) -> bool:

@@ -10,7 +10,6 @@ import flint
 import numpy as np
 
 from memcap._util import atomic_write_bytes, check_output_path
-from memcap.errors import DataError
 from memcap.network import Activation, Dense, Network, Residual
 
 __all__ = ["save", "load", "FORMAT_VERSION"]
@@ -60,37 +59,32 @@ def load(path: str | os.PathLike[str]) -> Network:
     """Load a network written by :func:`save` (no pickle: arrays and JSON only)."""
     import zipfile
 
-    try:
+    if os.path.isfile(path):  # numpy's advice for a non-zip file is to "load it unsafely" with pickle
         with open(path, "rb") as fh:
-            magic = fh.read(4)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"no such network file: {path}") from None
-    except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if magic[:2] != b"PK":
-        what = "it is empty (0 bytes)" if not magic else "it is not an .npz archive"
-        raise DataError(f"cannot read {path}: {what}, so not a memcap network file (written by memcap "
-                        "construct / memcap.save)")
+            magic = fh.read(2)
+        if magic != b"PK":
+            raise ValueError(f"cannot read {path} as a memcap network: it is "
+                             f"{'empty' if not magic else 'not an .npz archive'}")
     try:
         with np.load(path, allow_pickle=False) as z:
             if "__memcap__" not in z.files:
-                raise DataError(f"{path} is not a memcap network file (no __memcap__ header)")
+                raise ValueError(f"{path} is not a memcap network file (no __memcap__ header)")
             header = json.loads(str(z["__memcap__"]))
             if header.get("format") != "memcap-network":
-                raise DataError(f"{path}: unknown format {header.get('format')!r}")
+                raise ValueError(f"{path}: unknown format {header.get('format')!r}")
             if header.get("version", 0) > FORMAT_VERSION:
-                raise DataError(f"{path} was written by a newer memcap (format {header['version']})")
+                raise ValueError(f"{path} was written by a newer memcap (format {header['version']})")
             layers: list[Dense | Residual] = []
             for i, lm in enumerate(header["layers"]):
                 act = Activation.from_json(lm["activation"])
                 arrs = [_decode(z[f"layer{i}.{n}"], k) for n, k in lm["arrays"].items()]
                 layers.append(Dense(*arrs, act) if lm["type"] == "Dense" else Residual(*arrs, act))
-    except DataError:
-        raise
-    except (OSError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError, ValueError,
-            TypeError) as exc:
-        raise DataError(f"cannot read {path} as a memcap network: it is damaged or truncated "
-                        f"({type(exc).__name__})") from None
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no such network file: {path}") from None
+    except (OSError, KeyError, json.JSONDecodeError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        if isinstance(exc, ValueError) and "memcap" in str(exc):
+            raise
+        raise ValueError(f"cannot read {path} as a memcap network: {exc}") from None
     return Network(layers, header.get("meta", {}))
 
 

@@ -42,7 +42,6 @@ from memcap.constructions.faithful.common import (
 from memcap.constructions.gadgets import affine_output, pad_units
 from memcap.constructions.options import ACTIVATION, CANDIDATES, MARGIN, SEED, WIDTHS, Option
 from memcap.constructions.yun2019.three_layer import choose_projection, rescale_targets
-from memcap.errors import OptionError
 from memcap.network import IDENTITY, RELU, Dense, Network, as_activation
 
 __all__ = ["decoupled_three_layer", "zigzag_three_layer", "twoproj_five_layer",
@@ -91,7 +90,7 @@ def _output(out: Dense, rescaled: bool, scale: np.ndarray, center: np.ndarray, F
 
 def _two_widths(widths: Any, method: str) -> None:
     if len(widths) != 2:
-        raise OptionError(f"{method} builds two hidden layers: give two widths d1,d2; got {list(widths)}")
+        raise ConditionError(f"{method} builds two hidden layers: give two widths d1,d2; got {list(widths)}")
 
 
 # ---- decoupled-3layer (design D3) ----------------------------------------------------------------

@@ -23,7 +23,7 @@ from memcap.constructions.base import (
 from memcap.constructions.gadgets import affine_output, hardtanh_to_relu_like, pad_units
 from memcap.constructions.options import ACTIVATION, CANDIDATES, MARGIN, SEED, WIDTHS
 from memcap.data.dataset import Dataset
-from memcap.errors import NeedsExactArithmetic, OptionError
+from memcap.errors import NeedsExactArithmetic
 from memcap.network import HARDTANH, IDENTITY, Activation, Dense, Network, as_activation
 from memcap.theory.yun2019 import three_layer_free_integers, three_layer_minimal_widths
 
@@ -264,9 +264,9 @@ def _checked_widths(ds: Dataset, widths: Any, act: Activation) -> tuple[int, int
     if widths is None:
         widths = three_layer_minimal_widths(N, d_y, act, d_x)
     if len(widths) != 2:
-        raise OptionError(f"Theorem 3.1 builds two hidden layers: give two widths d1,d2 (e.g. "
-                          f"{','.join(map(str, three_layer_minimal_widths(N, d_y, act, d_x)))}); "
-                          f"got {list(widths)}")
+        raise ConditionError(f"Theorem 3.1 builds two hidden layers: give two widths d1,d2 (e.g. "
+                             f"{','.join(map(str, three_layer_minimal_widths(N, d_y, act, d_x)))}); "
+                             f"got {list(widths)}")
     d1, d2 = (int(w) for w in widths)
     cond = _condition(N, d1, d2, d_y, act)
     if not cond.holds:
