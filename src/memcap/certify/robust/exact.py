@@ -56,7 +56,8 @@ class _LP:
     rhs: list[flint.fmpq] = field(default_factory=list)
     kind: list[str] = field(default_factory=list)
     binaries: list[tuple[int, int]] = field(default_factory=list)  # (d var, layer-neuron id)
-    relu: dict[int, tuple[int, int]] = field(default_factory=dict)  # d var -> (z var, a var)
+    relu: dict[int, tuple[int, int, float, float, float]] = field(default_factory=dict)
+    # d var -> (z var, a var, s+, s-, shift): a = relu_like(z + shift)
 
     def var(self, lo: Any, hi: Any) -> int:
         self.lb.append(lo if isinstance(lo, flint.fmpq) else fq(lo))
@@ -95,7 +96,6 @@ def _build(ops: list[Op], lo: np.ndarray, hi: np.ndarray, zb: list[tuple[np.ndar
         W = op.W
         eps = np.zeros(W.shape[0]) if op.br is None else np.asarray(op.br, np.float64)
         new: list[int | None] = []
-        relu = op.act.kind == "relu_like"
         for j in range(W.shape[0]):
             z = lp.var(zl[j], zu[j])
             coef = [(z, one)]
@@ -105,22 +105,57 @@ def _build(ops: list[Op], lo: np.ndarray, hi: np.ndarray, zb: list[tuple[np.ndar
                     coef.append((a, -fq(W[j, i])))
             b, e = fq(op.b[j]), fq(eps[j])
             lp.range_row(coef, b - e, b + e)
-            if not relu or zl[j] >= 0:
+            L, U = fq(zl[j]), fq(zu[j])
+            act = op.act
+            if act.kind == "identity":
                 new.append(z)
-            elif zu[j] <= 0:
-                new.append(None)
-            else:
-                L, U = fq(zl[j]), fq(zu[j])
-                a = lp.var(flint.fmpq(0), U)
-                d = lp.var(flint.fmpq(0), flint.fmpq(1))
-                lp.row([(z, one), (a, -one)], "ub", flint.fmpq(0))                 # a >= z
-                lp.row([(a, one), (z, -one), (d, -L)], "ub", -L)                   # a <= z - L (1 - d)
-                lp.row([(a, one), (d, -U)], "ub", flint.fmpq(0))                   # a <= U d
-                lp.binaries.append((d, k * 10**6 + j))
-                lp.relu[d] = (z, a)
-                new.append(a)
+            elif act.kind == "relu_like":
+                new.append(_relu_like(lp, z, L, U, _q(act.s_plus), _q(act.s_minus), flint.fmpq(0)))
+            else:  # hard-tanh: clip(t, -1, 1) = -1 + relu(t + 1) - relu(t - 1)
+                r1 = _relu_like(lp, z, L + 1, U + 1, one, flint.fmpq(0), one)
+                r2 = _relu_like(lp, z, L - 1, U - 1, one, flint.fmpq(0), -one)
+                lo_v = max(min(L, one), -one)
+                hi_v = max(min(U, one), -one)
+                v = lp.var(lo_v, hi_v)
+                row = [(v, one)] + ([(r1, -one)] if r1 is not None else []) + ([(r2, one)] if r2 is not None else [])
+                lp.row(row, "eq", -one)
+                new.append(v)
         acts = new
     return lp, [a if a is not None else -1 for a in acts]
+
+
+def _q(v: Any) -> flint.fmpq:
+    from fractions import Fraction
+
+    f = Fraction(v)
+    return flint.fmpq(f.numerator, f.denominator)
+
+
+def _relu_like(lp: _LP, z: int, L: flint.fmpq, U: flint.fmpq, sp: flint.fmpq, sm: flint.fmpq,
+               shift: flint.fmpq) -> int | None:
+    """A variable equal to relu_like(z + shift) (slopes s+ > s- >= 0) for z + shift in [L, U];
+    None when it is identically 0."""
+    one = flint.fmpq(1)
+    if L >= 0 or U <= 0:
+        s = sp if L >= 0 else sm
+        if s == 0:
+            return None
+        if s == 1 and shift == 0:
+            return z
+        a = lp.var(min(s * L, s * U), max(s * L, s * U))
+        lp.row([(a, one), (z, -s)], "eq", s * shift)
+        return a
+    g = sp - sm
+    a = lp.var(min(sm * L, flint.fmpq(0)), sp * U)
+    d = lp.var(flint.fmpq(0), one)
+    lp.row([(z, sp), (a, -one)], "ub", -sp * shift)                       # a >= s+ (z + shift)
+    if sm != 0:
+        lp.row([(z, sm), (a, -one)], "ub", -sm * shift)                   # a >= s- (z + shift)
+    lp.row([(a, one), (z, -sp), (d, -g * L)], "ub", sp * shift - g * L)   # a <= s+ (.) - g L (1 - d)
+    lp.row([(a, one), (z, -sm), (d, -g * U)], "ub", sm * shift)           # a <= s- (.) + g U d
+    lp.binaries.append((d, len(lp.binaries)))
+    lp.relu[d] = (z, a, _f(sp), _f(sm), _f(shift))
+    return a
 
 
 def exact_lp_bound(lp: _LP, c: dict[int, flint.fmpq], mu: np.ndarray, lb: list[flint.fmpq],
@@ -193,8 +228,7 @@ def exact_margin_proof(ops: list[Op], lo: np.ndarray, hi: np.ndarray,
     for k, op in enumerate(ops):
         if op.kind != "dense":
             return ExactResult("unknown", None, 0, 0.0, f"layer {k} is a residual block: no exact tier")
-        if op.act.kind not in ("identity", "relu_like") or (
-                op.act.kind == "relu_like" and (op.act.s_plus != 1 or op.act.s_minus != 0)):
+        if op.act.kind not in ("identity", "relu_like", "hardtanh"):
             return ExactResult("unknown", None, 0, 0.0, f"layer {k}: activation {op.act.name} has no exact tier")
         if (op.Wr is not None and np.any(op.Wr)) or op.Vr is not None:
             return ExactResult("unknown", None, 0, 0.0,
@@ -253,10 +287,11 @@ def exact_margin_proof(ops: list[Op], lo: np.ndarray, hi: np.ndarray,
                                    "exact bound of an infeasible node not above the threshold")
             x = res.x
             best, viol = None, 1e-9
-            for dv, (zv, av) in lp.relu.items():
+            for dv, (zv, av, sp, sm, sh) in lp.relu.items():
                 if dv in fixed:
                     continue
-                g = x[av] - max(x[zv], 0.0)
+                t = x[zv] + sh
+                g = x[av] - (sp * t if t >= 0 else sm * t)
                 if g > viol:
                     best, viol = dv, g
             if best is None:
