@@ -34,7 +34,7 @@ out = Console()
 
 #: modules under memcap.commands that register more commands on ``app``
 COMMAND_MODULES: list[str] = ["info", "bounds", "experiment", "train", "robust", "export", "advise",
-                             "lipschitz"]
+                             "lipschitz", "benchmark", "score"]
 
 DataOpt = Annotated[str, typer.Option("--data", "-d", help=f"Dataset source: {SOURCES_HELP}.")]
 LabelOpt = Annotated[str | None, typer.Option("--label", help="CSV label column (name or index).")]

@@ -180,3 +180,28 @@ def run_suite(suite: str | Path, results: str | Path, timeout_scale: float = 1.0
         rows.append({"instance": Path(vnn_rel).stem, "answer": d.answer, "by": d.by,
                      "seconds": time.perf_counter() - t0, "detail": d.detail})
     return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m memcap.certify.robust.vnn ONNX VNNLIB RESULT_FILE [TIMEOUT]`` (one instance, the
+    arguments of VNN-COMP's run_instance.sh) or ``... --suite SUITE RESULTS`` (every instance)."""
+    import sys
+
+    from memcap._util import atomic_write_bytes
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) == 3 and args[0] == "--suite":
+        rows = run_suite(args[1], args[2])
+        for r in rows:
+            print(f"{r['instance']},{r['answer']},{r['seconds']:.3f}")
+        return 0
+    if len(args) not in (3, 4):
+        print(main.__doc__, file=sys.stderr)
+        return 2
+    text, _ = solve_instance(args[0], args[1], float(args[3]) if len(args) == 4 else 60.0)
+    atomic_write_bytes(args[2], text.encode())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
