@@ -148,7 +148,8 @@ def build_suite(spec: SuiteSpec, progress: Callable[[str], None] | None = None
                             "properties are about class labels")
         X, labels = ds.X.astype(np.float64), ds.labels.astype(int)
         lam = float(ds.separation(np.inf))
-        pts = np.sort(np.random.default_rng(spec.seed + 1).choice(ds.N, min(spec.points, ds.N), replace=False))
+        pts = np.sort(np.random.default_rng(spec.seed + 1).choice(ds.N, min(spec.points, ds.N),
+                                                                   replace=False))
         for method in spec.methods:
             name = _slug(f"{ds.name}-{method}-n{ds.N}")
             say(f"{name}: constructing")
@@ -181,10 +182,10 @@ def build_suite(spec: SuiteSpec, progress: Callable[[str], None] | None = None
                     if d.answer == "unknown":
                         omitted.append({**base, "margin_bound": d.margin, "seconds": d.seconds})
                         continue
-                    text = robustness_vnnlib(lo, hi, y, net.out_dim, spec.vnnlib_version, spec.dtype,
-                                             comment=f"memcap benchmark: {inst}\nmodel {name} ({method} on {src}), "
-                                             f"point {int(i)}, label {y}, L-inf radius {rho!r} = {f:g}*lambda_D/2 "
-                                             "(box end points rounded outward to the model's float type)")
+                    note = (f"memcap benchmark: {inst}\nmodel {name} ({method} on {src}), point {int(i)}, "
+                            f"label {y}, L-inf radius {rho!r} = {f:g}*lambda_D/2 (box end points rounded "
+                            "outward to the model's float type)")
+                    text = robustness_vnnlib(lo, hi, y, net.out_dim, spec.vnnlib_version, spec.dtype, note)
                     vnn_rel = f"vnnlib/{inst}.vnnlib"
                     _check_parse_back(read_property, text, lo, hi, y, net.out_dim, inst)
                     files[vnn_rel] = text.encode()

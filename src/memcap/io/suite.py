@@ -209,7 +209,8 @@ def robustness_vnnlib(lo: np.ndarray, hi: np.ndarray, label: int, n_out: int, ve
     lo = np.asarray(lo, np.float64)
     hi = np.asarray(hi, np.float64)
     if n_out < 2 or not 0 <= label < n_out:
-        raise OptionError(f"a robustness property needs >= 2 classes and a label in range, got {label}/{n_out}")
+        raise OptionError(f"a robustness property needs >= 2 classes and a label in range, got "
+                          f"{label}/{n_out}")
     head = [f"; {line}" for line in comment.splitlines()]
     others = [c for c in range(n_out) if c != label]
     if version == 1:
@@ -261,7 +262,8 @@ def read_property(text: str, n_outputs: int | None = None) -> Property:
     """Parse a VNN-LIB 1.0 file (memcap's reader) or 2.0 file (the reference ``vnnlib`` parser) into
     a box and unsafe polytopes."""
     if "(vnnlib-version" in text:
-        vnnlib = require_extra("vnnlib", "vnn")
+        require_extra("vnnlib", "vnn")
+        import vnnlib
         import vnnlib.compat
 
         try:
@@ -451,7 +453,8 @@ def read_instances(suite: Path) -> list[tuple[str, str, float]]:
 def read_answers(suite: Path) -> list[dict[str, str]]:
     path = suite / "answers.csv"
     if not path.is_file():
-        raise DataError(f"{suite} has no answers.csv (the known answers); was it written by memcap benchmark?")
+        raise DataError(f"{suite} has no answers.csv (the known answers); was it written by "
+                        "memcap benchmark?")
     return list(csv.DictReader(io.StringIO(path.read_text())))
 
 

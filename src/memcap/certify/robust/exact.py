@@ -4,9 +4,9 @@ HiGHS (:mod:`.milp`) works in floating point with tolerances, so its "optimal va
 proof. This module re-derives the claim with a branch and bound of its own over the ReLU phases,
 where the bound at every node is *verified exactly*:
 
-* the model is the big-M encoding of a dense ReLU network over an input box (optionally cut by an L1
-  ball, the outer polytope of an L1 or L2 ball), every pre-activation row
-  ``b_j - ε_j <= z_j - W_j a <= b_j + ε_j`` (``ε`` the float rounding noise of a float model,
+* the model is the big-M encoding of a dense network (ReLU-like, hard-tanh or identity activations)
+  over an input box (optionally cut by an L1 ball: the outer polytope of an L1 or L2 ball), every
+  pre-activation row ``b_j - ε_j <= z_j - W_j a <= b_j + ε_j`` (``ε`` the float rounding noise of a float model,
   :mod:`.floatmodel`, or 0 for the exact network), with the rows' coefficients and right-hand sides
   kept as exact rationals (float weights are dyadic rationals);
 * at a node (some ReLU phases fixed) HiGHS solves the LP relaxation and returns row multipliers μ;
@@ -117,7 +117,8 @@ def _build(ops: list[Op], lo: np.ndarray, hi: np.ndarray, zb: list[tuple[np.ndar
                 lo_v = max(min(L, one), -one)
                 hi_v = max(min(U, one), -one)
                 v = lp.var(lo_v, hi_v)
-                row = [(v, one)] + ([(r1, -one)] if r1 is not None else []) + ([(r2, one)] if r2 is not None else [])
+                row = [(v, one)] + ([(r1, -one)] if r1 is not None else []) \
+                    + ([(r2, one)] if r2 is not None else [])
                 lp.row(row, "eq", -one)
                 new.append(v)
         acts = new
@@ -229,10 +230,12 @@ def exact_margin_proof(ops: list[Op], lo: np.ndarray, hi: np.ndarray,
         if op.kind != "dense":
             return ExactResult("unknown", None, 0, 0.0, f"layer {k} is a residual block: no exact tier")
         if op.act.kind not in ("identity", "relu_like", "hardtanh"):
-            return ExactResult("unknown", None, 0, 0.0, f"layer {k}: activation {op.act.name} has no exact tier")
+            return ExactResult("unknown", None, 0, 0.0,
+                               f"layer {k}: activation {op.act.name} has no exact tier")
         if (op.Wr is not None and np.any(op.Wr)) or op.Vr is not None:
             return ExactResult("unknown", None, 0, 0.0,
-                               "exact-rational weights were rounded to floats: the exact tier needs float weights")
+                               "exact-rational weights were rounded to floats: the exact tier needs "
+                               "float weights")
     lp, out = _build(ops, np.asarray(lo, np.float64), np.asarray(hi, np.float64), zb, l1)
     if out[label] < 0 or any(out[c] < 0 for c in classes):
         return ExactResult("unknown", None, 0, 0.0, "an output is identically zero after ReLU")

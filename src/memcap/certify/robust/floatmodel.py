@@ -61,7 +61,8 @@ def round_network(net: Network, dtype: str = "float32") -> Network:
     def r(a: np.ndarray) -> np.ndarray:
         out = to_float_array(np.asarray(a), dt).astype(np.float64)
         if not np.all(np.isfinite(out)):
-            raise OptionError(f"a weight overflows {dtype} (max |w| = {np.max(np.abs(to_float_array(a))):.3g})")
+            big = float(np.max(np.abs(to_float_array(a))))
+            raise OptionError(f"a weight overflows {dtype} (max |w| = {big:.3g})")
         return out
 
     layers: list[Any] = []
@@ -194,6 +195,7 @@ def certify_box(net: Network, lo: np.ndarray, hi: np.ndarray, label: int, dtype:
             best = cert
         if cert.robust or rnd == 1:
             break
-        eps = noise_bounds(net, lo, hi, dtype, boxes=[(zl[None, :], zh[None, :]) for zl, zh in res.z_bounds[0]])
+        tight = [(zl[None, :], zh[None, :]) for zl, zh in res.z_bounds[0]]
+        eps = noise_bounds(net, lo, hi, dtype, boxes=tight)
     assert best is not None
     return best

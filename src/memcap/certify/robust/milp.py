@@ -22,9 +22,10 @@ whose every node bound is checked in exact rational arithmetic, over the box and
 L1 outer polytope). HiGHS works in floating point with its own tolerances (primal feasibility 1e-7,
 integrality 1e-6 by default), so its answer alone is not called a proof: a HiGHS "optimal > 0" that
 the exact tier cannot confirm within the time limit is reported *unknown*. Never claimed for
-exact-rational weights (the solver sees them rounded). *Refuted* when an optimal or incumbent solution, replayed in exact arithmetic (after
-pulling it into the ball and, at a near-tie, polishing it), is a counterexample. *Unknown* otherwise
-(time limit, solver failure, or a spurious solution).
+exact-rational weights (the solver sees them rounded). *Refuted* when an optimal or incumbent
+solution, replayed in exact arithmetic (after pulling it into the ball and, at a near-tie,
+polishing it), is a counterexample. *Unknown* otherwise (time limit, solver failure, a spurious
+solution, or a HiGHS bound the exact tier does not confirm).
 """
 
 from __future__ import annotations

@@ -44,7 +44,8 @@ class Decision:
 
 
 def prove_box(net: Network, lo: np.ndarray, hi: np.ndarray, label: int, dtype: str, need: float = 0.0,
-              exact: bool = True, time_limit: float = 30.0, max_nodes: int = 400) -> tuple[bool, str, float, Any]:
+              exact: bool = True, time_limit: float = 30.0, max_nodes: int = 400
+              ) -> tuple[bool, str, float, Any]:
     """Prove ``Y_label - Y_c > need`` for every c, every input of the box and every evaluation of the
     stored model ``net`` in ``dtype`` (bounds first, then the exact tier). Returns
     (proven, by, margin bound, the exact tier's candidate point or None)."""
@@ -57,8 +58,8 @@ def prove_box(net: Network, lo: np.ndarray, hi: np.ndarray, label: int, dtype: s
     ex = exact_margin_proof(noisy_ops(net, cert.eps), lo, hi, cert.z_bounds, label, classes, need=need,
                             time_limit=time_limit, max_nodes=max_nodes)
     if ex.status == "proven":
-        return True, "exact", min(float(ex.bound if ex.bound is not None else np.inf),
-                                  float(np.min(np.delete(cert.per_class, label), initial=np.inf))), None
+        rest = [float(cert.per_class[c]) for c in range(net.out_dim) if c != label and c not in classes]
+        return True, "exact", min([float(ex.bound if ex.bound is not None else np.inf), *rest]), None
     return False, "", cert.margin, ex.candidate
 
 
@@ -86,7 +87,8 @@ def certified_witness(net: Network, model: bytes, lo: np.ndarray, hi: np.ndarray
     return None
 
 
-def _attack_candidates(net: Network, lo: np.ndarray, hi: np.ndarray, label: int, seed: int) -> list[np.ndarray]:
+def _attack_candidates(net: Network, lo: np.ndarray, hi: np.ndarray, label: int, seed: int
+                       ) -> list[np.ndarray]:
     c = (lo + hi) / 2
     r = float(np.max(np.maximum(up(hi - c), up(c - lo))))
     found = attack(net, c[None, :], np.array([label]), r, "inf", seed=seed)
@@ -105,8 +107,8 @@ def known_answer(net: Network, model: bytes, lo: np.ndarray, hi: np.ndarray, lab
     wit = certified_witness(net, model, lo, hi, label, dtype, hints, session)
     by = "midpoint"
     if wit is None:
-        wit = certified_witness(net, model, lo, hi, label, dtype, _attack_candidates(net, lo, hi, label, seed),
-                                session)
+        found = _attack_candidates(net, lo, hi, label, seed)
+        wit = certified_witness(net, model, lo, hi, label, dtype, found, session)
         by = "attack"
     if wit is not None:
         return Decision("sat", by, wit[2], wit[0], wit[1], time.perf_counter() - t0)
