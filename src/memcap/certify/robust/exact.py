@@ -6,9 +6,9 @@ where the bound at every node is *verified exactly*:
 
 * the model is the big-M encoding of a dense network (ReLU-like, hard-tanh or identity activations)
   over an input box (optionally cut by an L1 ball: the outer polytope of an L1 or L2 ball), every
-  pre-activation row ``b_j - ε_j <= z_j - W_j a <= b_j + ε_j`` (``ε`` the float rounding noise of a float model,
-  :mod:`.floatmodel`, or 0 for the exact network), with the rows' coefficients and right-hand sides
-  kept as exact rationals (float weights are dyadic rationals);
+  pre-activation row ``b_j - ε_j <= z_j - W_j a <= b_j + ε_j`` (``ε`` the float rounding noise of
+  a float model, :mod:`.floatmodel`, or 0 for the exact network), with the rows' coefficients and
+  right-hand sides kept as exact rationals (float weights are dyadic rationals);
 * at a node (some ReLU phases fixed) HiGHS solves the LP relaxation and returns row multipliers μ;
   *any* μ with the right signs gives the weak-duality bound
   ``c·x >= μ·b + Σ_j min(r_j l_j, r_j u_j)``, ``r = c - Aᵀμ``, over the node's box ``l <= x <= u``.
