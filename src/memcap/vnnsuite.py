@@ -4,8 +4,9 @@ For every data source and method: construct the network (memorization certified 
 :func:`memcap.construct`), write it as a float32 (or float64) ONNX model (:func:`memcap.io.suite.suite_onnx`)
 and read the weights back from the file, so every claim is about the stored model. For chosen points
 ``x_i`` and radii ``ρ = fraction·λ_D/2`` (λ_D in L∞, the data's smallest distance between differently
-labelled points), the instance asks whether some input of the box ``x_i ± ρ`` (end points rounded
-outward to the model's float type) gets a score ``Y_c >= Y_label``. Its answer is decided by
+labelled points; with ``norm`` 1 or 2, λ_D and ρ in that norm and the box the largest one inside
+the ball, half-width ``ρ·d^(-1/p)``), the instance asks whether some input of the box ``x_i ± ρ``
+(end points rounded outward to the model's float type) gets a score ``Y_c >= Y_label``. Its answer is decided by
 :func:`memcap.certify.robust.vnn.known_answer`:
 
 * ``unsat`` — certified for every evaluation of the stored model in its float type (any summation
@@ -49,6 +50,7 @@ class SuiteSpec:
     points: int = 5
     n: int | None = None                  # use a seeded subset of N points of each dataset
     budget: float = 0.9                   # robust methods: the construction's radius, fraction of λ_D/2
+    norm: str = "inf"                     # the ball's norm (λ_D and the construction's); box = inscribed box
     dtype: str = "float32"
     vnnlib_version: int = 1
     timeout: float = 60.0
@@ -70,6 +72,8 @@ class SuiteSpec:
             raise OptionError(f"--budget must be in (0, 1) (a fraction of λ_D/2), got {self.budget}")
         if self.dtype not in ("float32", "float64"):
             raise OptionError(f"--dtype must be float32 or float64, got {self.dtype!r}")
+        if self.norm not in ("inf", "1", "2"):
+            raise OptionError(f"--norm must be inf, 1 or 2, got {self.norm!r}")
         if self.vnnlib_version not in (1, 2):
             raise OptionError(f"--vnnlib-version must be 1 or 2, got {self.vnnlib_version}")
         if not (np.isfinite(self.timeout) and self.timeout > 0):
@@ -89,7 +93,7 @@ def _subset(ds: Any, n: int | None, seed: int) -> Any:
     return Dataset(ds.X[idx], ds.y[idx], task=ds.task, name=f"{ds.name}[{n}]")
 
 
-def _construct(ds: Any, method: str, budget: float, seed: int) -> Any:
+def _construct(ds: Any, method: str, budget: float, norm: str, seed: int) -> Any:
     import inspect
 
     import memcap
@@ -99,11 +103,16 @@ def _construct(ds: Any, method: str, budget: float, seed: int) -> Any:
     opts: dict[str, Any] = {"seed": seed} if "seed" in params else {}
     if "budget" in params:
         opts["budget"] = budget
+    if "norm" in params:
+        opts["norm"] = norm
+    elif norm != "inf":
+        raise OptionError(f"{method} has no norm option; --norm {norm} needs a robust method (yu-robust)")
     return memcap.construct(ds, method, **opts)
 
 
 def _hints(X: np.ndarray, labels: np.ndarray, i: int, rho: float, k: int = 3) -> list[np.ndarray]:
-    """Points of x_i's box on the segments towards the nearest differently labelled points."""
+    """Points of x_i's box (half-width ``rho``) on the segments towards the nearest differently
+    labelled points."""
     other = np.flatnonzero(labels != labels[i])
     d = np.max(np.abs(X[other] - X[i]), axis=1)
     out = []
@@ -147,21 +156,23 @@ def build_suite(spec: SuiteSpec, progress: Callable[[str], None] | None = None
             raise DataError(f"{src} is not classification data with >= 2 classes; robustness "
                             "properties are about class labels")
         X, labels = ds.X.astype(np.float64), ds.labels.astype(int)
-        lam = float(ds.separation(np.inf))
+        p = {"inf": np.inf, "1": 1, "2": 2}[spec.norm]
+        lam = float(ds.separation(p))
+        shrink = 1.0 if spec.norm == "inf" else float(ds.d_x) ** (-1.0 / p) * (1 - 2.0**-40)
         pts = np.sort(np.random.default_rng(spec.seed + 1).choice(ds.N, min(spec.points, ds.N),
                                                                    replace=False))
         for method in spec.methods:
-            name = _slug(f"{ds.name}-{method}-n{ds.N}")
+            name = _slug(f"{ds.name}-{method}-n{ds.N}" + ("" if spec.norm == "inf" else f"-l{spec.norm}"))
             say(f"{name}: constructing")
             t0 = time.perf_counter()
-            c = _construct(ds, method, spec.budget, spec.seed)
+            c = _construct(ds, method, spec.budget, spec.norm, spec.seed)
             model = suite_onnx(c.network, spec.dtype, name)
             net, dt = network_from_onnx(model)          # the weights as stored in the file
             sess = _session(model)
             onnx_rel = f"onnx/{name}.onnx"
             files[onnx_rel] = model
             models.append({"model": name, "data": src, "method": method, "N": ds.N, "d_x": ds.d_x,
-                           "classes": ds.d_y, "lambda_inf": lam, "depth": len(net.layers),
+                           "classes": ds.d_y, "norm": spec.norm, "lambda": lam, "depth": len(net.layers),
                            "widths": [L.out_dim for L in net.layers[:-1]],
                            "parameters": int(sum(L.weight.size + L.bias.size for L in net.layers)),
                            "theorem": c.certificate.theorem, "memorization_certified": True,
@@ -169,22 +180,24 @@ def build_suite(spec: SuiteSpec, progress: Callable[[str], None] | None = None
                            "build_seconds": time.perf_counter() - t0})
             for f in spec.fractions:
                 rho = f * lam / 2
+                h = rho * shrink    # half-width of the largest box inside the ball
                 for i in pts:
                     y = int(labels[i])
-                    lo, hi = float32_box(np.nextafter(X[i] - rho, -np.inf), np.nextafter(X[i] + rho, np.inf),
+                    lo, hi = float32_box(np.nextafter(X[i] - h, -np.inf), np.nextafter(X[i] + h, np.inf),
                                          spec.dtype)
                     inst = f"{name}_p{int(i)}_r{f:g}".replace(".", "p")
                     say(f"{inst}: deciding")
-                    d = known_answer(net, model, lo, hi, y, dt, _hints(X, labels, int(i), rho), CE_ATOL,
+                    d = known_answer(net, model, lo, hi, y, dt, _hints(X, labels, int(i), h), CE_ATOL,
                                      seed=spec.seed, time_limit=spec.exact_time_limit, session=sess)
                     base = {"instance": inst, "model": name, "data": src, "method": method, "point": int(i),
-                            "label": y, "radius": rho, "radius_fraction": f, "norm": "inf"}
+                            "label": y, "radius": rho, "radius_fraction": f, "norm": spec.norm,
+                            "box_halfwidth": h}
                     if d.answer == "unknown":
                         omitted.append({**base, "margin_bound": d.margin, "seconds": d.seconds})
                         continue
                     note = (f"memcap benchmark: {inst}\nmodel {name} ({method} on {src}), point {int(i)}, "
-                            f"label {y}, L-inf radius {rho!r} = {f:g}*lambda_D/2 (box end points rounded "
-                            "outward to the model's float type)")
+                            f"label {y}, L{spec.norm} radius {rho!r} = {f:g}*lambda_D/2, box half-width "
+                            f"{h!r} (end points rounded outward to the model's float type)")
                     text = robustness_vnnlib(lo, hi, y, net.out_dim, spec.vnnlib_version, spec.dtype, note)
                     vnn_rel = f"vnnlib/{inst}.vnnlib"
                     _check_parse_back(read_property, text, lo, hi, y, net.out_dim, inst)

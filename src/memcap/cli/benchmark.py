@@ -29,6 +29,9 @@ def benchmark(
                                           "(yu-robust's depth is 2N+1).")] = None,
     budget: Annotated[float, typer.Option(help="Robust methods: the construction's radius as a fraction "
                                           "of λ_D/2.")] = 0.9,
+    norm: Annotated[str, typer.Option(help="The ball's norm: inf (default), 1 or 2 (λ_D and robust "
+                                      "constructions in that norm; the property's box is the largest "
+                                      "inside the ball).")] = "inf",
     dtype: Annotated[str, typer.Option(help="ONNX tensor type: float32 (default) or float64.")] = "float32",
     vnnlib_version: Annotated[int, typer.Option("--vnnlib-version", help="VNN-LIB 1 (VNN-COMP's) or 2.")] = 1,
     timeout: Annotated[float, typer.Option(help="Per-instance timeout written to instances.csv, "
@@ -48,7 +51,7 @@ def benchmark(
     with user_errors():
         spec = SuiteSpec(data=list(data), methods=list(method or ["yu-robust"]),
                          fractions=list(fraction or [0.5, 1.2]), points=points, n=n, budget=budget,
-                         dtype=dtype, vnnlib_version=vnnlib_version, timeout=timeout, seed=seed,
+                         norm=norm, dtype=dtype, vnnlib_version=vnnlib_version, timeout=timeout, seed=seed,
                          exact_time_limit=exact_time_limit)
         spec.check()
         with progress_status(not as_json) as say:
@@ -63,5 +66,5 @@ def benchmark(
             ("omitted (answer unknown)", len(summary["omitted_unknown"])),
             ("seconds", summary["seconds"])]
     rows += [(f"model {m['model']}", f"{m['method']} on {m['data']}: depth {m['depth']}, "
-              f"{m['parameters']} parameters, λ_D(L∞) = {m['lambda_inf']:.6g}") for m in summary["models"]]
+              f"{m['parameters']} parameters, λ_D(L{m['norm']}) = {m['lambda']:.6g}") for m in summary["models"]]
     out.print(report_table("memcap benchmark", rows))

@@ -53,7 +53,7 @@ CE_ATOL = 1e-4
 CE_RTOL = 1e-3
 ANSWER_FIELDS = ["instance", "onnx", "vnnlib", "answer", "witness", "certified_in", "certified_by",
                  "margin_bound", "model", "data", "method", "point", "label", "radius",
-                 "radius_fraction", "norm"]
+                 "radius_fraction", "norm", "box_halfwidth"]
 _STATUSES = {"sat": "sat", "violated": "sat", "unsat": "unsat", "holds": "unsat", "timeout": "timeout",
              "unknown": "unknown", "error": "error"}
 
