@@ -6,8 +6,8 @@ and read the weights back from the file, so every claim is about the stored mode
 ``x_i`` and radii ``ρ = fraction·λ_D/2`` (λ_D in L∞, the data's smallest distance between differently
 labelled points; with ``norm`` 1 or 2, λ_D and ρ in that norm and the box the largest one inside
 the ball, half-width ``ρ·d^(-1/p)``), the instance asks whether some input of the box ``x_i ± ρ``
-(end points rounded outward to the model's float type) gets a score ``Y_c >= Y_label``. Its answer is decided by
-:func:`memcap.certify.robust.vnn.known_answer`:
+(end points rounded outward to the model's float type) gets a score ``Y_c >= Y_label``. Its answer
+is decided by :func:`memcap.certify.robust.vnn.known_answer`:
 
 * ``unsat`` — certified for every evaluation of the stored model in its float type (any summation
   order, FMA, flush-to-zero) and in exact arithmetic, with margin > VNN-COMP's tolerance on the box

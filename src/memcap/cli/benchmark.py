@@ -65,6 +65,7 @@ def benchmark(
             ("sat (witness confirmed)", summary["sat"]),
             ("omitted (answer unknown)", len(summary["omitted_unknown"])),
             ("seconds", summary["seconds"])]
-    rows += [(f"model {m['model']}", f"{m['method']} on {m['data']}: depth {m['depth']}, "
-              f"{m['parameters']} parameters, λ_D(L{m['norm']}) = {m['lambda']:.6g}") for m in summary["models"]]
+    for m in summary["models"]:
+        rows.append((f"model {m['model']}", f"{m['method']} on {m['data']}: depth {m['depth']}, "
+                     f"{m['parameters']} parameters, λ_D(L{m['norm']}) = {m['lambda']:.6g}"))
     out.print(report_table("memcap benchmark", rows))
