@@ -286,3 +286,21 @@ def test_atomic_folder(tmp_path, suite, monkeypatch):
     with pytest.raises(OptionError):
         write_tree({"x": b""}, out)
     shutil.rmtree(out)
+
+
+def test_vnnlib2_float64_suite_runs_and_scores(tmp_path):
+    import vnnlib
+
+    out = tmp_path / "s2"
+    spec = SuiteSpec(data=["builtin:iris"], methods=["zhang17-wide"], n=10, points=2, fractions=[0.1, 1.3],
+                     vnnlib_version=2, dtype="float64")
+    write_suite(spec, out)
+    m = onnx.load(str(out / read_instances(out)[0][0]))
+    assert m.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.DOUBLE
+    for a in read_answers(out):
+        text = (out / a["vnnlib"]).read_text()
+        assert text.startswith("(vnnlib-version <2.0>)")
+        vnnlib.parse_query_string(text)                              # the reference parser accepts it
+    run_suite(out, tmp_path / "r")
+    rep = score_suite(out, tmp_path / "r")
+    assert not rep.incorrect and not rep.memcap_wrong and rep.counts().get("correct", 0) >= 1

@@ -261,3 +261,29 @@ def write_suite(spec: SuiteSpec, out: str | Path, force: bool = False,
     files, summary = build_suite(spec, progress)
     write_tree(files, out, force=force)
     return summary
+
+
+def merge_suites(parts: list[tuple[dict[str, bytes], dict[str, Any]]]) -> dict[str, bytes]:
+    """One suite's files from several :func:`build_suite` results (e.g. one per dataset, each with
+    its own N and methods): instances and answers concatenated, model and property files united
+    (a name clash is refused), ``suite.json`` listing every part."""
+    files: dict[str, bytes] = {}
+    inst: list[bytes] = []
+    ans: list[bytes] = []
+    for f, _ in parts:
+        for k, v in f.items():
+            if k == "instances.csv":
+                inst.append(v)
+            elif k == "answers.csv":
+                head, _, body = v.partition(b"\n")
+                ans.append(body if ans else v)
+            elif k != "suite.json":
+                if k in files and files[k] != v:
+                    raise OptionError(f"two parts of the suite write different files named {k}")
+                files[k] = v
+    files["instances.csv"] = b"".join(inst)
+    files["answers.csv"] = b"".join(ans)
+    files["suite.json"] = json.dumps({"generator": "memcap.vnnsuite.merge_suites",
+                                      "instances": sum(s["instances"] for _, s in parts),
+                                      "parts": [s for _, s in parts]}, indent=1, default=str).encode()
+    return files

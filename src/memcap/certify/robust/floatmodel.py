@@ -12,8 +12,8 @@ any BLAS) computes something slightly different. This module makes claims about 
   activations. ReLU and identity are exact on floats. Higham's bound for a dot product of ``n``
   terms plus a bias, in ANY summation order, with or without FMA:
   ``|e| <= γ_{n+2} (|W| |ã| + |b|)`` with ``γ_m = m u / (1 - m u)``, ``u = 2^-24``, plus
-  ``(n + 2)·2^-125`` for underflow (this also covers flush-to-zero / denormals-are-zero kernels,
-  whose error per operation is below 2^-126, and a denormal input read as zero). ``|ã|`` is bounded
+  ``(n + 2 + Σ|W_j|)·2^-125`` for underflow (this also covers flush-to-zero / denormals-are-zero
+  kernels, whose error per operation is below 2^-126, and a denormal input read as zero). ``|ã|`` is bounded
   by the noisy interval propagation itself (:func:`noise_bounds`), layer by layer. A row with a
   single term ``±1·a`` and no bias (the carry channels of yu-robust) is computed exactly: ε = 0.
 * the noise enters the existing sound bound machinery as an *interval bias* (the ``br`` radius of
@@ -124,7 +124,9 @@ def noise_bounds(net: Network, lo: np.ndarray, hi: np.ndarray, dtype: str = "flo
         g = (n + 2) * u / (1 - (n + 2) * u) * (1 + 2.0**-40)
         mag = np.maximum(np.abs(alo), np.abs(ahi))
         S = up(lin.right_abs_upper(mag) + np.abs(b))
-        eps = up(up(g * S) + (n + 2) * TINY[dtype])
+        # underflow / flush-to-zero: below TINY per operation; a denormal input read as zero
+        # (denormals-are-zero) loses at most |w|·TINY per term
+        eps = up(up(g * S) + up((n + 2 + np.abs(W).sum(axis=1)) * TINY[dtype]))
         eps[:, _exact_rows(W, b)] = 0.0
         eps_all.append(eps)
         if boxes is not None:
