@@ -304,3 +304,13 @@ def test_vnnlib2_float64_suite_runs_and_scores(tmp_path):
     run_suite(out, tmp_path / "r")
     rep = score_suite(out, tmp_path / "r")
     assert not rep.incorrect and not rep.memcap_wrong and rep.counts().get("correct", 0) >= 1
+
+
+def test_l2_cuts_are_checked_exactly():
+    from memcap.certify.robust.exact import valid_l2_cuts
+
+    x, r = np.array([0.5, -1.0, 2.0]), 0.3
+    v = np.array([0.6, 0.0, 0.8])                                  # |v| = 1 (nearly, in floats)
+    tangent = float(v @ x) + r * (1 + 1e-12)
+    kept = valid_l2_cuts(x, r, [(v, tangent), (v, float(v @ x) + r * (1 - 1e-9)), (v, float(v @ x) - 1)])
+    assert len(kept) == 1 and kept[0][1] == tangent

@@ -5,7 +5,8 @@ proof. This module re-derives the claim with a branch and bound of its own over 
 where the bound at every node is *verified exactly*:
 
 * the model is the big-M encoding of a dense network (ReLU-like, hard-tanh or identity activations)
-  over an input box (optionally cut by an L1 ball: the outer polytope of an L1 or L2 ball), every
+  over an input box (optionally cut by an L1 ball: the outer polytope of an L1 or L2 ball, and by
+  tangent half-spaces of an L2 ball whose validity is checked exactly), every
   pre-activation row ``b_j - ε_j <= z_j - W_j a <= b_j + ε_j`` (``ε`` the float rounding noise of
   a float model, :mod:`.floatmodel`, or 0 for the exact network), with the rows' coefficients and
   right-hand sides kept as exact rationals (float weights are dyadic rationals);
@@ -32,7 +33,7 @@ import numpy as np
 
 from memcap.certify.robust.bounds import Op
 
-__all__ = ["ExactResult", "exact_margin_proof", "exact_lp_bound", "fq"]
+__all__ = ["ExactResult", "exact_margin_proof", "exact_lp_bound", "fq", "valid_l2_cuts"]
 
 
 def _f(q: flint.fmpq) -> float:
@@ -77,10 +78,27 @@ class _LP:
         self.row([(j, -v) for j, v in coef], "ub", -lo)
 
 
+def valid_l2_cuts(x: np.ndarray, r: float, cuts: list[tuple[np.ndarray, float]]
+                  ) -> list[tuple[np.ndarray, float]]:
+    """The cuts ``v·z <= u`` that hold on the whole L2 ball B(x, r), checked exactly:
+    ``max_ball v·z = v·x + ||v|| r``, so valid iff ``u - v·x >= 0`` and ``(u - v·x)² >= ||v||² r²``."""
+    out = []
+    R = fq(r)
+    for v, u in cuts:
+        gap = fq(u) - sum((fq(a) * fq(b) for a, b in zip(v, x, strict=True)), flint.fmpq(0))
+        vv = sum((fq(a) * fq(a) for a in v), flint.fmpq(0))
+        if gap >= 0 and gap * gap >= vv * R * R:
+            out.append((v, u))
+    return out
+
+
 def _build(ops: list[Op], lo: np.ndarray, hi: np.ndarray, zb: list[tuple[np.ndarray, np.ndarray]],
-           l1: tuple[np.ndarray, float] | None) -> tuple[_LP, list[int]]:
+           l1: tuple[np.ndarray, float] | None, cuts: list[tuple[np.ndarray, float]] | None = None
+           ) -> tuple[_LP, list[int]]:
     lp = _LP()
     xin = [lp.var(a, b) for a, b in zip(lo, hi, strict=True)]
+    for v, u in cuts or []:
+        lp.row([(xin[j], fq(v[j])) for j in np.flatnonzero(v)], "ub", fq(u))
     if l1 is not None:
         x0, R = l1
         s = [lp.var(flint.fmpq(0), fq(b) - fq(a)) for a, b in zip(lo, hi, strict=True)]
@@ -218,11 +236,13 @@ def _fl_down(q: flint.fmpq) -> float:
 def exact_margin_proof(ops: list[Op], lo: np.ndarray, hi: np.ndarray,
                        zb: list[tuple[np.ndarray, np.ndarray]], label: int, classes: list[int],
                        need: float = 0.0, l1: tuple[np.ndarray, float] | None = None,
-                       time_limit: float = 30.0, max_nodes: int = 400) -> ExactResult:
+                       time_limit: float = 30.0, max_nodes: int = 400,
+                       cuts: list[tuple[np.ndarray, float]] | None = None) -> ExactResult:
     """Prove ``Y_label - Y_c > need`` for every c in ``classes`` and every input in the box
     ``[lo, hi]`` (∩ the L1 ball ``l1 = (centre, R)`` if given), for every network the model admits
     (``ops``: dense, ReLU or identity, float weights; their ``br`` is the rounding noise), with
-    exactly checked bounds (see the module docstring)."""
+    exactly checked bounds (see the module docstring). ``cuts`` are extra rows ``v·x <= u`` on the
+    input that the caller has proven valid (e.g. :func:`valid_l2_cuts`)."""
     from scipy.optimize import linprog
 
     t0 = time.perf_counter()
@@ -236,7 +256,7 @@ def exact_margin_proof(ops: list[Op], lo: np.ndarray, hi: np.ndarray,
             return ExactResult("unknown", None, 0, 0.0,
                                "exact-rational weights were rounded to floats: the exact tier needs "
                                "float weights")
-    lp, out = _build(ops, np.asarray(lo, np.float64), np.asarray(hi, np.float64), zb, l1)
+    lp, out = _build(ops, np.asarray(lo, np.float64), np.asarray(hi, np.float64), zb, l1, cuts)
     if out[label] < 0 or any(out[c] < 0 for c in classes):
         return ExactResult("unknown", None, 0, 0.0, "an output is identically zero after ReLU")
     A_ub, b_ub, A_eq, b_eq, ub_rows, eq_rows = _scipy_parts(lp)

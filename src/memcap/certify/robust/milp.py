@@ -19,10 +19,11 @@ For a point ``x_i`` with label y and each class c != y not already excluded by t
 Outcome per point: *proven* only when, after the solver's dual bound exceeds ``proof_margin``
 (1e-7) for every c, the claim is re-derived by the exact tier (:mod:`.exact`: a branch and bound
 whose every node bound is checked in exact rational arithmetic, over the box and, for L1/L2, its
-L1 outer polytope). HiGHS works in floating point with its own tolerances (primal feasibility 1e-7,
-integrality 1e-6 by default), so its answer alone is not called a proof: a HiGHS "optimal > 0" that
-the exact tier cannot confirm within the time limit is reported *unknown*. Never claimed for
-exact-rational weights (the solver sees them rounded). *Refuted* when an optimal or incumbent
+L1 outer polytope; for L2 also the Kelley cuts above, each checked exactly to hold on the ball).
+HiGHS works in floating point with its own tolerances (primal feasibility 1e-7, integrality 1e-6 by
+default), so its answer alone is not called a proof: a HiGHS "optimal > 0" that the exact tier
+cannot confirm within the time limit is reported *unknown*. Never claimed for exact-rational
+weights (the solver sees them rounded). *Refuted* when an optimal or incumbent
 solution, replayed in exact arithmetic (after pulling it into the ball and, at a near-tie,
 polishing it), is a counterexample. *Unknown* otherwise (time limit, solver failure, a spurious
 solution, or a HiGHS bound the exact tier does not confirm).
@@ -254,13 +255,15 @@ def milp_point(net: Network, x: np.ndarray, label: int, r: float, norm: str,
                            "no counterexample, but exact-rational weights were rounded for the "
                            "solver, so this is not a proof")
     # HiGHS's answer is only a float computation with tolerances: re-derive it exactly
-    from memcap.certify.robust.exact import exact_margin_proof
+    from memcap.certify.robust.exact import exact_margin_proof, valid_l2_cuts
 
     lo_box, hi_box = np.nextafter(x - r, -np.inf), np.nextafter(x + r, np.inf)
     l1 = None if norm == "inf" else (x, float(np.nextafter(r if norm == "1" else r * np.sqrt(len(x))
                                                          * (1 + 1e-12), np.inf)))
     left = max(time_limit - (time.perf_counter() - t0), 0.25 * time_limit)
-    ex = exact_margin_proof(ops, lo_box, hi_box, zb, label, classes, need=0.0, l1=l1, time_limit=left)
+    cuts = valid_l2_cuts(x, r, list(zip(cut_rows, cut_ub, strict=True))) if norm == "2" else None
+    ex = exact_margin_proof(ops, lo_box, hi_box, zb, label, classes, need=0.0, l1=l1, time_limit=left,
+                            cuts=cuts)
     if ex.status != "proven":
         return MilpOutcome("unknown", None, None, nbin, time.perf_counter() - t0,
                            f"HiGHS found no counterexample (dual bound {worst:.3g}) but the exact re-check "
