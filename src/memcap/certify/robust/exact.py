@@ -218,6 +218,75 @@ def _scipy_parts(lp: _LP) -> tuple[Any, np.ndarray, Any, np.ndarray, list[int], 
     return mat(ub_rows), vec(ub_rows), mat(eq_rows), vec(eq_rows), ub_rows, eq_rows
 
 
+class _NodeSolver:
+    """The LP relaxation at a node (binaries fixed by bounds): one HiGHS model (highspy) re-solved
+    with a warm start from node to node; scipy's HiGHS (cold starts) when highspy is missing."""
+
+    def __init__(self, lp: _LP) -> None:
+        self.A_ub, self.b_ub, self.A_eq, self.b_eq, self.ub_rows, self.eq_rows = _scipy_parts(lp)
+        self.m = len(lp.kind)
+        self.lb = np.array([_f(v) for v in lp.lb])
+        self.ub = np.array([_f(v) for v in lp.ub])
+        self.h: Any = None
+        try:
+            import highspy
+        except ImportError:
+            return
+        from scipy.sparse import vstack
+
+        A = vstack([self.A_ub, self.A_eq]).tocsc()
+        model = highspy.HighsLp()
+        model.num_col_, model.num_row_ = A.shape[1], A.shape[0]
+        model.col_cost_ = np.zeros(A.shape[1])
+        model.col_lower_, model.col_upper_ = self.lb, self.ub
+        model.row_lower_ = np.concatenate([np.full(len(self.b_ub), -highspy.kHighsInf), self.b_eq])
+        model.row_upper_ = np.concatenate([self.b_ub, self.b_eq])
+        model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        model.a_matrix_.start_ = A.indptr
+        model.a_matrix_.index_ = A.indices
+        model.a_matrix_.value_ = A.data
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.passModel(model)
+        self.h, self.hs = h, highspy
+        self.order = np.array(self.ub_rows + self.eq_rows, dtype=int)
+
+    def solve(self, cost: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[str, Any, np.ndarray | None,
+                                                                               float | None]:
+        """(status 'optimal' | 'infeasible' | other, x, row multipliers in _LP order, objective)."""
+        if self.h is None:
+            from scipy.optimize import linprog
+
+            res = linprog(cost, A_ub=self.A_ub, b_ub=self.b_ub, A_eq=self.A_eq, b_eq=self.b_eq,
+                          bounds=np.column_stack([lo, hi]), method="highs")
+            if res.status == 0:
+                mu = np.zeros(self.m)
+                mu[self.ub_rows] = res.ineqlin.marginals
+                mu[self.eq_rows] = res.eqlin.marginals
+                return "optimal", res.x, mu, float(res.fun)
+            return ("infeasible" if res.status == 2 else res.message), None, None, None
+        h, hs = self.h, self.hs
+        n = len(cost)
+        idx = np.arange(n, dtype=np.int32)
+        h.changeColsCost(n, idx, cost)
+        h.changeColsBounds(n, idx, lo, hi)
+        h.run()
+        st = h.getModelStatus()
+        if st == hs.HighsModelStatus.kOptimal:
+            sol = h.getSolution()
+            mu = np.zeros(self.m)
+            mu[self.order] = np.asarray(sol.row_dual)
+            return "optimal", np.asarray(sol.col_value), mu, float(h.getInfo().objective_function_value)
+        if st == hs.HighsModelStatus.kInfeasible:
+            _, has, ray = h.getDualRay()
+            if has:
+                mu = np.zeros(self.m)
+                mu[self.order] = np.asarray(ray)
+                return "infeasible", None, mu, None
+            return "infeasible", None, None, None
+        return h.modelStatusToString(st), None, None, None
+
+
 @dataclass
 class ExactResult:
     status: str                        # "proven" | "unknown"
@@ -243,8 +312,6 @@ def exact_margin_proof(ops: list[Op], lo: np.ndarray, hi: np.ndarray,
     (``ops``: dense, ReLU or identity, float weights; their ``br`` is the rounding noise), with
     exactly checked bounds (see the module docstring). ``cuts`` are extra rows ``v·x <= u`` on the
     input that the caller has proven valid (e.g. :func:`valid_l2_cuts`)."""
-    from scipy.optimize import linprog
-
     t0 = time.perf_counter()
     for k, op in enumerate(ops):
         if op.kind != "dense":
@@ -259,10 +326,9 @@ def exact_margin_proof(ops: list[Op], lo: np.ndarray, hi: np.ndarray,
     lp, out = _build(ops, np.asarray(lo, np.float64), np.asarray(hi, np.float64), zb, l1, cuts)
     if out[label] < 0 or any(out[c] < 0 for c in classes):
         return ExactResult("unknown", None, 0, 0.0, "an output is identically zero after ReLU")
-    A_ub, b_ub, A_eq, b_eq, ub_rows, eq_rows = _scipy_parts(lp)
+    solver = _NodeSolver(lp)
     n = len(lp.lb)
-    lbf = np.array([_f(v) for v in lp.lb])
-    ubf = np.array([_f(v) for v in lp.ub])
+    lbf, ubf = solver.lb, solver.ub
     need_q = fq(need)
     nodes = 0
     worst: flint.fmpq | None = None
@@ -286,29 +352,29 @@ def exact_margin_proof(ops: list[Op], lo: np.ndarray, hi: np.ndarray,
             for dv, v in fixed.items():
                 lb[dv] = ub[dv] = flint.fmpq(v)
                 lo_f[dv] = hi_f[dv] = float(v)
-            res = linprog(cf, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq,
-                          bounds=np.column_stack([lo_f, hi_f]), method="highs")
-            mu = np.zeros(len(lp.kind))
-            if res.status == 0:
-                mu[ub_rows] = res.ineqlin.marginals
-                mu[eq_rows] = res.eqlin.marginals
-            elif res.status == 2:
-                mu = _elastic_multipliers(cf, A_ub, b_ub, A_eq, b_eq, lo_f, hi_f, ub_rows, eq_rows,
-                                          len(lp.kind))
+            status, x, mu, fun = solver.solve(cf, lo_f, hi_f)
+            if status == "infeasible" and mu is not None:
+                # a Farkas ray (either sign convention): a positive exact bound with zero objective
+                # proves the node empty
+                zero: dict[int, flint.fmpq] = {}
+                if any(exact_lp_bound(lp, zero, s * mu, lb, ub) > 0 for s in (1.0, -1.0)):
+                    continue
+                mu = None
+            if status == "infeasible" and mu is None:
+                mu = _elastic_multipliers(cf, solver.A_ub, solver.b_ub, solver.A_eq, solver.b_eq, lo_f, hi_f,
+                                          solver.ub_rows, solver.eq_rows, solver.m)
                 if mu is None:
                     return ExactResult("unknown", None, nodes, time.perf_counter() - t0,
                                        "exact branch and bound: an infeasible node could not be certified")
-            else:
-                return ExactResult("unknown", None, nodes, time.perf_counter() - t0,
-                                   f"LP solver: {res.message}")
+            elif status != "optimal":
+                return ExactResult("unknown", None, nodes, time.perf_counter() - t0, f"LP solver: {status}")
             bound = exact_lp_bound(lp, c, mu, lb, ub)
             if bound > need_q:
                 worst = bound if worst is None or bound < worst else worst
                 continue
-            if res.status != 0:
+            if status != "optimal":
                 return ExactResult("unknown", None, nodes, time.perf_counter() - t0,
                                    "exact bound of an infeasible node not above the threshold")
-            x = res.x
             best, viol = None, 1e-9
             for dv, (zv, av, sp, sm, sh) in lp.relu.items():
                 if dv in fixed:
@@ -319,7 +385,7 @@ def exact_margin_proof(ops: list[Op], lo: np.ndarray, hi: np.ndarray,
                     best, viol = dv, g
             if best is None:
                 return ExactResult("unknown", None, nodes, time.perf_counter() - t0,
-                                   f"the LP optimum {res.fun:.3g} is a ReLU point: a candidate "
+                                   f"the LP optimum {fun:.3g} is a ReLU point: a candidate "
                                    "counterexample", candidate=np.asarray(x[:len(lo)], np.float64))
             # depth first: the phase the LP leans to last (explored first)
             lean = 1 if x[best] >= 0.5 else 0
