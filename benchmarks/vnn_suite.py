@@ -68,7 +68,7 @@ def main() -> None:
         for m in s["models"]:
             mine = [a for a in answers if a["model"] == m["model"]]
             om = [o for o in s["omitted_unknown"] if o["model"] == m["model"]]
-            ans_s = sum(o["seconds"] for o in om)
+            ans_s = m["answer_seconds"]
             n_unsat = sum(a["answer"] == "unsat" for a in mine)
             n_sat = sum(a["answer"] == "sat" for a in mine)
             print(f"{m['model']:34} {m['depth']:5d} {m['parameters']:8d} {n_unsat:5d} {n_sat:4d} "

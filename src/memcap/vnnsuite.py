@@ -177,7 +177,7 @@ def build_suite(spec: SuiteSpec, progress: Callable[[str], None] | None = None
                            "parameters": int(sum(L.weight.size + L.bias.size for L in net.layers)),
                            "theorem": c.certificate.theorem, "memorization_certified": True,
                            "promised_robustness": (c.network.meta or {}).get("robust"),
-                           "build_seconds": time.perf_counter() - t0})
+                           "build_seconds": time.perf_counter() - t0, "answer_seconds": 0.0})
             for f in spec.fractions:
                 rho = f * lam / 2
                 h = rho * shrink    # half-width of the largest box inside the ball
@@ -189,6 +189,7 @@ def build_suite(spec: SuiteSpec, progress: Callable[[str], None] | None = None
                     say(f"{inst}: deciding")
                     d = known_answer(net, model, lo, hi, y, dt, _hints(X, labels, int(i), h), CE_ATOL,
                                      seed=spec.seed, time_limit=spec.exact_time_limit, session=sess)
+                    models[-1]["answer_seconds"] += d.seconds
                     base = {"instance": inst, "model": name, "data": src, "method": method, "point": int(i),
                             "label": y, "radius": rho, "radius_fraction": f, "norm": spec.norm,
                             "box_halfwidth": h}
