@@ -489,6 +489,7 @@ def data(data: DataOpt, label: LabelOpt = None, task: TaskOpt = None, as_json: J
 COMMANDS: list[tuple[str, str]] = [
     ("info", "info"), ("bounds", "bounds"), ("experiment", "experiment"), ("train", "train"),
     ("robust", "robust"), ("export", "export"), ("advise", "advise"), ("lipschitz", "lipschitz"),
+    ("benchmark", "benchmark"), ("score", "score"),
 ]
 #: kept for code that extends the command list by module name (the function has the module's name)
 COMMAND_MODULES: list[str] = [m for m, _ in COMMANDS]

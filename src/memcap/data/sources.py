@@ -5,8 +5,8 @@ A *source* is a string, shared by the API and the CLI:
 * ``path/to/file.npz`` — arrays ``X`` and ``y`` (``task`` inferred: integer ``y`` is classification);
 * ``path/to/file.csv`` — numeric columns, with a header row or not; ``label`` names the label column
   (header name or 0-based index; default: the last column);
-* ``builtin:digits``, ``builtin:iris`` (scikit-learn), ``builtin:mnist1d`` (the ``mnist1d`` package's
-  offline generator; extra ``data``);
+* ``builtin:digits``, ``builtin:iris``, ``builtin:wine`` (scikit-learn), ``builtin:mnist1d`` (the
+  ``mnist1d`` package's offline generator; extra ``data``);
 * ``gen:NAME?key=value&...`` with NAME in gaussian, line, sphere, hard (Theorem 3.3's dataset), e.g.
   ``gen:gaussian?n=1000&d=32&seed=0&task=classification&classes=10``.
 """
@@ -29,7 +29,8 @@ __all__ = ["load_dataset", "SOURCES_HELP"]
 
 SOURCES_HELP = (
     "a .npz file (arrays X, y), a .csv file (label column via --label), builtin:digits, "
-    "builtin:iris, builtin:mnist1d, cifar10:DIR or svhn:DIR (local binary/.mat files, ?split=&n=), "
+    "builtin:iris, builtin:wine, builtin:mnist1d, cifar10:DIR or svhn:DIR (local binary/.mat files, "
+    "?split=&n=), "
     "or gen:NAME?n=..&d=..&seed=..&task=.. with NAME in "
     + ", ".join(GENERATORS)
 )
@@ -79,10 +80,11 @@ def load_dataset(source: str, label: str | int | None = None, task: Task | None 
 
 
 def _builtin(name: str) -> tuple[np.ndarray, np.ndarray, Task, str, list[str] | None]:
-    if name in ("digits", "iris"):
+    if name in ("digits", "iris", "wine"):
         from sklearn import datasets
 
-        bunch = datasets.load_digits() if name == "digits" else datasets.load_iris()
+        load = {"digits": datasets.load_digits, "iris": datasets.load_iris, "wine": datasets.load_wine}
+        bunch = load[name]()
         names = [str(n) for n in bunch.target_names]
         return bunch.data.astype(np.float64), bunch.target, "classification", name, names
     if name == "mnist1d":

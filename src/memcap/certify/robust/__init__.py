@@ -12,8 +12,9 @@ Three tiers, reported separately and never mixed:
    proves nothing.
 2. ``bounds`` (:mod:`.robust_bounds`): IBP and CROWN, sound in floating point; proves, never
    refutes.
-3. ``milp`` (:mod:`.robust_milp`): exact MILP (HiGHS) per point with a time limit; proves (up to
-   the solver's tolerances, with a margin), refutes (replayed exactly) or says unknown.
+3. ``milp`` (:mod:`.milp`): MILP (HiGHS) per point with a time limit; proves only when the exact
+   tier (:mod:`.exact`, exactly checked LP bounds in a branch and bound) re-derives HiGHS's answer,
+   refutes (replayed exactly) or says unknown.
 
 With ``cascade=True`` (default) a tier only sees the points the earlier tiers left open; with
 ``cascade=False`` every tier examines every point (so a broken network is caught by each tier on

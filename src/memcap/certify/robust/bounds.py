@@ -342,14 +342,16 @@ def ibp(net: Network, X: np.ndarray, r: float, norm: str) -> list[NodeBounds]:
 
 
 def bound_margins(net: Network, X: np.ndarray, labels: np.ndarray, r: float, norm: str,
-                  crown: bool | str = True, window: int = 12, batch: int = 64, crown_batch: int = 8
-                  ) -> BoundsResult:
+                  crown: bool | str = True, window: int = 12, batch: int = 64, crown_batch: int = 8,
+                  ops: list[Op] | None = None) -> BoundsResult:
     """Certified lower bounds on ``min_{z in B(x_i, r)} f_y(z) - max_{c != y} f_c(z)``.
 
     ``crown``: True (CROWN on every point), "auto" (only where IBP does not prove the point; the
-    others get ``-inf`` in ``crown``) or False. ``z_bounds`` are CROWN-tightened where CROWN ran."""
+    others get ``-inf`` in ``crown``) or False. ``z_bounds`` are CROWN-tightened where CROWN ran.
+    ``ops`` replaces ``prepare(net)`` (e.g. a float model's layers with its rounding noise as an
+    interval bias, :mod:`memcap.certify.robust.floatmodel`)."""
     X = np.asarray(X, np.float64)
-    ops = prepare(net)
+    ops = prepare(net) if ops is None else ops
     d_out = net.out_dim
     ibp_lo, crown_lo, zb, per = [], [], [], []
     for s in range(0, len(X), batch):

@@ -16,13 +16,17 @@ For a point ``x_i`` with label y and each class c != y not already excluded by t
   the solution lies in the ball or the optimum is positive; "proven" stays sound (every polytope
   contains the ball), and the point stays unknown when ``max_cuts`` or the time runs out.
 
-Outcome per point: *proven* when for every c the solver's dual bound exceeds ``proof_margin``
-(1e-7). HiGHS works in floating point with its own tolerances (primal feasibility 1e-7, integrality
-1e-6 by default), so this is a proof up to the solver's tolerances, not a floating-point proof like
-tier 2's; it is reported separately, and never claimed for exact-rational weights (the solver sees
-them rounded). *Refuted* when an optimal or incumbent solution, replayed in exact arithmetic (after
-pulling it into the ball and, at a near-tie, polishing it), is a counterexample. *Unknown* otherwise
-(time limit, solver failure, or a spurious solution).
+Outcome per point: *proven* only when, after the solver's dual bound exceeds ``proof_margin``
+(1e-7) for every c, the claim is re-derived by the exact tier (:mod:`.exact`: a branch and bound
+whose every node bound is checked in exact rational arithmetic, over the box and, for L1/L2, its
+L1 outer polytope; for L2 also the Kelley cuts above, each checked exactly to hold on the ball).
+HiGHS works in floating point with its own tolerances (primal feasibility 1e-7, integrality 1e-6 by
+default), so its answer alone is not called a proof: a HiGHS "optimal > 0" that the exact tier
+cannot confirm within the time limit is reported *unknown*. Never claimed for exact-rational
+weights (the solver sees them rounded). *Refuted* when an optimal or incumbent
+solution, replayed in exact arithmetic (after pulling it into the ball and, at a near-tie,
+polishing it), is a counterexample. *Unknown* otherwise (time limit, solver failure, a spurious
+solution, or a HiGHS bound the exact tier does not confirm).
 """
 
 from __future__ import annotations
@@ -274,4 +278,19 @@ def _milp_point(net: Network, x: np.ndarray, label: int, r: float, norm: str,
         return MilpOutcome("unknown", None, None, nbin, time.perf_counter() - t0,
                            "no counterexample, but exact-rational weights were rounded for the "
                            "solver, so this is not a proof"), False
-    return MilpOutcome("proven", worst, None, nbin, time.perf_counter() - t0), False
+    # HiGHS's answer is only a float computation with tolerances: re-derive it exactly
+    from memcap.certify.robust.exact import exact_margin_proof, valid_l2_cuts
+
+    lo_box, hi_box = np.nextafter(x - r, -np.inf), np.nextafter(x + r, np.inf)
+    l1 = None if norm == "inf" else (x, float(np.nextafter(r if norm == "1" else r * np.sqrt(len(x))
+                                                         * (1 + 1e-12), np.inf)))
+    left = max(time_limit - (time.perf_counter() - t0), 0.25 * time_limit)
+    cuts = valid_l2_cuts(x, r, list(zip(cut_rows, cut_ub, strict=True))) if norm == "2" else None
+    ex = exact_margin_proof(ops, lo_box, hi_box, zb, label, classes, need=0.0, l1=l1, time_limit=left,
+                            cuts=cuts)
+    if ex.status != "proven":
+        return MilpOutcome("unknown", None, None, nbin, time.perf_counter() - t0,
+                           f"HiGHS found no counterexample (dual bound {worst:.3g}) but the exact re-check "
+                           f"did not confirm it: {ex.detail}"), False
+    return MilpOutcome("proven", worst, None, nbin, time.perf_counter() - t0,
+                       f"re-checked exactly: {ex.nodes} nodes, exact lower bound {ex.bound:.6g}"), False
