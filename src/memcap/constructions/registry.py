@@ -4,6 +4,7 @@ Registry names are stable strings shared by the API and the CLI (``memcap method
 Add a module here when a new paper's constructions arrive.
 """
 
+import memcap.adaptive  # noqa: F401  (trained + certified; the lead moves this to its layer)
 import memcap.constructions.park2021  # noqa: F401
 import memcap.constructions.park2021_thm3  # noqa: F401
 import memcap.constructions.precision  # noqa: F401
