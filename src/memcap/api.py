@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -40,6 +41,10 @@ def construct(ds: Dataset, method: str = "yun-3layer", *, arithmetic: str = "aut
         raise ConditionError(f"{method} ({m.theorem}) applies to {' or '.join(m.tasks)} data, "
                              f"not {ds.task}")
     say = progress or (lambda _msg: None)
+    # a method that certifies while it builds (adaptive) takes the tolerance and progress callback too
+    params = inspect.signature(m.build).parameters
+    options = {**{k: v for k, v in (("tol", tol), ("progress", progress)) if k in params and v is not None},
+               **options}
     tries = ["float64", "exact"] if arithmetic == "auto" else [arithmetic]
     failures: list[str] = []
     for arith in tries:

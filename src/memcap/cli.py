@@ -208,6 +208,8 @@ def construct(
     task: TaskOpt = None,
     as_json: JsonOpt = False,
     precision: PrecisionOpt = None,
+    max_seconds: Annotated[float | None, typer.Option(
+        "--max-seconds", help="Time budget of the adaptive method's training search (default 60).")] = None,
 ) -> None:
     """Build a network that memorizes the data, certify it, and save it (only if certified)."""
     import memcap
@@ -216,6 +218,11 @@ def construct(
     with user_errors():
         ds = get_data(data, label, task)
         opts: dict[str, Any] = {"seed": seed}
+        if max_seconds is not None:
+            if method not in (None, "adaptive") or (method is None and precision is None):
+                raise DataError("--max-seconds is the adaptive method's budget: use it with "
+                                "--method adaptive or --precision float32")
+            opts["max_seconds"] = max_seconds
         if activation is not None:
             opts["activation"] = activation
         if widths is not None:

@@ -214,13 +214,29 @@ def choose_method(ds: Dataset, precision: str, tol: float | None = None,
         if unknown:
             raise KeyError(f"unknown method(s) {sorted(unknown)}; see `memcap methods`")
         cands = [c for c in cands if c[0] in methods and (not c[1] or not options)]
-        if not cands:
+        if not cands and "adaptive" not in methods:
             raise ConditionError(f"method(s) {methods} do not apply to {ds.task} data or cannot "
                                  "predict their size")
     if max_parameters is not None:
         cands = [c for c in cands if c[2] <= max_parameters]
     attempts: list[Attempt] = []
+    # adaptive (trained + certified) has no size before it is built: build it, rank it by its size
+    from memcap.adaptive.select import ADAPTIVE_OPTIONS, adaptive_candidate
+
+    own = {k: options.pop(k) for k in ADAPTIVE_OPTIONS if k in options}
+    built = adaptive_candidate(ds, precision, tolerance, methods, max_parameters, progress,
+                               {**options, **own}, attempts)
+    if built is not None:
+        cands = sorted([*cands, ("adaptive", {}, built.network.parameters)], key=lambda t: (t[2], t[0]))
     for name, opts, params in cands:
+        if name == "adaptive" and built is not None:
+            cert = certify_precision(built.network, ds, precision, tol=tol, report=built.verification)
+            attempts.append(Attempt(name, opts, params, cert.certified, cert.reason, cert.bits_needed,
+                                    cert, bool(built.verification.float64_memorizes)))
+            if cert.certified:
+                built.network.meta["precision_certificate"] = cert.to_json()
+                return built, cert, attempts
+            continue
         say(f"{name} {opts or ''}: building ({params} parameters)")
         if precision != "exact":
             why = _prescreen(ds, name, {**options, **opts}, precision, tolerance)

@@ -41,6 +41,7 @@ import numpy as np
 
 from memcap.adaptive.train import f32
 from memcap.data.dataset import Dataset
+from memcap.errors import ConstructionError
 from memcap.network import IDENTITY, RELU, Dense, Network
 from memcap.numerics import forward_exact, forward_float_bounded, unit_roundoff
 
@@ -132,7 +133,7 @@ def design_gate(X: np.ndarray, r: int, rng: np.random.Generator, neighbours: int
         b = float(np.float32(-(X[r] @ w)))
         t = X @ w + b
         t_others = np.abs(np.delete(t, r))
-        if len(t_others) and not float(t_others.min()) >= GATE_REACH:
+        if (len(t_others) and not float(t_others.min()) >= GATE_REACH) or not abs(float(t[r])) <= 0.25:
             continue
         nnz = int(np.count_nonzero(w))
         mass = float((absX @ np.abs(w)).max()) + abs(b)
@@ -187,8 +188,10 @@ def assemble(ds: Dataset, trained: tuple[np.ndarray, np.ndarray, np.ndarray, np.
         t = sum((Fraction(float(a)) * Fraction(float(x)) for a, x in zip(g.w, ds.X[g.r], strict=True)),
                 Fraction(0)) + Fraction(g.b)
         gval = max(Fraction(0), 1 - abs(t))
-        if gval <= 0:
-            raise ValueError(f"gate for point {g.r} is closed at its own point")
+        if gval <= Fraction(1, 2):
+            raise ConstructionError(f"the gate of point {g.r} is not open at its own point "
+                                    f"(g = {float(gval):.3g}): float32 cannot resolve it from its "
+                                    "neighbours")
         if ds.task == "regression":
             V[:, k] = [float((Fraction(float(y)) - zc) / gval) for y, zc in zip(ds.targets[g.r], z[k],
                                                                                   strict=True)]

@@ -57,14 +57,14 @@ def train_width(ds: Dataset, width: int, *, seed: int = 0, steps: int = 3000, lr
     """Train (or continue training, with ``warm`` of the same width) a width-``width`` network.
 
     Stops when every point is fitted in torch float32 — margin ≥ 0.5 (classification) or
-    |f - y| ≤ tol/4 (regression) — after ``steps`` steps, or at ``deadline`` (``time.perf_counter``
-    value; only checked every ``check_every`` steps). ``weights`` (N,) weight the per-point loss
+    |f - y| ≤ tol/4 (regression) — after ``steps`` steps, or at ``deadline`` (a ``time.process_time``
+    value, CPU seconds; only checked every ``check_every`` steps). ``weights`` (N,) weight the per-point loss
     (the repair phase up-weights the points that failed certification) and add a margin hinge.
     ``give_up``: stop after a quarter of the steps when more than this fraction of the points is
     still unfitted (the width is too small; a wider network will be tried).
     """
     torch = require_extra("torch", "torch")
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     denormal = torch.set_flush_denormal(True)  # subnormal gradients slow Adam's updates by 3-5x
@@ -140,13 +140,13 @@ def _train(torch: Any, ds: Dataset, width: int, seed: int, steps: int, lr: float
                 miss = (margins(o) < 0.5) if cls else ((o - Y).abs().max(dim=1).values > goal)
                 unfit = int(miss.sum())
             fitted = unfit == 0
-            if fitted or (deadline is not None and time.perf_counter() > deadline):
+            if fitted or (deadline is not None and time.process_time() > deadline):
                 break
             if give_up and step >= steps // 4 and unfit > give_up * ds.N:
                 break  # hopeless at this width: leave it to a wider network
     as64 = [p.detach().numpy().astype(np.float64) for p in params]
     return Trained(*as64, mu=mu, sd=sd, yscale=yscale, steps=step + (warm.steps if warm else 0),
-                   seconds=time.perf_counter() - t0 + (warm.seconds if warm else 0.0), fitted=fitted)
+                   seconds=time.process_time() - t0 + (warm.seconds if warm else 0.0), fitted=fitted)
 
 
 def f32(a: Any) -> np.ndarray:
