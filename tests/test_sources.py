@@ -80,3 +80,8 @@ def test_csv_errors(tmp_path):
     e.write_text("")
     with pytest.raises(DataError, match="empty"):
         load_dataset(str(e))
+
+
+def test_builtin_breast_cancer():
+    ds = load_dataset("builtin:breast_cancer")
+    assert (ds.N, ds.d_x, ds.d_y, ds.task) == (569, 30, 2, "classification")

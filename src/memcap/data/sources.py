@@ -5,7 +5,7 @@ A *source* is a string, shared by the API and the CLI:
 * ``path/to/file.npz`` — arrays ``X`` and ``y`` (``task`` inferred: integer ``y`` is classification);
 * ``path/to/file.csv`` — numeric columns, with a header row or not; ``label`` names the label column
   (header name or 0-based index; default: the last column);
-* ``builtin:digits``, ``builtin:iris`` (scikit-learn), ``builtin:mnist1d`` (the ``mnist1d`` package's
+* ``builtin:digits``, ``builtin:iris``, ``builtin:breast_cancer`` (scikit-learn), ``builtin:mnist1d`` (the ``mnist1d`` package's
   offline generator; extra ``data``);
 * ``gen:NAME?key=value&...`` with NAME in gaussian, line, sphere, hard (Theorem 3.3's dataset), e.g.
   ``gen:gaussian?n=1000&d=32&seed=0&task=classification&classes=10``.
@@ -28,7 +28,7 @@ __all__ = ["load_dataset", "SOURCES_HELP"]
 
 SOURCES_HELP = (
     "a .npz file (arrays X, y), a .csv file (label column via --label), builtin:digits, "
-    "builtin:iris, builtin:mnist1d, cifar10:DIR or svhn:DIR (local binary/.mat files, ?split=&n=), "
+    "builtin:iris, builtin:breast_cancer, builtin:mnist1d, cifar10:DIR or svhn:DIR (local binary/.mat files, ?split=&n=), "
     "or gen:NAME?n=..&d=..&seed=..&task=.. with NAME in "
     + ", ".join(GENERATORS)
 )
@@ -71,10 +71,11 @@ def load_dataset(source: str, label: str | int | None = None, task: Task | None 
 
 
 def _builtin(name: str) -> tuple[np.ndarray, np.ndarray, Task, str]:
-    if name in ("digits", "iris"):
+    if name in ("digits", "iris", "breast_cancer"):
         from sklearn import datasets
 
-        bunch = datasets.load_digits() if name == "digits" else datasets.load_iris()
+        bunch = {"digits": datasets.load_digits, "iris": datasets.load_iris,
+                 "breast_cancer": datasets.load_breast_cancer}[name]()
         return bunch.data.astype(np.float64), bunch.target, "classification", name
     if name == "mnist1d":
         try:
@@ -86,7 +87,7 @@ def _builtin(name: str) -> tuple[np.ndarray, np.ndarray, Task, str]:
         args = get_dataset_args()
         data = make_dataset(args)  # generated locally from the package's templates, no download
         return np.asarray(data["x"], dtype=np.float64), np.asarray(data["y"]), "classification", name
-    raise DataError(f"unknown builtin dataset {name!r}; available: digits, iris, mnist1d")
+    raise DataError(f"unknown builtin dataset {name!r}; available: digits, iris, breast_cancer, mnist1d")
 
 
 def _generator(spec: str, task: Task | None, limit: int | None) -> Dataset:
