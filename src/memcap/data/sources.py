@@ -5,8 +5,8 @@ A *source* is a string, shared by the API and the CLI:
 * ``path/to/file.npz`` — arrays ``X`` and ``y`` (``task`` inferred: integer ``y`` is classification);
 * ``path/to/file.csv`` — numeric columns, with a header row or not; ``label`` names the label column
   (header name or 0-based index; default: the last column);
-* ``builtin:digits``, ``builtin:iris``, ``builtin:breast_cancer`` (scikit-learn), ``builtin:mnist1d`` (the ``mnist1d`` package's
-  offline generator; extra ``data``);
+* ``builtin:digits``, ``builtin:iris``, ``builtin:breast_cancer`` (scikit-learn), ``builtin:mnist1d``
+  (the ``mnist1d`` package's offline generator; extra ``data``);
 * ``gen:NAME?key=value&...`` with NAME in gaussian, line, sphere, hard (Theorem 3.3's dataset), e.g.
   ``gen:gaussian?n=1000&d=32&seed=0&task=classification&classes=10``.
 """
@@ -28,7 +28,8 @@ __all__ = ["load_dataset", "SOURCES_HELP"]
 
 SOURCES_HELP = (
     "a .npz file (arrays X, y), a .csv file (label column via --label), builtin:digits, "
-    "builtin:iris, builtin:breast_cancer, builtin:mnist1d, cifar10:DIR or svhn:DIR (local binary/.mat files, ?split=&n=), "
+    "builtin:iris, builtin:breast_cancer, builtin:mnist1d, cifar10:DIR or svhn:DIR (local "
+    "binary/.mat files, ?split=&n=), "
     "or gen:NAME?n=..&d=..&seed=..&task=.. with NAME in "
     + ", ".join(GENERATORS)
 )
