@@ -11,12 +11,16 @@ decides which network is certified.
 
 Search: widths ``min_width, 2·min_width, 4·min_width, ...`` until a trained network is certified on
 every point (each wider network warm-started from the narrower one), then bisection between the last
-two; every width tried is a candidate with its repair cost (:func:`~memcap.adaptive.repair.
-repaired_parameters`), and candidates are built smallest first. With ``N ≤ max_repair`` the pure
-lookup network (gates only, no training) is a candidate too: on small data, or with a regression
-tolerance no training reaches, it is what certifies. The time budget ``max_seconds`` (CPU seconds
-of this process) is checked between trainings (and every 50 steps inside one); the result is
-deterministic given ``seed`` unless the budget stops the search (the certificate says so).
+two. Doubling stops early when two doublings did not reduce the failing points by 3 % (random
+regression targets: no trained width helps) or when even a perfect wider network would be larger
+than the best repaired candidate. Every width tried is a candidate with its repair cost
+(:func:`~memcap.adaptive.repair.repaired_parameters`); candidates are built smallest first. With
+``N ≤ max_repair`` the pure lookup network (gates only, no training) is a candidate too: on small
+data, or with a regression tolerance no training reaches, it is what certifies.
+
+The time budget ``max_seconds`` (CPU seconds of this process) is checked between trainings and
+every 50 steps inside one; the result is deterministic given ``seed`` unless the budget stops the
+search (the certificate says so).
 """
 
 from __future__ import annotations
@@ -174,6 +178,9 @@ def adaptive(ds: Dataset, arithmetic: str = "float64", tol: float | None = None,
                        default=None)
             if best is not None and repaired_parameters(w, 0, ds.d_x, ds.d_y) >= best:
                 break  # even a perfectly fitted wider network would be larger than a repaired one
+            quarter = cands.get(prev.width // 4)
+            if quarter is not None and len(prev.residual) > 0.97 * len(quarter.residual):
+                break  # two doublings without progress (e.g. random regression targets): stop
         good = [c.width for c in cands.values() if not len(c.residual)]
         if good:
             hi = min(good)
