@@ -8,6 +8,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
 
 import memcap
 from memcap.adaptive import adaptive
@@ -15,6 +16,7 @@ from memcap.adaptive.repair import GATE_REACH, assemble, design_gate
 from memcap.errors import ConditionError, ConstructionError, OptionError
 from memcap.network import Network
 from memcap.numerics import forward_exact
+from tests.strategies import datasets
 
 torch = pytest.importorskip("torch")
 
@@ -183,3 +185,17 @@ def test_cli_construct_precision_float32(tmp_path):
     r = CliRunner().invoke(app, ["construct", "--data", "builtin:iris", "--method", "yun-3layer",
                                  "--max-seconds", "5", "-o", str(tmp_path / "m.npz")])
     assert r.exit_code == 2 and not (tmp_path / "m.npz").exists()
+
+
+@settings(max_examples=15)
+@given(ds=datasets(task="regression", max_n=10, max_d=3, max_dy=1))
+def test_gates_are_exact_zero_off_their_point_property(ds):
+    rng = np.random.default_rng(0)
+    gates = [g for g in (design_gate(ds.X, r, rng) for r in range(ds.N)) if g is not None]
+    assume(gates)
+    G = _gate_values(assemble(ds, None, gates), ds.X, 0)
+    for i in range(ds.N):
+        for k, g in enumerate(gates):
+            assert (G[i][k] != 0) == (i == g.r)
+            if i == g.r:
+                assert G[i][k] > Fraction(1, 2)
