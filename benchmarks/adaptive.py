@@ -92,8 +92,9 @@ def sklearn_search(ds: Dataset, budget: float, max_iter: int) -> dict[str, Any]:
     while not fit(w):
         lo = w
         if time.perf_counter() - t0 > budget or w >= 4096:
-            return {"params": None, "why": f"no width ≤ {w} fit within the budget",
-                    "seconds": time.perf_counter() - t0}
+            why = (f"no width ≤ {w} fit (budget {budget:g} s)" if w < 4096 else
+                   "no width ≤ 4096 reaches 100 %")
+            return {"params": None, "why": why, "seconds": time.perf_counter() - t0}
         w *= 2
     hi = w
     while hi - lo > 1 and time.perf_counter() - t0 < budget:
