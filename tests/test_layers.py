@@ -18,7 +18,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 #: lowest first; a module belongs to the longest prefix that names it
 LAYERS: list[tuple[str,...]] = [
-    ("memcap.errors", "memcap._util"),
+    ("memcap.errors", "memcap._util", "memcap._plot"),
     ("memcap.network",),
     ("memcap.numerics", "memcap.meta", "memcap.norms"),
     ("memcap.data",),
@@ -26,9 +26,11 @@ LAYERS: list[tuple[str,...]] = [
     ("memcap.constructions", "memcap.bounds"),
     ("memcap.certify",),
     ("memcap.io",),
+    # orchestration; certify.robust.vnn is the VNN-COMP runner (it reads suites from memcap.io.suite)
     ("memcap.select", "memcap.api", "memcap.advise", "memcap.adaptive", "memcap.train", "memcap.experiments",
-     "memcap.sklearn", "memcap.testing", "memcap.report"),
-    ("memcap",),
+     "memcap.report", "memcap.vnnsuite", "memcap.certify.robust.vnn"),
+    # the package and the wrappers over its public API
+    ("memcap", "memcap.sklearn", "memcap.testing"),
     ("memcap.cli",),
 ]
 #: peers of one layer that must not import each other

@@ -137,3 +137,6 @@ def test_class_names_label_column_and_source_rows(tmp_path):
         ds = load_dataset(str(p), label="label")
     assert ds.source_rows.tolist() == [0, 1, 3] and ds.row_names([2]) == [3]
     assert ds.stats()["merged_duplicates"] == 1 and ds.stats()["label_column"] == "label"
+def test_builtin_breast_cancer():
+    ds = load_dataset("builtin:breast_cancer")
+    assert (ds.N, ds.d_x, ds.d_y, ds.task) == (569, 30, 2, "classification")

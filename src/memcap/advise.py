@@ -195,6 +195,8 @@ def advise(ds: Dataset, budget_params: int | None = None, build: bool = True, ma
     left is not built, and a build still running when the time is up is stopped (a child process,
     where the platform forks); its row says so and its sizes still come from the formula. ``methods``
     restricts the names; ``progress`` receives one line per step (with each build's estimate).
+
+    Long: one pass over the registry rows under a shared time budget (condition, size, estimate, build).
     """
     if time_budget is not None and not time_budget >= 0:
         from memcap.errors import OptionError

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -79,6 +80,10 @@ def construct(ds: Dataset, method: str = "yun-3layer", *, arithmetic: str = "aut
     if estimate is not None:
         say(f"{method}: {estimate['parameters']:,} parameters, depth {estimate['depth']:,}; estimated "
             f"{_duration(estimate['seconds'])} to build and certify on N = {ds.N} (from its size formula)")
+    # a method that certifies while it builds (adaptive) takes the tolerance and progress callback too
+    params = inspect.signature(m.build).parameters
+    options = {**{k: v for k, v in (("tol", tol), ("progress", progress)) if k in params and v is not None},
+               **options}
     tries = ["float64", "exact"] if arithmetic == "auto" else [arithmetic]
     failures: list[str] = []
     for arith in tries:
@@ -130,10 +135,14 @@ def lower_bounds(net: Any, ds: Dataset, info: dict[str, Any] | None = None) -> d
     from memcap.theory.lower_bounds import floors_for
 
     info = info or {}
-    bits = info.get("weight_bits") or net.meta.get("weight_bits")
+    bits = info.get("weight_bits") or net.meta.get(mk.WEIGHT_BITS)
     if bits is None:
         bits = 64 if not net.exact else max(
             int(v.p).bit_length() + int(v.q).bit_length() for layer in net.layers for a in layer.arrays()
             for v in a.ravel())
     return floors_for(net.counts(), ds, weight_bits=int(bits),
                       total_weight_bits=info.get("total_weight_bits"))
+
+
+# the trained-and-certified method sits above certification; importing it registers it
+import memcap.adaptive  # noqa: E402, F401

@@ -24,6 +24,8 @@ key                       written by                                   read by
 ``task``                  api.construct (``dataset_meta``)             cli verify / info
 ``class_names``           api.construct (``dataset_meta``)             cli verify / info (names outputs)
 ``label_column``          api.construct (``dataset_meta``)             cli info
+``weight_bits``           vardi-optimal, vardi-depth                   api.lower_bounds, io.torch (refusal)
+``float32_weights``       adaptive                                     users (float32 storage is lossless)
 ========================  ===========================================  =====================================
 
 memcap.train also stores its run's settings under their own names (``regime``, ``width``, ``eps``,
@@ -36,7 +38,7 @@ from typing import Any, TypedDict
 
 __all__ = ["METHOD", "ACTIVATION", "EXACT_ONLY", "ROBUST", "LIPSCHITZ", "CERTIFICATE", "VERIFICATION",
            "PRECISION_CERTIFICATE", "DATA", "MEMORIZES", "TRAINED", "SOURCE", "INFO", "TASK", "CLASS_NAMES",
-           "LABEL_COLUMN", "TRAIN_KEYS",
+           "LABEL_COLUMN", "WEIGHT_BITS", "FLOAT32_WEIGHTS", "TRAIN_KEYS",
            "NetworkMeta", "RobustClaim", "LipschitzClaim", "VerificationMeta", "KEYS"]
 
 METHOD = "method"
@@ -55,6 +57,8 @@ INFO = "info"
 TASK = "task"
 CLASS_NAMES = "class_names"     # one name per output, in output order (memcap.api.dataset_meta)
 LABEL_COLUMN = "label_column"   # the CSV column the labels came from
+WEIGHT_BITS = "weight_bits"     # vardi-*: the largest bits of a weight (exact integers)
+FLOAT32_WEIGHTS = "float32_weights"  # adaptive: every weight is a float32 number
 #: the run settings memcap.train copies into the meta of a trained network
 TRAIN_KEYS = ("regime", "width", "activation", "eps", "lr_w", "lr_v", "steps", "final_loss", "seed")
 
@@ -115,8 +119,10 @@ class NetworkMeta(TypedDict, total=False):
     task: str
     class_names: list[str]
     label_column: str
+    weight_bits: int
+    float32_weights: bool
 
 
 #: every top-level key (the test checks it against NetworkMeta and the module table)
 KEYS = (METHOD, ACTIVATION, EXACT_ONLY, ROBUST, LIPSCHITZ, CERTIFICATE, VERIFICATION, PRECISION_CERTIFICATE,
-        DATA, MEMORIZES, TRAINED, SOURCE, INFO, TASK, CLASS_NAMES, LABEL_COLUMN)
+        DATA, MEMORIZES, TRAINED, SOURCE, INFO, TASK, CLASS_NAMES, LABEL_COLUMN, WEIGHT_BITS, FLOAT32_WEIGHTS)

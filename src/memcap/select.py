@@ -29,7 +29,7 @@ from memcap.constructions.registry import all_methods
 from memcap.data.dataset import Dataset
 from memcap.errors import MemcapError, OptionError
 
-__all__ = ["candidate_methods", "choose_method", "Attempt"]
+__all__ = ["candidate_methods", "choose_method", "Attempt", "adaptive_candidate"]
 
 
 # ---- choosing the smallest method certified at a precision ----------------------------------------
@@ -84,13 +84,29 @@ def choose_method(ds: Dataset, precision: str, tol: float | None = None,
         if unknown:
             raise OptionError(f"unknown method(s) {sorted(unknown)}; see `memcap methods`")
         cands = [c for c in cands if c[0] in methods and (not c[1] or not options)]
-        if not cands:
+        if not cands and "adaptive" not in methods:
             raise ConditionError(f"method(s) {methods} do not apply to {ds.task} data or cannot "
                                  "predict their size")
     if max_parameters is not None:
         cands = [c for c in cands if c[2] <= max_parameters]
     attempts: list[Attempt] = []
+    # adaptive (trained + certified) has no size before it is built: build it, rank it by its size
+    from memcap.adaptive.select import ADAPTIVE_OPTIONS
+
+    own = {k: options.pop(k) for k in ADAPTIVE_OPTIONS if k in options}
+    built = adaptive_candidate(ds, precision, tolerance, methods, max_parameters, progress,
+                               {**options, **own}, attempts)
+    if built is not None:
+        cands = sorted([*cands, ("adaptive", {}, built.network.parameters)], key=lambda t: (t[2], t[0]))
     for name, opts, params in cands:
+        if name == "adaptive" and built is not None:
+            cert = certify_precision(built.network, ds, precision, tol=tol, report=built.verification)
+            attempts.append(Attempt(name, opts, params, cert.certified, cert.reason, cert.bits_needed,
+                                    cert, bool(built.verification.float64_memorizes)))
+            if cert.certified:
+                built.network.meta[mk.PRECISION_CERTIFICATE] = cert.to_json()
+                return built, cert, attempts
+            continue
         say(f"{name} {opts or ''}: building ({params} parameters)")
         if precision != "exact":
             why, failed = _prescreen(ds, name, {**options, **opts}, precision, tolerance)
@@ -209,3 +225,25 @@ def _prescreen(ds: Dataset, name: str, opts: dict[str, Any], precision: str,
             return (f"{precision} evaluation misclassifies {wrong} point(s) (rejected without "
                     "verification)"), False
     return None, False
+
+
+def adaptive_candidate(ds: Dataset, precision: str, tolerance: float | None, methods: list[str] | None,
+                       max_parameters: int | None, progress: Callable[[str], None] | None,
+                       options: dict[str, Any], attempts: list[Any]) -> Construction | None:
+    """The built and verified adaptive network, or None (not applicable, not asked for, or refused:
+    the refusal is recorded in ``attempts``)."""
+    from memcap.adaptive.select import ADAPTIVE_OPTIONS, PRECISIONS
+
+    if precision not in PRECISIONS or (methods is not None and "adaptive" not in methods):
+        return None
+    opts = {k: v for k, v in options.items() if k in ADAPTIVE_OPTIONS or k == "seed"}
+    try:
+        c = construct(ds, "adaptive", tol=tolerance, progress=progress, **opts)
+    except MemcapError as exc:
+        attempts.append(Attempt("adaptive", {}, 0, False, f"not built/certified: {exc}"))
+        return None
+    if max_parameters is not None and c.network.parameters > max_parameters:
+        attempts.append(Attempt("adaptive", {}, c.network.parameters, False,
+                                f"{c.network.parameters} parameters > max_parameters={max_parameters}"))
+        return None
+    return c

@@ -96,7 +96,7 @@ def _subset(ds: Any, n: int | None, seed: int) -> Any:
 def _construct(ds: Any, method: str, budget: float, norm: str, seed: int) -> Any:
     import inspect
 
-    import memcap
+    from memcap.api import construct
     from memcap.constructions.registry import get_method
 
     params = inspect.signature(get_method(method).build).parameters
@@ -107,7 +107,7 @@ def _construct(ds: Any, method: str, budget: float, norm: str, seed: int) -> Any
         opts["norm"] = norm
     elif norm != "inf":
         raise OptionError(f"{method} has no norm option; --norm {norm} needs a robust method (yu-robust)")
-    return memcap.construct(ds, method, **opts)
+    return construct(ds, method, **opts)
 
 
 def _hints(X: np.ndarray, labels: np.ndarray, i: int, rho: float, k: int = 3) -> list[np.ndarray]:
@@ -127,7 +127,10 @@ def _hints(X: np.ndarray, labels: np.ndarray, i: int, rho: float, k: int = 3) ->
 
 def build_suite(spec: SuiteSpec, progress: Callable[[str], None] | None = None
                 ) -> tuple[dict[str, bytes], dict[str, Any]]:
-    """All files of the suite (relative path -> bytes) and its summary; nothing is written."""
+    """All files of the suite (relative path -> bytes) and its summary; nothing is written.
+
+    Long: one loop over the suite's knobs (method × radius × norm) that writes instances and answers.
+    """
     from memcap.certify.robust.floatmodel import float32_box
     from memcap.certify.robust.vnn import known_answer
     from memcap.data import load_dataset

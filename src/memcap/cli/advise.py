@@ -47,7 +47,10 @@ def advise(
     quiet: QuietOpt = False,
 ) -> None:
     """Which construction fits this data best: applicable methods ranked by parameters, with hidden
-    neurons, depth, precision bits, each theorem's condition and Theorem 3.3's floor."""
+    neurons, depth, precision bits, each theorem's condition and Theorem 3.3's floor.
+
+    Long: the command's flags are checked one by one at the door before any work.
+    """
     from memcap.advise import advise as run_advise
     from memcap.advise import plot_sizes
 

@@ -45,6 +45,7 @@ from memcap.cli._options import (
     FormatOpt,
     JsonOpt,
     LabelOpt,
+    MaxSecondsOpt,
     MethodOptional,
     NetworkArg,
     OptionOpt,
@@ -305,6 +306,7 @@ def construct(
     task: TaskOpt = None,
     as_json: JsonOpt = False,
     precision: PrecisionOpt = None,
+    max_seconds: MaxSecondsOpt = None,
     force: ForceOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -323,7 +325,13 @@ def construct(
     check_float(budget, "--budget", lo=0.0, lo_open=True, hi=1.0, hi_open=True)
     check_float(radius, "--radius", lo=0.0, lo_open=True)
     parse_activation(activation)
+    check_float(max_seconds, "--max-seconds", lo=0.0, lo_open=True)
     opts: dict[str, Any] = {"seed": seed}
+    if max_seconds is not None:
+        if method not in (None, "adaptive") or (method is None and precision is None):
+            raise UsageFailure("--max-seconds is the adaptive method's budget: use it with "
+                               "--method adaptive or --precision float32")
+        opts["max_seconds"] = max_seconds
     if activation is not None:
         opts["activation"] = activation
     if widths is not None:

@@ -72,7 +72,10 @@ def robust(
     quiet: QuietOpt = False,
 ) -> None:
     """Robust accuracy: prove (sound bounds, exact MILP) or refute (attack, MILP) robustness of every
-    point on its Lp ball. Exit 0 only when every point is proven robust."""
+    point on its Lp ball. Exit 0 only when every point is proven robust.
+
+    Long: the command's flags are checked one by one at the door before any work.
+    """
     import memcap
 
     with user_errors():

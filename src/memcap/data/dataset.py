@@ -38,6 +38,10 @@ class Dataset:
     def __init__(self, X: Any, y: Any, task: Task = "regression", name: str = "data", *,
                  class_names: Any = None, label_column: str | int | None = None,
                  source_rows: Any = None) -> None:
+        """Validate at the door (see the class docstring).
+
+        Long: the validation is one check after another, each with its own message naming the rows.
+        """
         if task not in ("regression", "classification"):
             raise DataError(f"task must be 'regression' or 'classification', got {task!r}")
         self.task: Task = task

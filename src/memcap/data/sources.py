@@ -5,8 +5,8 @@ A *source* is a string, shared by the API and the CLI:
 * ``path/to/file.npz`` — arrays ``X`` and ``y`` (``task`` inferred: integer ``y`` is classification);
 * ``path/to/file.csv`` — numeric columns, with a header row or not; ``label`` names the label column
   (header name or 0-based index; default: the last column);
-* ``builtin:digits``, ``builtin:iris``, ``builtin:wine`` (scikit-learn), ``builtin:mnist1d`` (the
-  ``mnist1d`` package's offline generator; extra ``data``);
+* ``builtin:digits``, ``builtin:iris``, ``builtin:wine``, ``builtin:breast_cancer`` (scikit-learn),
+  ``builtin:mnist1d`` (the ``mnist1d`` package's offline generator; extra ``data``);
 * ``gen:NAME?key=value&...`` with NAME in gaussian, line, sphere, hard (Theorem 3.3's dataset), e.g.
   ``gen:gaussian?n=1000&d=32&seed=0&task=classification&classes=10``.
 """
@@ -29,8 +29,8 @@ __all__ = ["load_dataset", "SOURCES_HELP"]
 
 SOURCES_HELP = (
     "a .npz file (arrays X, y), a .csv file (label column via --label), builtin:digits, "
-    "builtin:iris, builtin:wine, builtin:mnist1d, cifar10:DIR or svhn:DIR (local binary/.mat files, "
-    "?split=&n=), "
+    "builtin:iris, builtin:wine, builtin:breast_cancer, builtin:mnist1d, cifar10:DIR or svhn:DIR (local "
+    "binary/.mat files, ?split=&n=), "
     "or gen:NAME?n=..&d=..&seed=..&task=.. with NAME in "
     + ", ".join(GENERATORS)
 )
@@ -80,10 +80,11 @@ def load_dataset(source: str, label: str | int | None = None, task: Task | None 
 
 
 def _builtin(name: str) -> tuple[np.ndarray, np.ndarray, Task, str, list[str] | None]:
-    if name in ("digits", "iris", "wine"):
+    if name in ("digits", "iris", "wine", "breast_cancer"):
         from sklearn import datasets
 
-        load = {"digits": datasets.load_digits, "iris": datasets.load_iris, "wine": datasets.load_wine}
+        load = {"digits": datasets.load_digits, "iris": datasets.load_iris, "wine": datasets.load_wine,
+                "breast_cancer": datasets.load_breast_cancer}
         bunch = load[name]()
         names = [str(n) for n in bunch.target_names]
         return bunch.data.astype(np.float64), bunch.target, "classification", name, names
@@ -97,7 +98,8 @@ def _builtin(name: str) -> tuple[np.ndarray, np.ndarray, Task, str, list[str] | 
         args = get_dataset_args()
         data = make_dataset(args)  # generated locally from the package's templates, no download
         return np.asarray(data["x"], dtype=np.float64), np.asarray(data["y"]), "classification", name, None
-    raise DataError(f"unknown builtin dataset {name!r}; available: digits, iris, mnist1d")
+    raise DataError(f"unknown builtin dataset {name!r}; available: digits, iris, wine, breast_cancer, "
+                    "mnist1d")
 
 
 def _generator(spec: str, task: Task | None, limit: int | None) -> Dataset:

@@ -88,7 +88,7 @@ def _check_float_faithful(net: Network, dtype: Any, torch: Any, allow_unfaithful
     if exact_only and not allow_unfaithful:
         from memcap.errors import NeedsExactArithmetic  # a ValueError: typed refusal
 
-        bits = net.meta.get("weight_bits")
+        bits = net.meta.get(mk.WEIGHT_BITS)
         raise NeedsExactArithmetic(
             msg + (f"; its weights need {bits} bits, float{64 if dtype == torch.float64 else 32} "
                    f"carries {53 if dtype == torch.float64 else 24}" if bits else "")

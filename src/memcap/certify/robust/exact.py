@@ -311,7 +311,10 @@ def exact_margin_proof(ops: list[Op], lo: np.ndarray, hi: np.ndarray,
     ``[lo, hi]`` (∩ the L1 ball ``l1 = (centre, R)`` if given), for every network the model admits
     (``ops``: dense, ReLU or identity, float weights; their ``br`` is the rounding noise), with
     exactly checked bounds (see the module docstring). ``cuts`` are extra rows ``v·x <= u`` on the
-    input that the caller has proven valid (e.g. :func:`valid_l2_cuts`)."""
+    input that the caller has proven valid (e.g. :func:`valid_l2_cuts`).
+
+    Long: a branch and bound whose node loop shares the LP state, the incumbent and the exact bound.
+    """
     t0 = time.perf_counter()
     for k, op in enumerate(ops):
         if op.kind != "dense":

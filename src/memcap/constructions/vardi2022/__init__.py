@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from memcap import meta as mk
 from memcap.constructions.base import Certificate, Condition, Construction, register
 from memcap.constructions.vardi2022.build import Q, build_network, encode
 from memcap.data.dataset import Dataset
@@ -164,7 +165,7 @@ def _build(ds: Dataset, method: str, theorem: str, arithmetic: str, seed: int, p
     den_bits = max(int(v.q).bit_length() - 1 for v in vals)
     per_weight = [_fixed_point_bits(v) for v in vals]
     wbits, total_bits = max(per_weight), sum(per_weight)
-    net.meta.update({"method": method, "exact_only": True, "weight_bits": wbits})
+    net.meta.update({mk.METHOD: method, mk.EXACT_ONLY: True, mk.WEIGHT_BITS: wbits})
     conds = [
         Condition("x_i distinct", {"N": ds.N}, True), *conds,
         Condition("projection: min z = 0, projected points exactly 2 apart, codes ⌊z⌋ < 2^ρ "

@@ -116,6 +116,8 @@ def build_network(enc: Encoded, p: Plan, d_in: int, out_rows: list[tuple[Any, An
     """The ReLU network of the plan for the encoded data.
 
     ``out_rows`` lists the outputs as (a, b): output = a·F + b with F the extracted label code.
+
+    Long: the layers are emitted in the order of the proof's bit-extraction loop.
     """
     net = _Net(d_in)
     net.add([("x", {f"in{i}": vi for i, vi in enumerate(enc.v) if vi != 0}, enc.b)])
