@@ -19,6 +19,7 @@ import numpy as np
 
 from memcap import meta as mk
 from memcap.constructions.base import Certificate, Condition, Construction, register
+from memcap.constructions.options import SEED, Option
 from memcap.constructions.vardi2022.build import Q, build_network, encode
 from memcap.data.dataset import Dataset
 from memcap.errors import ConditionError, ConstructionError, NeedsExactArithmetic, OptionError
@@ -221,6 +222,13 @@ def _break(ds: Dataset, **_: Any) -> dict[str, Any]:
     _mx, _p, mn, _q = pairwise_extremes(X)
     return {"delta": Fraction(math.sqrt(mn)) * Fraction(1001, 1000)}
 
+#: the options of both methods (the architecture's r and δ, the group size n, the projection's seed)
+R_OPT = Option("r", "number", None, "the input-norm bound r of the architecture (default: the data's max "
+               "norm)", low=0, open_low=True)
+DELTA_OPT = Option("delta", "number", None, "the separation δ of the architecture (default: the data's min "
+                   "distance)", low=0, open_low=True)
+N_OPT = Option("n", int, None, "points per group (default: chosen by the grouping rule)", low=1)
+
 
 @register(
     "vardi-optimal",
@@ -231,6 +239,9 @@ def _break(ds: Dataset, **_: Any) -> dict[str, Any]:
     size_formula=_sizes,
     break_condition=_break,
     assumption=_assumption,
+    options=(R_OPT, DELTA_OPT, Option("grouping", str, "depth", "group size rule: 'depth' (n ≈ √(N/ℓ)), "
+                                      "'params' (fewest dense parameters) or 'paper'",
+                                      choices=("depth", "params", "paper")), N_OPT, SEED),
 )
 def vardi_optimal(ds: Dataset, arithmetic: str = "exact", r: Any = None, delta: Any = None,
                   grouping: str = "depth", n: Any = None, seed: int = 0) -> Construction:
@@ -274,6 +285,8 @@ def _depth_default(ds: Dataset, depth: Any, r: Any, delta: Any) -> int:
     size_formula=_depth_sizes,
     break_condition=_break,
     assumption=_assumption,
+    options=(Option("depth", int, None, "the depth budget L in affine layers (default 3ℓ + 7; L ≥ 3ℓ + 7)",
+                    low=1), R_OPT, DELTA_OPT, N_OPT, SEED),
 )
 def vardi_depth(ds: Dataset, arithmetic: str = "exact", depth: Any = None, r: Any = None,
                 delta: Any = None, n: Any = None, seed: int = 0) -> Construction:
