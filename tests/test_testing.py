@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import memcap
-from memcap.constructions import base
+from memcap.constructions import base, registry
 from memcap.errors import OptionError
 from memcap.testing import CHECKS, check_construction
 
@@ -24,7 +24,7 @@ def broken(monkeypatch):
     """Register a copy of zhang17-wide under a new name with one part broken."""
 
     def make(**changes):
-        good = base.get_method("zhang17-wide")
+        good = registry.get_method("zhang17-wide")
         m = dataclasses.replace(good, name="broken-test", **changes)
         monkeypatch.setitem(base._REGISTRY, "broken-test", m)
         return m
@@ -40,7 +40,7 @@ def test_every_check_passes_on_a_correct_method():
 
 
 def test_a_wrong_size_formula_fails(broken):
-    good = base.get_method("zhang17-wide").size_formula
+    good = registry.get_method("zhang17-wide").size_formula
     broken(size_formula=lambda ds, **o: {**good(ds, **o), "parameters": good(ds, **o)["parameters"] + 1})
     with pytest.raises(AssertionError, match="size_formula.*parameters"):
         check_construction("broken-test", [_reg_data()])
@@ -62,7 +62,7 @@ def _off_by_one(build):
 
 
 def test_a_construction_that_does_not_memorize_is_caught(broken):
-    broken(build=_off_by_one(base.get_method("zhang17-wide").build))
+    broken(build=_off_by_one(registry.get_method("zhang17-wide").build))
     res = check_construction("broken-test", [_reg_data()], raise_on_failure=False)
     assert [r.status for r in res if r.check == "memorizes_or_refuses"] == ["failed"]
 
@@ -80,7 +80,7 @@ def test_checks_independent_of_the_verifier_catch_a_lying_certificate(broken, mo
                                    float64_memorizes=True)
 
     monkeypatch.setattr(memcap.api, "verify", lying)
-    broken(build=_off_by_one(base.get_method("zhang17-wide").build))
+    broken(build=_off_by_one(registry.get_method("zhang17-wide").build))
     res = check_construction("broken-test", [_reg_data()], raise_on_failure=False)
     status = {r.check: r.status for r in res}
     assert status["memorizes_or_refuses"] == "passed"  # fooled, as designed
@@ -95,7 +95,7 @@ def test_an_unrefused_assumption_fails(broken):
 
 
 def test_expected_failures_and_unknown_checks(broken):
-    good = base.get_method("zhang17-wide").size_formula
+    good = registry.get_method("zhang17-wide").size_formula
     broken(size_formula=lambda ds, **o: {**good(ds, **o), "widths": [0]})
     res = check_construction("broken-test", [_reg_data()], checks=["size_formula"],
                              expected_failed_checks={"size_formula": "a test"})

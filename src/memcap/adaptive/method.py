@@ -43,6 +43,7 @@ from memcap.adaptive.repair import (
 )
 from memcap.adaptive.train import Trained, fold_float32, train_width
 from memcap.constructions.base import Certificate, Condition, Construction, register
+from memcap.constructions.options import ACTIVATION, SEED, WIDTHS, Option
 from memcap.data.dataset import Dataset
 from memcap.errors import ConditionError, ConstructionError, OptionError
 from memcap.network import RELU, Activation, Network
@@ -102,12 +103,25 @@ def _widths(min_width: int, max_width: int, widths: Any) -> tuple[int, int, list
               "certified in float32 within the time budget (e.g. points float32 cannot tell apart)",
     sizes="data-dependent: trained width w found by search, plus per repaired point 2 first-layer "
           "units and 1 gate unit (and d_y carry units once); predicted after training, not before",
+    options=(SEED,
+             Option("max_seconds", float, 60.0, "CPU-seconds budget of the width search", low=0,
+                    open_low=True),
+             Option("min_width", int, 1, "smallest trained width searched", low=1),
+             Option("max_width", int, None, "largest trained width searched (default 4·N)", low=1),
+             WIDTHS.with_default(None, "train exactly these widths (one hidden layer: one number)"),
+             Option("steps", int, None, "training steps per width (default 3000 classification, "
+                    "1500 regression)", low=1),
+             Option("repair_steps", int, None, "weighted re-training steps of failing points "
+                    "(default steps/3)", low=0),
+             Option("max_repair", int, 256, "most points repaired by exact gates", low=0),
+             Option("lr", float, None, "Adam learning rate (default 0.01)", low=0, open_low=True),
+             ACTIVATION),
 )
 def adaptive(ds: Dataset, arithmetic: str = "float64", tol: float | None = None, seed: int = 0,
              max_seconds: float = 60.0, min_width: int = 1, max_width: int | None = None,
              widths: Any = None, steps: int | None = None, repair_steps: int | None = None,
              max_repair: int = 256, lr: float | None = None, activation: Any = "relu",
-             progress: Callable[[str], None] | None = None, **_: Any) -> Construction:
+             progress: Callable[[str], None] | None = None) -> Construction:
     """Train, certify in float32, repair; see the module docstring.
 
     Options: ``tol`` (regression; see :func:`tolerances`), ``seed``, ``max_seconds`` (search budget),

@@ -28,7 +28,7 @@ def lower_bound_rows(arch: Architecture, N: int, ds: Any = None, classes: Any = 
     return [
         BoundRow(src, "necessary", W >= f_L, f"parameters ≥ {f_L} at depth L = {L}",
                  {"W": W, "L": L, "floor": f_L, "floor_any_depth": f_any, "N": N},
-                 "VCdim ≤ L + L̄·W·log2(4epR·log2(2epR)), R ≤ L·W, L̄ ≤ L; constants as recalled "
+                 "VCdim ≤ L + L'·W·log2(4epR·log2(2epR)), R ≤ L·W, L' ≤ L; constants as recalled "
                  "(memcap.theory.lower_bounds)"),
         BoundRow("counting (W weights of ≤ 2^B values give ≤ 2^{WB} functions)", "necessary",
                  W >= f_b, f"W·B ≥ N·log2 C, i.e. parameters ≥ {f_b}",

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from memcap.cli._options import ForceOpt, JsonOpt, SeedOpt
 from memcap.cli.app import app, out, progress_status, report_table, user_errors
 
 
@@ -15,17 +16,17 @@ from memcap.cli.app import app, out, progress_status, report_table, user_errors
 def benchmark(
     data: Annotated[list[str], typer.Option("--data", "-d", help="Classification data source (repeatable), "
                                             "e.g. builtin:iris.")],
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="The suite folder to write (must not exist "
-                                          "unless --force).")],
+    out_dir: Annotated[Path, typer.Option("--out-dir", "--out", help="The suite folder to write (must not "
+                                          "exist unless --force).")],
     method: Annotated[list[str] | None, typer.Option(
         "--method", "-m", help="Construction (repeatable; default yu-robust). Its networks must be dense "
         "ReLU networks (Gemm/Relu ONNX).")] = None,
     fraction: Annotated[list[float] | None, typer.Option(
-        "--fraction", "-f", help="Ball radius as a fraction of λ_D/2 (repeatable; default 0.5 and 1.2). "
+        "--fraction", help="Ball radius as a fraction of λ_D/2 (repeatable; default 0.5 and 1.2). "
         "Below 1 robust constructions give unsat instances; past 1 the balls of differently "
         "labelled points meet and sat instances appear.")] = None,
     points: Annotated[int, typer.Option(help="Points (instances) per model and radius.")] = 5,
-    n: Annotated[int | None, typer.Option("--n", help="Use a seeded subset of N points of each dataset "
+    n: Annotated[int | None, typer.Option("--n", "-n", help="Use a seeded subset of N points of each dataset "
                                           "(yu-robust's depth is 2N+1).")] = None,
     budget: Annotated[float, typer.Option(help="Robust methods: the construction's radius as a fraction "
                                           "of λ_D/2.")] = 0.9,
@@ -36,11 +37,11 @@ def benchmark(
     vnnlib_version: Annotated[int, typer.Option("--vnnlib-version", help="VNN-LIB 1 (VNN-COMP's) or 2.")] = 1,
     timeout: Annotated[float, typer.Option(help="Per-instance timeout written to instances.csv, "
                                            "seconds.")] = 60.0,
-    seed: Annotated[int, typer.Option(help="Seed of the subsets and point choices.")] = 0,
+    seed: SeedOpt = 0,
     exact_time_limit: Annotated[float, typer.Option(help="Seconds the exact tier may spend on one "
                                                     "instance's answer.")] = 60.0,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing suite folder (whole).")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    force: ForceOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Write a VNN-COMP-style suite: instances.csv, ONNX models (opset 13, Gemm/Relu, batch 1),
     VNN-LIB robustness properties and answers.csv with every instance's certified answer (unsat:

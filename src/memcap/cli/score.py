@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from memcap.cli._options import JsonOpt
 from memcap.cli.app import _fmt, app, console, out, user_errors
 
 
@@ -18,7 +19,7 @@ def score(
     results: Annotated[Path, typer.Argument(help="Folder of result files, one per instance, named like "
                                             "the instance's .vnnlib file with .txt (first line sat/unsat/"
                                             "timeout/unknown/error; sat followed by the counterexample).")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Confusion table of the results against the known answers (incorrect results first); every sat
     witness is re-run in onnxruntime with VNN-COMP's tolerances. Exit 0 only with no incorrect result."""

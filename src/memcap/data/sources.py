@@ -211,8 +211,10 @@ def _csv(path: Path, label: str | int | None
     delim = _delimiter(lines, path)
     rows = _split(lines, delim)
     header: list[str] | None = None
-    if not all(_is_number(c) for c in rows[0]):
+    if _has_header(rows[0], rows[1:]):
         header, rows = [c.strip() for c in rows[0]], rows[1:]
+    if not rows:
+        raise DataError(f"{path} has a header row ({', '.join(header or [])}) but no data rows")
     width = len(rows[0]) if rows else len(header or [])
     for k, r in enumerate(rows):
         if len(r) != width:

@@ -9,9 +9,9 @@ output between two labels), so its architecture has VC dimension ≥ N. Three fl
    the order O(W·L·log W)): a network of L layers, W parameters and k_i units in layer i with a
    p-piece piecewise-polynomial activation of degree ≤ D has
 
-       VCdim ≤ L + L̄ · W · log2(4 e p R · log2(2 e p R)),   R = Σ_i k_i (1 + (i − 1) D^{i−1}),
+       VCdim ≤ L + L' · W · log2(4 e p R · log2(2 e p R)),   R = Σ_i k_i (1 + (i − 1) D^{i−1}),
 
-   L̄ ≤ L the parameter-weighted mean depth. For ReLU p = 2, D = 1, so R = Σ_i i·k_i ≤ L·U with U ≤ W
+   L' ≤ L the parameter-weighted mean depth. For ReLU p = 2, D = 1, so R = Σ_i i·k_i ≤ L·U with U ≤ W
    units. :func:`vc_floor` is the least W for which this bound reaches N at depth L (at any depth:
    L ≤ W, since every layer has a parameter). W ≥ L is added (a depth-L net has ≥ L parameters).
 2. **Bit-counting floor** (exact, self-contained): a fixed architecture whose W weights each take at
@@ -42,7 +42,7 @@ E = math.e
 
 
 def vc_upper(W: int, L: int, R: int | None = None, p: int = 2) -> float:
-    """BHLM 2019 Thm 7's VC upper bound for ≤ W parameters and L layers (L̄ ≤ L; R ≤ L·W if None)."""
+    """BHLM 2019 Thm 7's VC upper bound for ≤ W parameters and L layers (L' ≤ L; R ≤ L·W if None)."""
     W, L = max(1, int(W)), max(1, int(L))
     R = L * W if R is None else max(1, int(R))
     inner = 2 * E * p * R
