@@ -27,6 +27,7 @@ def methods() -> list[Method]:
 
 def construct(ds: Dataset, method: str = "yun-3layer", *, arithmetic: str = "auto",
               tol: float | None = None, progress: Callable[[str], None] | None = None,
+              max_seconds: float | None = None, workers: int | None = None, ray: bool | str | None = None,
               **options: Any) -> Construction:
     """Build ``method``'s network for ``ds`` and certify it with :func:`memcap.verify`.
 
@@ -34,7 +35,13 @@ def construct(ds: Dataset, method: str = "yun-3layer", *, arithmetic: str = "aut
     cannot separate the data along the projection), rebuilds in exact rational arithmetic. A network
     that is not certified to memorize is never returned: :class:`ConstructionError` is raised with
     the numbers. ``options`` go to the construction (``widths``, ``activation``, ``seed`` ...).
+    ``max_seconds`` bounds the whole call (build and certification); when certification is cut short
+    the points left undecided make it a :class:`ConstructionError`. ``workers`` / ``ray`` go to
+    :func:`memcap.verify`.
     """
+    import time
+
+    t_end = None if max_seconds is None else time.monotonic() + float(max_seconds)
     m = get_method(method)
     if ds.task not in m.tasks:
         raise ConditionError(f"{method} ({m.theorem}) applies to {' or '.join(m.tasks)} data, "
@@ -51,7 +58,12 @@ def construct(ds: Dataset, method: str = "yun-3layer", *, arithmetic: str = "aut
                 failures.append(f"float64: {exc}")
                 continue
             raise
-        report = verify(c.network, ds, tol=tol, progress=progress)
+        left = None if t_end is None else t_end - time.monotonic()
+        if left is not None and left <= 0:
+            failures.append(f"{arith}: max_seconds = {max_seconds:g} passed before certification started")
+            break
+        report = verify(c.network, ds, tol=tol, progress=progress, max_seconds=left, workers=workers,
+                        ray=ray)
         c.verification = report
         if report.memorized and report.certified:
             if failures:
@@ -74,7 +86,12 @@ def construct(ds: Dataset, method: str = "yun-3layer", *, arithmetic: str = "aut
         failures.append(
             f"{arith}: {len(report.failing)} point(s) not memorized "
             f"(first {report.failing[:5]}), {len(report.undecided)} undecided"
+            + (f" (certification stopped at max_seconds = {max_seconds:g}; the network is not returned "
+               "uncertified)" if report.undecided and t_end is not None and time.monotonic() >= t_end
+               else "")
         )
+        if t_end is not None and time.monotonic() >= t_end:
+            break
     raise ConstructionError(
         f"{method} did not produce a certified memorizer: " + "; ".join(failures)
         + (". Try arithmetic='auto' (exact escalation)" if arithmetic != "auto" else "")

@@ -60,6 +60,8 @@ PILOT = {"sweep": 256, "scaled": 64, "balls": 8}
 ANNOUNCE_SECONDS = 60.0
 #: with ``workers=None``, local processes are started only when the rest is estimated above this
 PARALLEL_MIN_SECONDS = 15.0
+#: start-up of a worker process (interpreter, imports, network transfer), on top of its plan set-up
+WORKER_START_SECONDS = 5.0
 
 
 def default_tolerance(ds: Dataset) -> float:
@@ -230,6 +232,19 @@ def estimate_memory(net: Network, N: int, d_x: int, d_y: int, engine: str = "bal
     return int(float_pass + workers * (per_worker + 150_000_000))  # + an interpreter per worker
 
 
+#: the extended-precision float tier is skipped above this many multiply-adds when an exact engine
+#: follows (numpy has no BLAS for long double: at N = 10^5 on a 632x632 layer it takes hours)
+EXTENDED_MAX_FLOPS = 5e8
+
+
+def _skip_extended(net: Network, n: int, engine_follows: bool) -> bool:
+    if not engine_follows:
+        return False
+    per_point = sum(int(np.prod(L.weight.shape)) if isinstance(L, Dense) else int(L.U.size + L.V.size)
+                    for L in net.layers)
+    return n * per_point > EXTENDED_MAX_FLOPS and choose_engine(net) != "balls"
+
+
 def _fmt_seconds(s: float) -> str:
     if not math.isfinite(s):
         return "unknown"
@@ -279,9 +294,10 @@ def _exact_tiers(net: Network, ds: Dataset, todo: np.ndarray, Y: np.ndarray, lab
             "scaled": "exact integer evaluation", "balls": "ball arithmetic"}[engine]
     say(f"{what} on {len(rows)} undecided points: pilot of {len(chunks[0])} points")
     cache: dict[str, Any] = {}
-    t_pilot = time.perf_counter()
-    merge(chunks[0], decide_chunk(net, cache, task(chunks[0])))
-    rate = (time.perf_counter() - t_pilot) / max(1, len(chunks[0]))
+    res0 = decide_chunk(net, cache, task(chunks[0]))
+    merge(chunks[0], res0)
+    rate = max(0.0, res0["seconds"] - res0["setup"]) / max(1, len(chunks[0]))
+    startup = res0["setup"] + WORKER_START_SECONDS  # what each new worker pays before its first chunk
     rest = chunks[1:]
     n_rest = int(sum(len(c) for c in rest))
     if rest and not (deadline is not None and time.time() > deadline):
@@ -290,7 +306,7 @@ def _exact_tiers(net: Network, ds: Dataset, todo: np.ndarray, Y: np.ndarray, lab
             n_workers = max(n_workers, 1)
         serial_estimate = rate * n_rest
         use_pool = bool(ray) or (n_workers > 1 and len(rest) > 1 and (
-            workers is not None or serial_estimate > PARALLEL_MIN_SECONDS))
+            workers is not None or serial_estimate > max(PARALLEL_MIN_SECONDS, 2 * startup)))
         par = min(n_workers, len(rest)) if use_pool else 1
         mem = estimate_memory(net, ds.N, ds.d_x, ds.d_y, engine, start, par)
         avail = _mem_available()
@@ -301,7 +317,7 @@ def _exact_tiers(net: Network, ds: Dataset, todo: np.ndarray, Y: np.ndarray, lab
             raise TooLargeError(
                 f"the {engine} tier on {n_rest} points needs about {mem / 2**30:.1f} GiB, "
                 f"{avail / 2**30:.1f} GiB are available: certify the data in parts or use a larger machine")
-        eta = serial_estimate / max(1, par)
+        eta = serial_estimate / max(1, par) + (startup if use_pool else 0.0)
         if eta > ANNOUNCE_SECONDS:
             say(f"estimate: {what} on {n_rest} more points takes about {_fmt_seconds(eta)} on {par} "
                 f"worker(s) and about {mem / 2**20:.0f} MiB of memory"
@@ -401,7 +417,7 @@ def verify(net: Network, ds: Dataset, tol: float | None = None,
     notes: list[str] = []
     todo = np.arange(ds.N)
     float_tiers = [("float64+bound", np.float64)]
-    if HAS_EXTENDED:
+    if HAS_EXTENDED and not _skip_extended(net, ds.N, exact_tiers and structure):
         float_tiers.append(("float80+bound", np.longdouble))
     for name, dtype in float_tiers:
         if not len(todo):

@@ -1,7 +1,7 @@
 """Run certification chunks on local processes or on a Ray cluster.
 
-The network crosses to each worker once, as the bytes of its save format (exact weights as 'p/q'
-strings; python-flint objects are not pickled), when the worker starts; each task then carries only
+The network crosses to each worker once, as compact bytes (exact weights as their integer numerators
+and denominators; python-flint objects are not pickled), when the worker starts; each task then carries only
 its chunk of points. Workers run :func:`memcap.certify.tiers.decide_chunk` and keep their prepared
 network (ball matrices, integer weights) between tasks.
 
@@ -13,11 +13,11 @@ network (ball matrices, integer weights) between tasks.
 
 from __future__ import annotations
 
-import io
 import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from typing import Any
+
+import numpy as np
 
 from memcap.network import Network
 
@@ -32,20 +32,45 @@ def default_workers() -> int:
 
 
 def network_bytes(net: Network) -> bytes:
-    """The network in memcap's save format, as bytes."""
-    from memcap.io.npz import save
+    """The network's layers as compact bytes for workers: float arrays as they are, exact arrays as
+    their numerators and denominators (Python integers pickle in binary; python-flint objects and
+    the save format's decimal strings are slow for thousand-bit weights). Only this module's own
+    workers read it back."""
+    import pickle
 
-    with tempfile.TemporaryDirectory() as d:
-        path = os.path.join(d, "net.npz")
-        save(net, path)
-        with open(path, "rb") as fh:
-            return fh.read()
+    layers = []
+    for layer in net.layers:
+        arrays = []
+        for a in layer.arrays():
+            if a.dtype == object:
+                flat = a.ravel()
+                arrays.append(("q", a.shape, [int(v.p) for v in flat], [int(v.q) for v in flat]))
+            else:
+                arrays.append(("f", np.asarray(a, dtype=np.float64)))
+        layers.append((type(layer).__name__, layer.activation.to_json(), arrays))
+    return pickle.dumps(layers, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def network_from_bytes(data: bytes) -> Network:
-    from memcap.io.npz import load
+    import pickle
 
-    return load(io.BytesIO(data))  # type: ignore[arg-type]
+    import flint
+
+    from memcap.network import Activation, Dense, Residual
+
+    layers: list[Any] = []
+    for kind, act, arrays in pickle.loads(data):  # noqa: S301 - bytes written by network_bytes
+        arrs = []
+        for enc in arrays:
+            if enc[0] == "q":
+                out = np.empty(enc[1], dtype=object)
+                out.ravel()[:] = [flint.fmpq(p, q) for p, q in zip(enc[2], enc[3], strict=True)]
+                arrs.append(out)
+            else:
+                arrs.append(enc[1])
+        a = Activation.from_json(act)
+        layers.append(Dense(*arrs, a) if kind == "Dense" else Residual(*arrs, a))
+    return Network(layers)
 
 
 class WorkerState:
@@ -108,11 +133,15 @@ class ProcessPool:
                 f.cancel()
 
     def close(self) -> None:
+        procs = list((getattr(self._pool, "_processes", None) or {}).values())
         self._pool.shutdown(wait=False, cancel_futures=True)
-        # a worker busy on a long chunk is stopped, not waited for (Ctrl-C, max_seconds)
-        for p in list(getattr(self._pool, "_processes", {}).values()):
+        # a worker busy on a long chunk is stopped, not waited for (Ctrl-C, max_seconds); idle
+        # workers have already exited on the shutdown message
+        for p in procs:
             if p.is_alive():
                 p.terminate()
+        for p in procs:
+            p.join(timeout=5)
 
     def __enter__(self) -> ProcessPool:
         return self

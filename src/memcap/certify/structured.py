@@ -236,9 +236,21 @@ class SweepPlan:
             lo, hi = zhat - 2 * B, zhat + 2 * B
         codes = np.full(zhat.shape, -1, dtype=np.int8)
         ok = np.isfinite(lo) & np.isfinite(hi)
-        for k, (_s, _c, plo, phi) in enumerate(self.pieces[li]):
+        pieces = self.pieces[li]
+        for k, (_s, _c, plo, phi) in enumerate(pieces):
             inside = ok & (lo >= plo) & (hi <= phi) & (codes < 0)
             codes[inside] = k
+        if len(pieces) > 1:
+            # what the float enclosure cannot place (cancellation, a point near a knee): the unit's
+            # pre-activation as a ball, r + 1 ball operations per unit instead of a generic pass
+            for a, k in zip(*np.nonzero(codes < 0), strict=True):
+                z = M[k, r]
+                for j in range(r):
+                    z = z + M[k, j] * self._th[idx[a], j]
+                for c, (_s, _c, plo, phi) in enumerate(pieces):
+                    if (plo == -math.inf or z >= plo) and (phi == math.inf or z <= phi):
+                        codes[a, k] = c
+                        break
         return codes
 
     def _next_affine(self, li: int, M: np.ndarray, code: np.ndarray) -> np.ndarray:

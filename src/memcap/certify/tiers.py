@@ -120,12 +120,6 @@ def _ball_ladder(net: Network, ch: _Chunk, start: int, tol_q: Any) -> None:
         todo = ch.todo()
         if not len(todo) or ch.late():
             return
-        old = flint.ctx.prec
-        flint.ctx.prec = prec
-        try:
-            tol_ball = None if tol_q is None else flint.arb(tol_q)
-        finally:
-            flint.ctx.prec = old
         name = f"arb{prec}"
         if name not in ch.tried:
             ch.tried.append(name)
@@ -133,7 +127,15 @@ def _ball_ladder(net: Network, ch: _Chunk, start: int, tol_q: Any) -> None:
             if ch.late():
                 return
             rows = todo[s:s + BALL_BATCH]
-            ch.record(rows, forward_balls(net, ch.X[rows], prec), name, tol_ball)
+            outs = forward_balls(net, ch.X[rows], prec)
+            # the verdict's own arithmetic (|f - y|, margins) runs at the same precision: at the
+            # default 53 bits it would round the balls back to float width
+            old = flint.ctx.prec
+            flint.ctx.prec = prec
+            try:
+                ch.record(rows, outs, name, None if tol_q is None else flint.arb(tol_q))
+            finally:
+                flint.ctx.prec = old
     todo = ch.todo()
     if len(todo) and not ch.late():
         for s in range(0, len(todo), 16):
@@ -144,17 +146,33 @@ def _ball_ladder(net: Network, ch: _Chunk, start: int, tol_q: Any) -> None:
 
 
 def decide_chunk(net: Network, cache: dict[str, Any], task: dict[str, Any]) -> dict[str, Any]:
-    """Run ``task["engine"]`` on the chunk ``task["X"]`` (see the module docstring)."""
+    """Run ``task["engine"]`` on the chunk ``task["X"]`` (see the module docstring). The result
+    also says how many seconds went into preparing plans (``setup``; cached for later chunks)."""
+    t0 = time.perf_counter()
+    before = cache.get("_setup", 0.0)
     ch = _Chunk(task)
+    res = _decide(net, cache, task, ch)
+    res["setup"] = cache.get("_setup", 0.0) - before
+    res["seconds"] = time.perf_counter() - t0
+    return res
+
+
+def _timed_plan(cache: dict[str, Any], key: str, make: Any) -> Any:
+    if key not in cache:
+        t = time.perf_counter()
+        cache[key] = make()
+        cache["_setup"] = cache.get("_setup", 0.0) + time.perf_counter() - t
+    return cache[key]
+
+
+def _decide(net: Network, cache: dict[str, Any], task: dict[str, Any], ch: _Chunk) -> dict[str, Any]:
     tol_q = None if ch.tol is None else _fmpq(float(ch.tol))
     engine = task["engine"]
     start = int(task.get("start_prec", PRECISIONS[0]))
     if engine == "scaled":
         from memcap.certify.scaled import ScaledPlan
 
-        if "scaled" not in cache:
-            cache["scaled"] = ScaledPlan(net)
-        plan = cache["scaled"]
+        plan = _timed_plan(cache, "scaled", lambda: ScaledPlan(net))
         todo = ch.todo()
         for s in range(0, len(todo), 256):
             if ch.late():
@@ -164,8 +182,7 @@ def decide_chunk(net: Network, cache: dict[str, Any], task: dict[str, Any]) -> d
     elif engine == "sweep":
         from memcap.certify.structured import SweepPlan, rank_one_factor
 
-        if "factor" not in cache:
-            cache["factor"] = rank_one_factor(net.layers[0].weight)
+        factor = _timed_plan(cache, "factor", lambda: rank_one_factor(net.layers[0].weight))
         for prec in PRECISIONS:
             if prec < start:
                 continue
@@ -173,10 +190,9 @@ def decide_chunk(net: Network, cache: dict[str, Any], task: dict[str, Any]) -> d
             if not len(todo) or ch.late():
                 break
             key = f"sweep{prec}"
-            if key not in cache:
-                cache[key] = SweepPlan(net, prec, factor=cache["factor"],
-                                       factored=cache["factor"] is not None)
-            outs, placed = cache[key].run(ch.X[todo], deadline=ch.deadline)
+            plan = _timed_plan(cache, key, lambda p=prec: SweepPlan(net, p, factor=factor,
+                                                                    factored=factor is not None))
+            outs, placed = plan.run(ch.X[todo], deadline=ch.deadline)
             old = flint.ctx.prec
             flint.ctx.prec = prec
             try:
