@@ -61,8 +61,13 @@ def applicable(net: Network) -> bool:
     return all(layer.activation.kind in _KINDS for layer in net.layers)
 
 
-def _normalize(A: np.ndarray, D: int) -> tuple[np.ndarray, int]:
-    if D == 1 or not A.size:
+#: the common factor is divided out only once the denominator passes this many bits (a gcd pass
+#: over the batch costs as much as a layer; short denominators are cheaper to carry)
+NORMALIZE_BITS = 192
+
+
+def _normalize(A: np.ndarray, D: int, force: bool = False) -> tuple[np.ndarray, int]:
+    if D == 1 or not A.size or (not force and D.bit_length() <= NORMALIZE_BITS):
         return A, D
     g = D
     for v in A.ravel():
@@ -126,7 +131,7 @@ class ScaledPlan:
     def evaluate(self, X: np.ndarray) -> list[list[flint.fmpq]]:
         """Exact outputs (fmpq) for the float rows of X."""
         A, D = _int_array(np.asarray(X, dtype=np.float64))
-        A, D = _normalize(A, D)
+        A, D = _normalize(A, D, force=True)
         for layer, arrs, slopes in self.layers:
             kind = layer.activation.kind
             if isinstance(layer, Dense):

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from memcap.cli.engine_opts import AddressArg, MaxSecondsOpt, RayOpt, WorkersOpt, engine_kwargs
 from memcap.constructions.base import ConditionError, ConstructionError
 from memcap.data import SOURCES_HELP, DataError, Dataset, load_dataset
 
@@ -208,12 +209,17 @@ def construct(
     task: TaskOpt = None,
     as_json: JsonOpt = False,
     precision: PrecisionOpt = None,
+    max_seconds: MaxSecondsOpt = None,
+    workers: WorkersOpt = None,
+    ray: RayOpt = False,
+    address: AddressArg = None,
 ) -> None:
     """Build a network that memorizes the data, certify it, and save it (only if certified)."""
     import memcap
 
     pcert, attempts = None, []
     with user_errors():
+        engine = engine_kwargs(max_seconds, workers, ray, address)
         ds = get_data(data, label, task)
         opts: dict[str, Any] = {"seed": seed}
         if activation is not None:
@@ -231,7 +237,8 @@ def construct(
             raise DataError("--option belongs to one method: with --precision, also give --method")
         with progress_status(not as_json) as say:
             if precision is None:
-                c = memcap.construct(ds, method, arithmetic=arithmetic, tol=tol, progress=say, **opts)
+                c = memcap.construct(ds, method, arithmetic=arithmetic, tol=tol, progress=say, **engine,
+                                     **opts)
             else:
                 from memcap.select import choose_method
 
@@ -277,6 +284,10 @@ def verify(
     task: TaskOpt = None,
     as_json: JsonOpt = False,
     precision: PrecisionOpt = None,
+    max_seconds: MaxSecondsOpt = None,
+    workers: WorkersOpt = None,
+    ray: RayOpt = False,
+    address: AddressArg = None,
 ) -> None:
     """Certify that a saved network memorizes the data (exit 0 only if certified; with
     --precision, only if certified when evaluated at that precision)."""
@@ -284,15 +295,17 @@ def verify(
 
     pcert = None
     with user_errors():
+        engine = engine_kwargs(max_seconds, workers, ray, address)
         net = memcap.load(network)
         ds = get_data(data, label, task)
         with progress_status(not as_json) as say:
             if precision is None:
-                rep = memcap.verify(net, ds, tol=tol, progress=say)
+                rep = memcap.verify(net, ds, tol=tol, progress=say, **engine)
             else:
                 from memcap.certify.precision import certify_precision, precision_tolerance
 
-                rep = memcap.verify(net, ds, tol=precision_tolerance(ds, precision, tol), progress=say)
+                rep = memcap.verify(net, ds, tol=precision_tolerance(ds, precision, tol), progress=say,
+                                    **engine)
                 pcert = certify_precision(net, ds, precision, tol=tol, report=rep)
     if as_json:
         d = rep.to_json()
