@@ -24,7 +24,7 @@ import numpy as np
 
 def _load() -> str:
     try:
-        return "load %.1f %.1f %.1f" % os.getloadavg()
+        return "load {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
     except OSError:
         return "load ?"
 

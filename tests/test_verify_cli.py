@@ -12,7 +12,8 @@ DATA = "gen:gaussian?n=40&d=3&seed=4"
 
 def test_verify_max_seconds_reports_undecided_and_exits_1(tmp_path):
     net = tmp_path / "net.npz"
-    r = runner.invoke(app, ["construct", "-d", DATA, "-o", str(net), "--arithmetic", "exact", "--workers", "1"])
+    r = runner.invoke(app, ["construct", "-d", DATA, "-o", str(net), "--arithmetic", "exact",
+                            "--workers", "1"])
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["verify", str(net), "-d", DATA, "--tol", "1e-15", "--json", "--workers", "1"])
     assert r.exit_code == 0, r.output

@@ -65,13 +65,11 @@ def test_ladder_memorized_side_and_exact_integer_engine_agree():
 # ---- the exact integer path -----------------------------------------------------------------------
 def _rand_net(rng, dims, acts, residual=False, kind="dyadic"):
     def num(shape):
-        if kind == "dyadic":
-            vals = [flint.fmpq(int(v), 2 ** int(e)) for v, e in
-                    zip(rng.integers(-40, 41, size=int(np.prod(shape))), rng.integers(0, 6, int(np.prod(shape))))]
-        else:
-            vals = [flint.fmpq(int(v), int(d)) for v, d in
-                    zip(rng.integers(-40, 41, int(np.prod(shape))), rng.integers(1, 8, int(np.prod(shape))))]
-        a = np.empty(int(np.prod(shape)), dtype=object)
+        n = int(np.prod(shape))
+        nums = rng.integers(-40, 41, n)
+        dens = 2 ** rng.integers(0, 6, n) if kind == "dyadic" else rng.integers(1, 8, n)
+        vals = [flint.fmpq(int(v), int(d)) for v, d in zip(nums, dens, strict=True)]
+        a = np.empty(n, dtype=object)
         a[:] = vals
         return a.reshape(shape)
 
@@ -167,7 +165,8 @@ def test_sweep_without_rank_one_first_layer_and_points_on_breakpoints():
        rank1=st.booleans(), on_knee=st.booleans())
 def test_sweep_property_random_networks(seed, act, rank1, on_knee):
     rng = np.random.default_rng(seed)
-    a = {"relu": RELU, "hardtanh": HARDTANH, "leaky": Activation("relu_like", Fraction(1), Fraction(1, 4))}[act]
+    leaky = Activation("relu_like", Fraction(1), Fraction(1, 4))
+    a = {"relu": RELU, "hardtanh": HARDTANH, "leaky": leaky}[act]
     d, h1, h2 = 3, 6, 5
     if rank1:
         w, u = rng.integers(-3, 4, h1).astype(float), rng.integers(-3, 4, d).astype(float)
