@@ -164,16 +164,21 @@ def _embed(a: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
 def choose_engine(net: Network) -> str:
     """The tier engine for the points the float bound leaves: ``sweep``, ``scaled`` or ``balls``.
 
-    Shallow networks (≤ 4 layers) with a wide layer pair (≥ 4096 weights per point) and
-    piecewise-linear activations get the pattern sweep; other piecewise-linear networks whose
-    weights share short common denominators per layer get exact integer evaluation; the rest
-    (tanh / softplus, huge denominators) the generic ball ladder.
+    Shallow networks (≤ 4 layers) of Dense piecewise-linear layers with many weights per point
+    (≥ 4096) and a rank-1 first layer (or ≤ 4 inputs) get the pattern sweep; other piecewise-linear
+    networks whose weights share short common denominators per layer get exact integer evaluation;
+    the rest (tanh / softplus, huge denominators) the generic ball ladder.
     """
     from memcap.certify import scaled, structured
 
     per_point = sum(int(np.prod(L.weight.shape)) if isinstance(L, Dense) else int(L.U.size + L.V.size)
                     for L in net.layers)
-    if structured.applicable(net) and len(net.layers) <= 4 and per_point >= 4096:
+    shallow = structured.applicable(net) and len(net.layers) <= 4
+    # the sweep's affine maps have r + 1 columns: r = 1 for a rank-1 first layer (checked exactly),
+    # else r = d_x, which pays only for few inputs
+    narrow_theta = shallow and (net.in_dim <= 4
+                                or structured.rank_one_factor(net.layers[0].weight) is not None)
+    if narrow_theta and per_point >= 4096:
         return "sweep"
     if scaled.applicable(net):
         try:
@@ -182,7 +187,7 @@ def choose_engine(net: Network) -> str:
             pass
         else:
             return "scaled"
-    if structured.applicable(net) and len(net.layers) <= 4:
+    if narrow_theta:
         return "sweep"
     return "balls"
 
