@@ -302,7 +302,10 @@ def _exact_tiers(net: Network, ds: Dataset, todo: np.ndarray, Y: np.ndarray, lab
     res0 = decide_chunk(net, cache, task(chunks[0]))
     merge(chunks[0], res0)
     rate = max(0.0, res0["seconds"] - res0["setup"]) / max(1, len(chunks[0]))
-    startup = res0["setup"] + WORKER_START_SECONDS  # what each new worker pays before its first chunk
+    # what each new worker pays before its first chunk: interpreter and imports, receiving and
+    # decoding the network (~50 MB/s for thousand-bit rationals), preparing its plan
+    payload = sum(int(a.size) for L in net.layers for a in L.arrays()) * (_weight_bits(net) // 8 + 16)
+    startup = res0["setup"] + WORKER_START_SECONDS + payload / 50e6
     rest = chunks[1:]
     n_rest = int(sum(len(c) for c in rest))
     if rest and not (deadline is not None and time.time() > deadline):
