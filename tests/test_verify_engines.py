@@ -185,6 +185,12 @@ def test_sweep_property_random_networks(seed, act, rank1, on_knee):
     assert (decide_chunk(net, {}, {**task, "engine": "sweep"})["verdict"].tolist()
             == decide_chunk(net, {}, {**task, "engine": "balls"})["verdict"].tolist()
             == decide_chunk(net, {}, {**task, "engine": "scaled"})["verdict"].tolist())
+    # classification: margins of random labels (ties give margin 0: not memorized, in every engine)
+    labels = rng.integers(0, 2, 12)
+    ctask = {**task, "labels": labels, "tol": None}
+    expect = [int(r[lab] - r[1 - lab] > 0) for r, lab in zip(exact, labels, strict=True)]
+    for engine in ("sweep", "balls", "scaled"):
+        assert decide_chunk(net, {}, {**ctask, "engine": engine})["verdict"].tolist() == expect
 
 
 def test_verify_sweep_engine_agrees_with_generic_on_exact_yun(monkeypatch):
