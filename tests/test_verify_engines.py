@@ -276,3 +276,13 @@ def test_too_large_for_memory_is_a_typed_refusal(monkeypatch):
     net, ds, tol = _third_net(10)
     with pytest.raises(TooLargeError, match="GiB"):
         memcap.verify(net, ds, tol=tol)
+
+
+def test_fail_fast_stops_at_the_first_certified_failure(monkeypatch):
+    _small_chunks(monkeypatch)
+    net, ds, tol = _third_net(60, fail=True)
+    full = memcap.verify(net, ds, tol=tol, workers=1)
+    assert full.failing == list(range(60))
+    fast = memcap.verify(net, ds, tol=tol, workers=1, fail_fast=True)
+    assert fast.failing == list(range(5)) and fast.undecided == list(range(5, 60))
+    assert not fast.memorized and not fast.certified

@@ -62,8 +62,10 @@ def construct(ds: Dataset, method: str = "yun-3layer", *, arithmetic: str = "aut
         if left is not None and left <= 0:
             failures.append(f"{arith}: max_seconds = {max_seconds:g} passed before certification started")
             break
+        # an attempt that is followed by exact arithmetic stops at its first certified failure
+        later = arith != tries[-1]
         report = verify(c.network, ds, tol=tol, progress=progress, max_seconds=left, workers=workers,
-                        ray=ray)
+                        ray=ray, fail_fast=later)
         c.verification = report
         if report.memorized and report.certified:
             if failures:

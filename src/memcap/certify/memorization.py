@@ -263,7 +263,7 @@ def _fmt_seconds(s: float) -> str:
 def _exact_tiers(net: Network, ds: Dataset, todo: np.ndarray, Y: np.ndarray, labels: Any,
                  tolerance: float | None, verdict: np.ndarray, score: np.ndarray, tiers: dict[str, int],
                  notes: list[str], say: Callable[[str], None], workers: int | None, ray: bool | str | None,
-                 deadline: float | None, structure: bool) -> None:
+                 deadline: float | None, structure: bool, fail_fast: bool = False) -> None:
     """Tiers 2-4 on the points ``todo`` (fills verdict, score, tiers, notes in place)."""
     engine = choose_engine(net) if structure else "balls"
     start = _start_precision(net)
@@ -301,6 +301,8 @@ def _exact_tiers(net: Network, ds: Dataset, todo: np.ndarray, Y: np.ndarray, lab
     cache: dict[str, Any] = {}
     res0 = decide_chunk(net, cache, task(chunks[0]))
     merge(chunks[0], res0)
+    if fail_fast and np.any(verdict == 0):
+        chunks = chunks[:1]
     rate = max(0.0, res0["seconds"] - res0["setup"]) / max(1, len(chunks[0]))
     # what each new worker pays before its first chunk: interpreter and imports, receiving and
     # decoding the network (~50 MB/s for thousand-bit rationals), preparing its plan
@@ -345,6 +347,8 @@ def _exact_tiers(net: Network, ds: Dataset, todo: np.ndarray, Y: np.ndarray, lab
             for c in rest:
                 if deadline is not None and time.time() > deadline:
                     break
+                if fail_fast and np.any(verdict == 0):
+                    break
                 merge(c, decide_chunk(net, cache, task(c)))
                 tick(c)
         else:
@@ -359,6 +363,8 @@ def _exact_tiers(net: Network, ds: Dataset, todo: np.ndarray, Y: np.ndarray, lab
                     tick(rest[k])
                     if deadline is not None and time.time() > deadline + 1.0:
                         break  # chunks stop themselves at the deadline; do not wait for stragglers
+                    if fail_fast and np.any(verdict == 0):
+                        break
     for t in tried:
         tiers.setdefault(t, 0)
     precs = [t[3:] for t in sorted(tried, key=tier_rank) if t.startswith("arb")]
@@ -377,7 +383,7 @@ def _default_workers() -> int:
 def verify(net: Network, ds: Dataset, tol: float | None = None,
            progress: Callable[[str], None] | None = None, exact_tiers: bool = True, *,
            workers: int | None = None, ray: bool | str | None = None, max_seconds: float | None = None,
-           structure: bool = True) -> VerificationReport:
+           structure: bool = True, fail_fast: bool = False) -> VerificationReport:
     """Certify that ``net`` memorizes ``ds`` (see module docstring for the tiers).
 
     ``exact_tiers=False`` stops after the float tiers: points they cannot decide are reported as
@@ -386,8 +392,9 @@ def verify(net: Network, ds: Dataset, tol: float | None = None,
     ``PARALLEL_MIN_SECONDS`` of work; ``workers=1`` stays in this process). ``ray``: True (the running
     Ray instance, or a new local one) or a cluster address. ``max_seconds``: wall-clock limit; what
     is undecided then is listed in ``undecided``. ``structure=False`` skips the structure-aware
-    engines (generic ball ladder only). Raises :class:`memcap.errors.TooLargeError` when the
-    estimated memory exceeds what is available.
+    engines (generic ball ladder only). ``fail_fast=True`` stops at the first certified failure (the
+    rest stay undecided): what ``memcap.construct`` uses before it escalates to exact weights.
+    Raises :class:`memcap.errors.TooLargeError` when the estimated memory exceeds what is available.
     """
     t0 = time.perf_counter()
     deadline = None if max_seconds is None else time.time() + float(max_seconds)
@@ -447,9 +454,12 @@ def verify(net: Network, ds: Dataset, tol: float | None = None,
         certified_score[todo[done]] = score[done]
         tiers[name] = int(done.sum())
         todo = todo[~done]
-    if len(todo) and exact_tiers:
+    if fail_fast and np.any(verdict == 0) and len(todo):
+        notes.append(f"stopped at the first certified failure (fail_fast): {len(todo)} point(s) "
+                     "not examined")
+    elif len(todo) and exact_tiers:
         _exact_tiers(net, ds, todo, Y, labels, tolerance, verdict, certified_score, tiers, notes, say,
-                     workers, ray, deadline, structure)
+                     workers, ray, deadline, structure, fail_fast)
         tiers = dict(sorted(tiers.items(), key=lambda kv: tier_rank(kv[0])))
     if deadline is not None and np.any(verdict < 0) and time.time() > deadline:
         notes.append(f"stopped after max_seconds = {max_seconds:g}: {int(np.sum(verdict < 0))} point(s) "
