@@ -286,3 +286,20 @@ def test_fail_fast_stops_at_the_first_certified_failure(monkeypatch):
     fast = memcap.verify(net, ds, tol=tol, workers=1, fail_fast=True)
     assert fast.failing == list(range(5)) and fast.undecided == list(range(5, 60))
     assert not fast.memorized and not fast.certified
+
+
+def test_broken_pool_falls_back_to_this_process_with_the_same_report(monkeypatch):
+    from memcap.certify import parallel
+
+    _small_chunks(monkeypatch)
+    net, ds, tol = _third_net(40, fail=False)
+    one = memcap.verify(net, ds, tol=tol, workers=1)
+
+    def broken(*_a, **_k):
+        raise RuntimeError("cannot start workers")
+
+    monkeypatch.setattr(parallel, "ProcessPool", broken)
+    msgs: list[str] = []
+    two = memcap.verify(net, ds, tol=tol, workers=2, progress=msgs.append)
+    assert _comparable(two) == _comparable(one)
+    assert any("continuing in this process" in m for m in msgs)

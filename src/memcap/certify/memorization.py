@@ -355,16 +355,42 @@ def _exact_tiers(net: Network, ds: Dataset, todo: np.ndarray, Y: np.ndarray, lab
             from memcap.certify.parallel import ProcessPool, RayPool
 
             address = ray if isinstance(ray, str) else None
-            pool = RayPool(net, address=address, workers=workers) if ray else ProcessPool(net, par)
-            with pool:
-                say(f"{what}: {len(rest)} chunks on {pool.describe()}")
-                for k, res in pool.map_unordered([task(c) for c in rest]):
-                    merge(rest[k], res)
-                    tick(rest[k])
-                    if deadline is not None and time.time() > deadline + 1.0:
-                        break  # chunks stop themselves at the deadline; do not wait for stragglers
+            merged: set[int] = set()
+            pool_errors: tuple[type[BaseException], ...] = (OSError, RuntimeError, ImportError,
+                                                            ConnectionError)
+            if ray:
+                try:
+                    from ray.exceptions import RayError
+
+                    pool_errors = (*pool_errors, RayError)
+                except ImportError:
+                    pass
+            try:
+                pool = RayPool(net, address=address, workers=workers) if ray else ProcessPool(net, par)
+                with pool:
+                    say(f"{what}: {len(rest)} chunks on {pool.describe()}")
+                    for k, res in pool.map_unordered([task(c) for c in rest]):
+                        merge(rest[k], res)
+                        merged.add(k)
+                        tick(rest[k])
+                        if deadline is not None and time.time() > deadline + 1.0:
+                            break  # chunks stop themselves at the deadline; do not wait for stragglers
+                        if fail_fast and np.any(verdict == 0):
+                            break
+            except pool_errors as exc:
+                # a pool that cannot start or breaks (e.g. a script without an
+                # ``if __name__ == "__main__":`` guard under the spawn start method, or an unreachable
+                # cluster): the chunks not yet merged run here, with the same boundaries
+                say(f"workers unavailable ({type(exc).__name__}: {exc}); continuing in this process")
+                for k, c in enumerate(rest):
+                    if k in merged:
+                        continue
+                    if deadline is not None and time.time() > deadline:
+                        break
                     if fail_fast and np.any(verdict == 0):
                         break
+                    merge(c, decide_chunk(net, cache, task(c)))
+                    tick(c)
     for t in tried:
         tiers.setdefault(t, 0)
     precs = [t[3:] for t in sorted(tried, key=tier_rank) if t.startswith("arb")]
