@@ -76,4 +76,5 @@ def test_verify_uses_the_integer_tier_for_park():
     c = memcap.construct(ds, "park-sublinear")
     rep = c.verification
     assert rep.memorized and rep.certified
-    assert sum(rep.tiers.values()) == ds.N and set(rep.tiers) <= {"float64+bound", "exact-integer"}
+    # exact integer evaluation decides what the float bound leaves (the exact-int engine)
+    assert sum(rep.tiers.values()) == ds.N and "exact-int" in rep.tiers and rep.tiers["exact-int"] > 0

@@ -57,6 +57,7 @@ def dataset_meta(ds: Dataset) -> dict[str, Any]:
 
 def construct(ds: Dataset, method: str = "yun-3layer", *, arithmetic: str = "auto",
               tol: float | None = None, progress: Callable[[str], None] | None = None,
+              max_seconds: float | None = None, workers: int | None = None, ray: bool | str | None = None,
               **options: Any) -> Construction:
     """Build ``method``'s network for ``ds`` and certify it with :func:`memcap.verify`.
 
@@ -67,11 +68,20 @@ def construct(ds: Dataset, method: str = "yun-3layer", *, arithmetic: str = "aut
     are validated against the method's declaration (``memcap methods NAME``) before any work: an
     unknown option, a wrong type or a value out of range raises :class:`OptionError` listing the
     valid options, and text values (from the CLI) are coerced to the declared types.
+    ``max_seconds`` bounds the whole call (build and certification; a method with its own
+    ``max_seconds`` option, adaptive, gets it as its search budget too); when certification is cut
+    short the points left undecided make it a :class:`ConstructionError`. ``workers`` / ``ray`` go
+    to :func:`memcap.verify`.
     """
+    import time
+
+    t_end = None if max_seconds is None else time.monotonic() + float(max_seconds)
     m = get_method(method)
     if arithmetic not in ("auto", "float64", "exact"):
         raise OptionError(f"arithmetic must be 'auto', 'float64' or 'exact', got {arithmetic!r}")
     options = m.validate(options)
+    if max_seconds is not None and "max_seconds" in {o.name for o in m.options}:
+        options.setdefault("max_seconds", float(max_seconds))  # adaptive: its search budget too
     if ds.task not in m.tasks:
         raise ConditionError(f"{method} ({m.theorem}) applies to {' or '.join(m.tasks)} data, "
                              f"not {ds.task}")
@@ -97,7 +107,14 @@ def construct(ds: Dataset, method: str = "yun-3layer", *, arithmetic: str = "aut
             raise
         if estimate is not None:
             c.info.setdefault("estimated_seconds", estimate["seconds"])
-        report = verify(c.network, ds, tol=tol, progress=progress)
+        left = None if t_end is None else t_end - time.monotonic()
+        if left is not None and left <= 0:
+            failures.append(f"{arith}: max_seconds = {max_seconds:g} passed before certification started")
+            break
+        # an attempt that is followed by exact arithmetic stops at its first certified failure
+        later = arith != tries[-1]
+        report = verify(c.network, ds, tol=tol, progress=progress, max_seconds=left, workers=workers,
+                        ray=ray, fail_fast=later)
         c.verification = report
         if report.memorized and report.certified:
             if failures:
@@ -121,7 +138,12 @@ def construct(ds: Dataset, method: str = "yun-3layer", *, arithmetic: str = "aut
         failures.append(
             f"{arith}: {len(report.failing)} point(s) not memorized "
             f"(first {report.failing[:5]}), {len(report.undecided)} undecided"
+            + (f" (certification stopped at max_seconds = {max_seconds:g}; the network is not returned "
+               "uncertified)" if report.undecided and t_end is not None and time.monotonic() >= t_end
+               else "")
         )
+        if t_end is not None and time.monotonic() >= t_end:
+            break
     raise ConstructionError(
         f"{method} did not produce a certified memorizer: " + "; ".join(failures)
         + (". Try arithmetic='auto' (exact escalation)" if arithmetic != "auto" else "")

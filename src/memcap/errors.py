@@ -7,7 +7,7 @@ them into a one-line message and exit code 2 (input) or 1 (a network that could 
 from __future__ import annotations
 
 __all__ = ["MemcapError", "DataError", "OptionError", "ConditionError", "NeedsExactArithmetic",
-           "ConstructionError"]
+           "ConstructionError", "TooLargeError"]
 
 
 class MemcapError(Exception):
@@ -34,3 +34,8 @@ class NeedsExactArithmetic(ConditionError):
 
 class ConstructionError(MemcapError, RuntimeError):
     """The construction could not produce a verified network (e.g. precision ran out)."""
+
+
+class TooLargeError(DataError):
+    """The data (with this network) need more memory than is available; the message gives the
+    estimate, what is available and what to do."""

@@ -84,7 +84,9 @@ def to_float_array(a: Any, dtype: Any = np.float64) -> np.ndarray:
     if arr.dtype != object:
         return arr.astype(dtype)
     out = np.array(
-        [float(Fraction(int(v.p), int(v.q))) if isinstance(v, flint.fmpq) else float(v)
+        # int / int is correctly rounded, like float(Fraction) (which computes exactly this), without
+        # Fraction's gcd of the already-reduced fmpq (the whole cost for thousand-bit weights)
+        [int(v.p) / int(v.q) if isinstance(v, flint.fmpq) else float(v)
          for v in arr.ravel()],
         dtype=np.float64,
     ).reshape(arr.shape)

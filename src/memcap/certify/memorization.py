@@ -3,10 +3,20 @@
 Tiers, cheapest first; each point is decided by the first tier that can:
 
 1. float64 evaluation with a rigorous rounding bound (:func:`memcap.numerics.forward_float_bounded`);
-2. exact-weight networks whose layers after the first are dyadic (deep exact constructions):
-   exact integer evaluation of every undecided point (:mod:`memcap.certify.integer`);
-   otherwise ball arithmetic (arb) at 128, 256, ... 4096 bits on the points still undecided;
-3. exact rational arithmetic on whatever is left.
+2. a structure-aware exact engine on the points still undecided (:mod:`memcap.certify.tiers`):
+   the activation-pattern sweep for shallow, wide piecewise-linear networks
+   (:mod:`memcap.certify.structured`, ball arithmetic on the pattern's affine map), or exact integer
+   evaluation for deep, narrow ones (:mod:`memcap.certify.scaled`);
+3. ball arithmetic (arb) at 128, 256, ... 4096 bits on the points still undecided (every precision
+   from the start precision on is tried: the report's ``tiers`` lists each, with 0 when it decided
+   nothing);
+4. exact rational arithmetic on whatever is left.
+
+Tiers 2-4 run in chunks of points, in this process or on ``workers`` local processes or a Ray
+cluster (``ray``); chunk boundaries do not depend on the number of workers, so neither does the
+report. A pilot chunk gives an estimate of time and memory, reported through ``progress`` when it
+passes a minute, then progress carries an ETA. ``max_seconds`` stops cleanly: the points not
+decided by then are listed in ``undecided`` (the report is then not ``certified``).
 
 Regression: ``|f(x_i) - y_i| <= tol`` for every output. Classification: margin
 ``f_y(x_i) - max_{c != y} f_c(x_i) > 0``. The report also gives what plain float64 and float32
@@ -17,6 +27,7 @@ evaluation needs, estimated from the certified bound.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -25,21 +36,32 @@ from typing import Any
 import flint
 import numpy as np
 
+from memcap.certify.tiers import BALL_BATCH, PRECISIONS, decide_chunk, tier_rank
+from memcap.certify.tiers import _lower as _lower  # noqa: F401  (kept importable from here)
+from memcap.certify.tiers import _upper as _upper  # noqa: F401
+from memcap.certify.tiers import decide_values as _decide_balls  # noqa: F401
 from memcap.data.dataset import Dataset
-from memcap.network import Network
+from memcap.errors import TooLargeError
+from memcap.network import Dense, Network
 from memcap.numerics import (
     HAS_EXTENDED,
-    _fmpq,
-    forward_balls,
-    forward_exact,
     forward_float_bounded,
     unit_roundoff,
 )
 
-__all__ = ["VerificationReport", "verify", "default_tolerance"]
+__all__ = ["VerificationReport", "verify", "default_tolerance", "estimate_memory", "choose_engine"]
 
-PRECISIONS = (128, 256, 512, 1024, 2048, 4096)
-BALL_BATCH = 512  # points per ball-arithmetic call (progress granularity)
+#: points per chunk of the structure-aware / ball tiers after the pilot chunk (fixed, so that the
+#: report does not depend on the number of workers)
+CHUNK = {"sweep": 4096, "scaled": 1024, "balls": BALL_BATCH}
+#: points in the first (pilot) chunk, run in this process to estimate the cost of the rest
+PILOT = {"sweep": 256, "scaled": 64, "balls": 8}
+#: a tier whose estimated cost passes this many seconds is announced (time, memory) first
+ANNOUNCE_SECONDS = 60.0
+#: with ``workers=None``, local processes are started only when the rest is estimated above this
+PARALLEL_MIN_SECONDS = 15.0
+#: start-up of a worker process (interpreter, imports, network transfer), on top of its plan set-up
+WORKER_START_SECONDS = 5.0
 
 
 def default_tolerance(ds: Dataset) -> float:
@@ -123,40 +145,6 @@ def _measured_margin(out: np.ndarray, labels: np.ndarray) -> float:
     return float(np.min(np.where(np.isnan(m), -np.inf, m)))
 
 
-def _decide_balls(vals: list[Any], y: np.ndarray, label: int | None, tol: Any
-                  ) -> tuple[bool | None, float]:
-    """Decide one point from exact/ball outputs. Returns (verdict or None, error/margin estimate)."""
-    if label is None:
-        errs = [abs(v - _fmpq(float(t))) for v, t in zip(vals, y, strict=True)]
-        if all(e <= tol for e in errs):
-            return True, max(_upper(e) for e in errs)
-        if any(e > tol for e in errs):
-            return False, max(_upper(e) for e in errs)
-        return None, math.nan
-    own = vals[label]
-    others = [v for c, v in enumerate(vals) if c != label]
-    if not others:
-        return True, math.inf
-    diffs = [own - o for o in others]
-    if all(d > 0 for d in diffs):
-        return True, min(_lower(d) for d in diffs)
-    if any(d <= 0 for d in diffs):
-        return False, min(_lower(d) for d in diffs)
-    return None, math.nan
-
-
-def _upper(v: Any) -> float:
-    if isinstance(v, flint.arb):
-        return float(v.upper().mid()) * (1 + 2**-50) + 2.0**-1074
-    return float(v)
-
-
-def _lower(v: Any) -> float:
-    if isinstance(v, flint.arb):
-        return float(v.lower().mid()) - abs(float(v.lower().mid())) * 2**-50 - 2.0**-1074
-    return float(v)
-
-
 def _start_precision(net: Network) -> int:
     """First ball precision worth trying for exact-weight nets.
 
@@ -187,40 +175,269 @@ def _embed(a: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
     return full
 
 
-def _integer_program(net: Network) -> Any:
-    """The integer form of an exact-weight network dyadic after its first layer, else None."""
-    if not net.exact:
-        return None
-    from memcap.certify.integer import prepare
+def choose_engine(net: Network) -> str:
+    """The tier engine for the points the float bound leaves: ``sweep``, ``scaled`` or ``balls``.
 
-    return prepare(net)
+    Shallow networks (≤ 4 layers) of Dense piecewise-linear layers with many weights per point
+    (≥ 4096) and a rank-1 first layer (or ≤ 4 inputs) get the pattern sweep; other piecewise-linear
+    networks whose weights share short common denominators per layer get exact integer evaluation;
+    the rest (tanh / softplus, huge denominators) the generic ball ladder.
+    """
+    from memcap.certify import scaled, structured
+
+    per_point = sum(int(np.prod(L.weight.shape)) if isinstance(L, Dense) else int(L.U.size + L.V.size)
+                    for L in net.layers)
+    shallow = structured.applicable(net) and len(net.layers) <= 4
+    # the sweep's affine maps have r + 1 columns: r = 1 for a rank-1 first layer (checked exactly),
+    # else r = d_x, which pays only for few inputs
+    narrow_theta = shallow and (net.in_dim <= 4
+                                or structured.rank_one_factor(net.layers[0].weight) is not None)
+    if narrow_theta and per_point >= 4096:
+        return "sweep"
+    if scaled.applicable(net):
+        try:
+            scaled.ScaledPlan(net)
+        except ValueError:
+            pass
+        else:
+            return "scaled"
+    if narrow_theta:
+        return "sweep"
+    return "balls"
 
 
-def _integer_tier(prog: Any, ds: Dataset, todo: np.ndarray, Y: np.ndarray, labels: Any, tol_q: Any,
-                  verdict: np.ndarray, score: np.ndarray, tiers: dict[str, int],
-                  say: Callable[[str], None]) -> np.ndarray:
-    """Exact tier: every undecided point is decided by exact integer evaluation
-    (:mod:`memcap.certify.integer`; sound: no rounding anywhere). Returns the empty remainder."""
-    from memcap.certify.integer import forward as forward_integer
+def _mem_available() -> int:
+    """Bytes of memory available to a new allocation (MemAvailable; a generous guess elsewhere)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return 1 << 40
 
-    say(f"exact integer arithmetic on {len(todo)} points ({len(prog.layers) + 1} layers)")
-    exact = forward_integer(prog, ds.X[todo], progress=say)
-    for i, vals in zip(todo, exact, strict=True):
-        v, sc = _decide_balls(vals, Y[i], None if labels is None else int(labels[i]), tol_q)
-        verdict[i], score[i] = int(bool(v)), sc
-    tiers["exact-integer"] = len(todo)
-    return todo[:0]
+
+def _weight_bits(net: Network) -> int:
+    bits = 64
+    for layer in net.layers:
+        for a in layer.arrays():
+            if a.dtype == object and a.size:
+                step = max(1, a.size // 256)  # a sample is enough for an estimate
+                bits = max(bits, max(int(v.p).bit_length() + int(v.q).bit_length()
+                                     for v in a.ravel()[::step]))
+    return bits
+
+
+def estimate_memory(net: Network, N: int, d_x: int, d_y: int, engine: str = "balls", prec: int = 128,
+                    workers: int = 1) -> int:
+    """Rough upper estimate (bytes) of what verify allocates beyond the data: the float pass
+    (bounded chunks plus O(N·d_y) results), and per worker the prepared weights and one chunk."""
+    widths = [d_x] + [L.out_dim for L in net.layers]
+    widest = max(widths)
+    weights = sum(int(np.prod(a.shape)) for L in net.layers for a in L.arrays())
+    float_pass = 8 * (12 * N * d_y + 8 * min(N, 4_000_000 // max(1, widest) + 1) * widest) + 64 * N
+    wbits = _weight_bits(net) if net.exact else 64
+    ball = prec // 8 + 48
+    if engine == "sweep":
+        per_worker = weights * (ball + wbits // 8 + 64) + CHUNK["sweep"] * widest * 8 * 10
+    elif engine == "scaled":
+        per_worker = weights * (wbits // 8 + 40) + CHUNK["scaled"] * widest * (wbits // 8 + 40) * 4
+    else:
+        per_worker = weights * (ball + wbits // 8 + 64) * 2 + BALL_BATCH * widest * ball * 4
+    return int(float_pass + workers * (per_worker + 150_000_000))  # + an interpreter per worker
+
+
+#: the extended-precision float tier is skipped above this many multiply-adds when an exact engine
+#: follows (numpy has no BLAS for long double: at N = 10^5 on a 632x632 layer it takes hours)
+EXTENDED_MAX_FLOPS = 5e8
+
+
+def _skip_extended(net: Network, n: int, engine_follows: bool) -> bool:
+    if not engine_follows:
+        return False
+    per_point = sum(int(np.prod(L.weight.shape)) if isinstance(L, Dense) else int(L.U.size + L.V.size)
+                    for L in net.layers)
+    return n * per_point > EXTENDED_MAX_FLOPS and choose_engine(net) != "balls"
+
+
+def _fmt_seconds(s: float) -> str:
+    if not math.isfinite(s):
+        return "unknown"
+    if s < 120:
+        return f"{s:.0f} s"
+    if s < 7200:
+        return f"{s / 60:.1f} min"
+    return f"{s / 3600:.1f} h"
+
+
+def _exact_tiers(net: Network, ds: Dataset, todo: np.ndarray, Y: np.ndarray, labels: Any,
+                 tolerance: float | None, verdict: np.ndarray, score: np.ndarray, tiers: dict[str, int],
+                 notes: list[str], say: Callable[[str], None], workers: int | None, ray: bool | str | None,
+                 deadline: float | None, structure: bool, fail_fast: bool = False) -> None:
+    """Tiers 2-4 on the points ``todo`` (fills verdict, score, tiers, notes in place)."""
+    engine = choose_engine(net) if structure else "balls"
+    start = _start_precision(net)
+    if engine == "sweep":
+        from memcap.certify.structured import sweep_order
+
+        rows = todo[sweep_order(net, ds.X[todo])]
+    else:
+        rows = todo
+    pilot, size = PILOT[engine], CHUNK[engine]
+    bounds = [0, min(pilot, len(rows))]
+    while bounds[-1] < len(rows):
+        bounds.append(min(bounds[-1] + size, len(rows)))
+    chunks = [rows[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+    def task(c: np.ndarray) -> dict[str, Any]:
+        return {"engine": engine, "X": ds.X[c], "Y": Y[c], "labels": None if labels is None else labels[c],
+                "tol": tolerance, "deadline": deadline, "start_prec": start}
+
+    tried: list[str] = []
+    decided = 0
+
+    def merge(c: np.ndarray, res: dict[str, Any]) -> None:
+        nonlocal decided
+        for j, i in enumerate(c):
+            if res["verdict"][j] >= 0:
+                verdict[i], score[i] = int(res["verdict"][j]), float(res["score"][j])
+                tiers[res["tier"][j]] = tiers.get(res["tier"][j], 0) + 1
+                decided += 1
+        tried.extend(t for t in res["tried"] if t not in tried)
+
+    what = {"sweep": "activation-pattern sweep (ball arithmetic on each pattern's affine map)",
+            "scaled": "exact integer evaluation", "balls": "ball arithmetic"}[engine]
+    say(f"{what} on {len(rows)} undecided points: pilot of {len(chunks[0])} points")
+    cache: dict[str, Any] = {}
+    res0 = decide_chunk(net, cache, task(chunks[0]))
+    merge(chunks[0], res0)
+    if fail_fast and np.any(verdict == 0):
+        chunks = chunks[:1]
+    rate = max(0.0, res0["seconds"] - res0["setup"]) / max(1, len(chunks[0]))
+    # what each new worker pays before its first chunk: interpreter and imports, receiving and
+    # decoding the network (~50 MB/s for thousand-bit rationals), preparing its plan
+    payload = sum(int(a.size) for L in net.layers for a in L.arrays()) * (_weight_bits(net) // 8 + 16)
+    startup = res0["setup"] + WORKER_START_SECONDS + payload / 50e6
+    rest = chunks[1:]
+    n_rest = int(sum(len(c) for c in rest))
+    if rest and not (deadline is not None and time.time() > deadline):
+        n_workers = int(workers) if workers is not None else _default_workers()
+        if ray:
+            n_workers = max(n_workers, 1)
+        serial_estimate = rate * n_rest
+        use_pool = bool(ray) or (n_workers > 1 and len(rest) > 1 and (
+            workers is not None or serial_estimate > max(PARALLEL_MIN_SECONDS, 2 * startup)))
+        par = min(n_workers, len(rest)) if use_pool else 1
+        mem = estimate_memory(net, ds.N, ds.d_x, ds.d_y, engine, start, par)
+        avail = _mem_available()
+        while par > 1 and mem > avail:
+            par -= 1
+            mem = estimate_memory(net, ds.N, ds.d_x, ds.d_y, engine, start, par)
+        if mem > avail:
+            raise TooLargeError(
+                f"the {engine} tier on {n_rest} points needs about {mem / 2**30:.1f} GiB, "
+                f"{avail / 2**30:.1f} GiB are available: certify the data in parts or use a larger machine")
+        eta = serial_estimate / max(1, par) + (startup if use_pool else 0.0)
+        if eta > ANNOUNCE_SECONDS:
+            say(f"estimate: {what} on {n_rest} more points takes about {_fmt_seconds(eta)} on {par} "
+                f"worker(s) and about {mem / 2**20:.0f} MiB of memory"
+                + ("" if deadline is None
+                   else f" (stopping at max_seconds, in {_fmt_seconds(deadline - time.time())})"))
+        t_rest = time.perf_counter()
+        done_pts = 0
+
+        def tick(c: np.ndarray) -> None:
+            nonlocal done_pts
+            done_pts += len(c)
+            el = time.perf_counter() - t_rest
+            left = el / done_pts * (n_rest - done_pts)
+            say(f"{what}: {done_pts + len(chunks[0])} of {len(rows)} points, ETA {_fmt_seconds(left)}")
+
+        if not use_pool:
+            for c in rest:
+                if deadline is not None and time.time() > deadline:
+                    break
+                if fail_fast and np.any(verdict == 0):
+                    break
+                merge(c, decide_chunk(net, cache, task(c)))
+                tick(c)
+        else:
+            from memcap.certify.parallel import ProcessPool, RayPool
+
+            address = ray if isinstance(ray, str) else None
+            merged: set[int] = set()
+            pool_errors: tuple[type[BaseException], ...] = (OSError, RuntimeError, ImportError,
+                                                            ConnectionError)
+            if ray:
+                try:
+                    from ray.exceptions import RayError
+
+                    pool_errors = (*pool_errors, RayError)
+                except ImportError:
+                    pass
+            try:
+                pool = RayPool(net, address=address, workers=workers) if ray else ProcessPool(net, par)
+                with pool:
+                    say(f"{what}: {len(rest)} chunks on {pool.describe()}")
+                    for k, res in pool.map_unordered([task(c) for c in rest]):
+                        merge(rest[k], res)
+                        merged.add(k)
+                        tick(rest[k])
+                        if deadline is not None and time.time() > deadline + 1.0:
+                            break  # chunks stop themselves at the deadline; do not wait for stragglers
+                        if fail_fast and np.any(verdict == 0):
+                            break
+            except pool_errors as exc:
+                # a pool that cannot start or breaks (e.g. a script without an
+                # ``if __name__ == "__main__":`` guard under the spawn start method, or an unreachable
+                # cluster): the chunks not yet merged run here, with the same boundaries
+                say(f"workers unavailable ({type(exc).__name__}: {exc}); continuing in this process")
+                for k, c in enumerate(rest):
+                    if k in merged:
+                        continue
+                    if deadline is not None and time.time() > deadline:
+                        break
+                    if fail_fast and np.any(verdict == 0):
+                        break
+                    merge(c, decide_chunk(net, cache, task(c)))
+                    tick(c)
+    for t in tried:
+        tiers.setdefault(t, 0)
+    precs = [t[3:] for t in sorted(tried, key=tier_rank) if t.startswith("arb")]
+    sweeps = [t[5:] for t in sorted(tried, key=tier_rank) if t.startswith("sweep")]
+    notes.append(f"after the float bound: {what} on {len(rows)} point(s)"
+                 + (f"; sweep precisions tried: {', '.join(sweeps)} bits" if sweeps else "")
+                 + (f"; ball precisions tried: {', '.join(precs)} bits" if precs else ""))
+
+
+def _default_workers() -> int:
+    from memcap.certify.parallel import default_workers
+
+    return default_workers()
 
 
 def verify(net: Network, ds: Dataset, tol: float | None = None,
-           progress: Callable[[str], None] | None = None, exact_tiers: bool = True
-           ) -> VerificationReport:
+           progress: Callable[[str], None] | None = None, exact_tiers: bool = True, *,
+           workers: int | None = None, ray: bool | str | None = None, max_seconds: float | None = None,
+           structure: bool = True, fail_fast: bool = False) -> VerificationReport:
     """Certify that ``net`` memorizes ``ds`` (see module docstring for the tiers).
 
-    ``exact_tiers=False`` stops after the float tiers (for very large N, where ball arithmetic costs
-    O(N·d1·d2) ball operations): points they cannot decide are reported as undecided.
+    ``exact_tiers=False`` stops after the float tiers: points they cannot decide are reported as
+    undecided. ``workers``: local processes for the tiers after the float bound (default
+    ``os.cpu_count()`` capped at 8, used only when the pilot estimates more than
+    ``PARALLEL_MIN_SECONDS`` of work; ``workers=1`` stays in this process). ``ray``: True (the running
+    Ray instance, or a new local one) or a cluster address. ``max_seconds``: wall-clock limit; what
+    is undecided then is listed in ``undecided``. ``structure=False`` skips the structure-aware
+    engines (generic ball ladder only). ``fail_fast=True`` stops at the first certified failure (the
+    rest stay undecided): what ``memcap.construct`` uses before it escalates to exact weights.
+    Raises :class:`memcap.errors.TooLargeError` when the estimated memory exceeds what is available.
     """
     t0 = time.perf_counter()
+    deadline = None if max_seconds is None else time.time() + float(max_seconds)
     say = progress or (lambda _msg: None)
     if net.in_dim != ds.d_x:
         raise ValueError(f"network expects {net.in_dim} inputs but the data have d_x = {ds.d_x}")
@@ -229,6 +446,21 @@ def verify(net: Network, ds: Dataset, tol: float | None = None,
     classification = ds.task == "classification"
     if classification and tol is not None:
         raise ValueError("tol applies to regression; classification is certified by margin > 0")
+    if max_seconds is not None and not max_seconds > 0:
+        from memcap.errors import OptionError
+
+        raise OptionError(f"max_seconds must be a positive number of seconds, got {max_seconds!r}")
+    if workers is not None and int(workers) < 1:
+        from memcap.errors import OptionError
+
+        raise OptionError(f"workers must be at least 1, got {workers!r}")
+    need = estimate_memory(net, ds.N, ds.d_x, ds.d_y, "balls", 128, 1)
+    avail = _mem_available()
+    if need > avail:
+        raise TooLargeError(
+            f"certifying {ds.N} points with this network needs about {need / 2**30:.1f} GiB of memory "
+            f"beyond the data, but {avail / 2**30:.1f} GiB are available: certify the data in parts "
+            "(verify each subset; memorization of the union is the conjunction) or use a larger machine")
     tolerance = None if classification else (default_tolerance(ds) if tol is None else float(tol))
     Y = ds.targets.astype(np.float64)
     labels = ds.labels if classification else None
@@ -237,12 +469,10 @@ def verify(net: Network, ds: Dataset, tol: float | None = None,
     verdict = np.full(ds.N, -1)
     certified_score = np.full(ds.N, np.nan)
     tiers: dict[str, int] = {}
+    notes: list[str] = []
     todo = np.arange(ds.N)
-    # exact-weight networks that are dyadic after layer 1 are decided exactly in integers (cheaper
-    # than the extended-precision and ball tiers over thousands of layers)
-    int_prog = _integer_program(net) if exact_tiers else None
     float_tiers = [("float64+bound", np.float64)]
-    if HAS_EXTENDED and int_prog is None:
+    if HAS_EXTENDED and not _skip_extended(net, ds.N, exact_tiers and structure):
         float_tiers.append(("float80+bound", np.longdouble))
     for name, dtype in float_tiers:
         if not len(todo):
@@ -264,36 +494,16 @@ def verify(net: Network, ds: Dataset, tol: float | None = None,
         certified_score[todo[done]] = score[done]
         tiers[name] = int(done.sum())
         todo = todo[~done]
-    tol_q = None if tolerance is None else _fmpq(tolerance)
-    if len(todo) and int_prog is not None:
-        todo = _integer_tier(int_prog, ds, todo, Y, labels, tol_q, verdict, certified_score, tiers, say)
-    start = _start_precision(net) if len(todo) else PRECISIONS[0]
-    for prec in PRECISIONS if exact_tiers else ():
-        if prec < start:
-            continue
-        if not len(todo):
-            break
-        tol_ball = None if tol_q is None else flint.arb(tol_q)
-        decided = []
-        for start in range(0, len(todo), BALL_BATCH):  # batches, so long runs report progress
-            batch = todo[start:start + BALL_BATCH]
-            say(f"ball arithmetic at {prec} bits: points {start + 1}-{start + len(batch)} of "
-                f"{len(todo)} undecided")
-            balls = forward_balls(net, ds.X[batch], prec)
-            for i, vals in zip(batch, balls, strict=True):
-                v, sc = _decide_balls(vals, Y[i], None if labels is None else int(labels[i]), tol_ball)
-                if v is not None:
-                    verdict[i], certified_score[i] = int(v), sc
-                    decided.append(i)
-        tiers[f"arb{prec}"] = len(decided)
-        todo = np.setdiff1d(todo, decided)
-    if len(todo) and exact_tiers:
-        say(f"exact rational arithmetic on {len(todo)} points")
-        exact = forward_exact(net, ds.X[todo])
-        for i, vals in zip(todo, exact, strict=True):
-            v, sc = _decide_balls(vals, Y[i], None if labels is None else int(labels[i]), tol_q)
-            verdict[i], certified_score[i] = int(bool(v)), sc
-        tiers["exact"] = len(todo)
+    if fail_fast and np.any(verdict == 0) and len(todo):
+        notes.append(f"stopped at the first certified failure (fail_fast): {len(todo)} point(s) "
+                     "not examined")
+    elif len(todo) and exact_tiers:
+        _exact_tiers(net, ds, todo, Y, labels, tolerance, verdict, certified_score, tiers, notes, say,
+                     workers, ray, deadline, structure, fail_fast)
+        tiers = dict(sorted(tiers.items(), key=lambda kv: tier_rank(kv[0])))
+    if deadline is not None and np.any(verdict < 0) and time.time() > deadline:
+        notes.append(f"stopped after max_seconds = {max_seconds:g}: {int(np.sum(verdict < 0))} point(s) "
+                     "left undecided (listed in undecided)")
     failing = np.flatnonzero(verdict == 0).tolist()
     undecided = np.flatnonzero(verdict < 0).tolist()
     memorized = not failing and not undecided
@@ -347,4 +557,5 @@ def verify(net: Network, ds: Dataset, tol: float | None = None,
         float32_measured_memorizes=bool(f32_ok),
         bits_needed=bits,
         seconds=time.perf_counter() - t0,
+        notes=notes,
     )

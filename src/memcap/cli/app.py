@@ -52,10 +52,12 @@ from memcap.cli._options import (
     OutputOpt,
     PrecisionOpt,
     QuietOpt,
+    RayOpt,
     SeedOpt,
     TaskOpt,
     TolOpt,
     WidthsOpt,
+    WorkersOpt,
 )
 from memcap.data import DataError, Dataset, load_dataset
 from memcap.errors import MemcapError, OptionError
@@ -268,6 +270,17 @@ _PRECISIONS = ("float32", "float64", "exact")
 _ARITHMETIC = ("auto", "float64", "exact")
 
 
+def engine_kwargs(max_seconds: float | None, workers: int | None, ray: str | None) -> dict[str, Any]:
+    """--max-seconds / --workers / --ray checked at the door, as memcap.construct / memcap.verify
+    keywords (``ray``: None, True for a local instance, or a cluster address)."""
+    from memcap.cli._options import RAY_LOCAL
+
+    check_float(max_seconds, "--max-seconds", lo=0.0, lo_open=True)
+    check_int(workers, "--workers", lo=1, hi=1024)
+    return {"max_seconds": max_seconds, "workers": workers,
+            "ray": None if ray is None else (True if ray == RAY_LOCAL else ray)}
+
+
 def check_precision(precision: str | None) -> str | None:
     if precision is not None and precision not in _PRECISIONS:
         raise UsageFailure(f"--precision must be one of {', '.join(_PRECISIONS)}, got {precision!r}")
@@ -307,6 +320,8 @@ def construct(
     as_json: JsonOpt = False,
     precision: PrecisionOpt = None,
     max_seconds: MaxSecondsOpt = None,
+    workers: WorkersOpt = None,
+    ray: RayOpt = None,
     force: ForceOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -325,13 +340,8 @@ def construct(
     check_float(budget, "--budget", lo=0.0, lo_open=True, hi=1.0, hi_open=True)
     check_float(radius, "--radius", lo=0.0, lo_open=True)
     parse_activation(activation)
-    check_float(max_seconds, "--max-seconds", lo=0.0, lo_open=True)
+    engine = engine_kwargs(max_seconds, workers, ray)
     opts: dict[str, Any] = {"seed": seed}
-    if max_seconds is not None:
-        if method not in (None, "adaptive") or (method is None and precision is None):
-            raise UsageFailure("--max-seconds is the adaptive method's budget: use it with "
-                               "--method adaptive or --precision float32")
-        opts["max_seconds"] = max_seconds
     if activation is not None:
         opts["activation"] = activation
     if widths is not None:
@@ -348,7 +358,8 @@ def construct(
     ds = get_data(data, label, task)
     with progress_status() as say:
         if precision is None:
-            c = memcap.construct(ds, method, arithmetic=arithmetic, tol=tol, progress=say, **opts)
+            c = memcap.construct(ds, method, arithmetic=arithmetic, tol=tol, progress=say, **engine,
+                                 **opts)
         else:
             from memcap.select import choose_method
 
@@ -399,6 +410,9 @@ def verify(
     as_json: JsonOpt = False,
     precision: PrecisionOpt = None,
     quiet: QuietOpt = False,
+    max_seconds: MaxSecondsOpt = None,
+    workers: WorkersOpt = None,
+    ray: RayOpt = None,
 ) -> None:
     """Certify that a saved network memorizes the data (exit 0 only if certified; with
     --precision, only if certified when evaluated at that precision)."""
@@ -408,17 +422,19 @@ def verify(
     check_tol(tol)
     check_precision(precision)
     pcert = None
+    engine = engine_kwargs(max_seconds, workers, ray)
     net = memcap.load(network)
     ds = get_data(data, label, task)
     if ds.d_x != net.in_dim:
         raise DataError(f"{network} takes {net.in_dim} inputs but {data} has d_x = {ds.d_x}")
     with progress_status() as say:
         if precision is None:
-            rep = memcap.verify(net, ds, tol=tol, progress=say)
+            rep = memcap.verify(net, ds, tol=tol, progress=say, **engine)
         else:
             from memcap.certify.precision import certify_precision, precision_tolerance
 
-            rep = memcap.verify(net, ds, tol=precision_tolerance(ds, precision, tol), progress=say)
+            rep = memcap.verify(net, ds, tol=precision_tolerance(ds, precision, tol), progress=say,
+                                **engine)
             pcert = certify_precision(net, ds, precision, tol=tol, report=rep)
     names = net.meta.get(mk.CLASS_NAMES)
     if names and ds.class_names and list(names) != list(ds.class_names):
