@@ -12,6 +12,12 @@ Three ways to evaluate a :class:`~memcap.network.Network` on inputs ``X`` (rows 
 
 The verifier (:mod:`memcap.verify`) uses them in that order and escalates only where a cheaper
 tier cannot decide.
+
+Sparse layers (a `Dense` weight held as scipy CSR, float64) are evaluated in sparse form by every
+tier: float products use scipy.sparse, the rigorous bound counts each row's stored non-zeros, and the
+ball / exact tiers sum only the stored entries of each row (exact zeros contribute nothing, so the
+exact tier's result is identical to the dense layer's; a ball's radius may differ by the order of
+the additions, its exact value is the same).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from typing import Any
 import flint
 import numpy as np
 
-from memcap.network import Activation, Dense, Network, Residual
+from memcap.network import Activation, Dense, Network, Residual, is_sparse
 
 __all__ = [
     "unit_roundoff",
@@ -56,8 +62,9 @@ def _gamma(n: int, u: float) -> float:
 
 # ---- conversions ------------------------------------------------------------------------------
 def to_exact_array(a: Any) -> np.ndarray:
-    """An object array of ``flint.fmpq`` equal (exactly) to ``a`` (floats are dyadic rationals)."""
-    arr = np.asarray(a)
+    """An object array of ``flint.fmpq`` equal (exactly) to ``a`` (floats are dyadic rationals;
+    a sparse matrix is densified)."""
+    arr = a.toarray() if is_sparse(a) else np.asarray(a)
     if arr.dtype == object:
         return np.vectorize(_fmpq, otypes=[object])(arr) if arr.size else arr
     flat = [_fmpq(float(v)) for v in arr.ravel()]
@@ -80,8 +87,9 @@ def _fmpq(v: Any) -> flint.fmpq:
 
 
 def to_float_array(a: Any, dtype: Any = np.float64) -> np.ndarray:
-    """Round to the nearest float64 (via ``Fraction`` for exact entries, correctly rounded)."""
-    arr = np.asarray(a)
+    """Round to the nearest float64 (via ``Fraction`` for exact entries, correctly rounded); a
+    sparse matrix is densified (use ``W.astype(dtype)`` to keep it sparse)."""
+    arr = a.toarray() if is_sparse(a) else np.asarray(a)
     if arr.dtype != object:
         return arr.astype(dtype)
     out = np.array(
@@ -117,7 +125,12 @@ def forward_float(net: Network, X: np.ndarray, dtype: Any = np.float64) -> np.nd
     a = np.asarray(X, dtype=dtype)
     for layer in net.layers:
         if isinstance(layer, Dense):
-            W, b = to_float_array(layer.weight, dtype), to_float_array(layer.bias, dtype)
+            b = to_float_array(layer.bias, dtype)
+            if layer.sparse:
+                W = _sparse_round(layer.weight, dtype)
+                a = _act_float(np.asarray(W @ a.T).T.astype(dtype) + b, layer.activation)
+                continue
+            W = to_float_array(layer.weight, dtype)
             a = _act_float(a @ W.T + b, layer.activation)
         else:
             U, b, V, c = (to_float_array(x, dtype) for x in layer.arrays())
@@ -173,6 +186,14 @@ def _rep_err(a: np.ndarray, dtype: Any) -> np.ndarray:
     d = np.where(np.isfinite(d), d, np.inf)
     # a value that converts exactly stays exact unless it is subnormal in dtype (flush-to-zero)
     return d + np.where((d > 0) | (np.abs(a64) < 2 * _tiny(dtype)) & (a64 != 0), _tiny(dtype), 0.0)
+
+
+def _sparse_round(W: Any, dtype: Any) -> Any:
+    """A CSR float64 matrix rounded to ``dtype`` (entries that round to 0 dropped: they are exact
+    zeros of the evaluation)."""
+    Wd = W.astype(dtype)
+    Wd.eliminate_zeros()
+    return Wd
 
 
 def _sparse_or_dense(M: np.ndarray) -> Any:
@@ -244,7 +265,10 @@ def _gamma_vec(n: np.ndarray, u: float) -> np.ndarray:
 class _Prepared:
     """One affine map's rounded weights and their bounds, computed once for all chunks."""
 
-    def __init__(self, W: np.ndarray, b: np.ndarray, dtype: Any) -> None:
+    def __init__(self, W: Any, b: np.ndarray, dtype: Any) -> None:
+        if is_sparse(W):
+            self._init_sparse(W, b, dtype)
+            return
         self.Wd, self.bd = to_float_array(W, dtype), to_float_array(b, dtype)
         self.WdT = _sparse_or_dense(np.ascontiguousarray(self.Wd.T))
         self.absWdT = _sparse_or_dense(np.abs(self.Wd.astype(np.float64)).T)
@@ -259,6 +283,29 @@ class _Prepared:
         self.in_dim = self.Wd.shape[1]
         # rows that compute exactly their bias in every order (idle / padding units)
         self.exact_rows = (self.row_nnz == 0) & ~np.any(dW != 0, axis=1) & (self.db == 0)
+
+    def _init_sparse(self, W: Any, b: np.ndarray, dtype: Any) -> None:
+        """The same quantities for a CSR float64 weight, never densified."""
+        from scipy import sparse
+
+        Wd = _sparse_round(W, dtype)
+        self.Wd, self.bd = Wd, to_float_array(b, dtype)
+        self.WdT = Wd.T.tocsr()
+        self.absWdT = abs(Wd).astype(np.float64).T.tocsr()
+        self.absWT = abs(W).T.tocsr()  # float64 weights: |W| is exact
+        d = _rep_err(W.data, dtype)
+        if np.any(d):
+            dW = sparse.csr_matrix((d, W.indices, W.indptr), shape=W.shape)
+            dW.eliminate_zeros()
+            self.dWT = dW.T.tocsr()
+            has_dw = np.diff(dW.indptr) > 0
+        else:
+            self.dWT, has_dw = None, np.zeros(W.shape[0], dtype=bool)
+        self.db = _rep_err(b, dtype)
+        self.absbd = np.abs(self.bd.astype(np.float64))
+        self.row_nnz = np.diff(Wd.indptr)
+        self.in_dim = W.shape[1]
+        self.exact_rows = (self.row_nnz == 0) & ~has_dw & (self.db == 0)
 
     def row_gamma(self, u: float, k: int) -> np.ndarray:
         return _gamma_vec(self.row_nnz + k, u)
@@ -402,6 +449,27 @@ def _augment(entries: list[Any], rows: int, cols: int, kind: str) -> Any:
     return _mat(aug, rows, cols + 1, kind)
 
 
+def _sparse_affine(entries: list[Any], rows: int, cols: int, W: Any, b: np.ndarray, kind: str
+                   ) -> list[Any]:
+    """Entries of A W^T + b for a CSR float64 W: each output sums only the row's stored entries."""
+    conv = (lambda v: flint.arb(float(v))) if kind == "arb" else (lambda v: _fmpq(float(v)))
+    barr = np.asarray(b)
+    bias = [flint.arb(_fmpq(v)) if barr.dtype == object else conv(v) for v in barr.ravel()] \
+        if kind == "arb" else list(to_exact_array(barr).ravel())
+    ptr, idx = W.indptr, W.indices
+    vals = [conv(v) for v in W.data]
+    out_dim = W.shape[0]
+    out: list[Any] = []
+    for r in range(rows):
+        row = entries[r * cols:(r + 1) * cols]
+        for o in range(out_dim):
+            acc = bias[o]
+            for k in range(ptr[o], ptr[o + 1]):
+                acc = acc + row[idx[k]] * vals[k]
+            out.append(acc)
+    return out
+
+
 def _forward_generic(net: Network, X: np.ndarray, kind: str) -> list[list[Any]]:
     X64 = np.asarray(X, dtype=np.float64)
     rows, cols = X64.shape
@@ -411,7 +479,11 @@ def _forward_generic(net: Network, X: np.ndarray, kind: str) -> list[list[Any]]:
         entries = list(to_exact_array(X64).ravel())
     act_fn = _act_ball if kind == "arb" else _exact_act
     for layer in net.layers:
-        if isinstance(layer, Dense):
+        if isinstance(layer, Dense) and layer.sparse:
+            zs = _sparse_affine(entries, rows, cols, layer.weight, layer.bias, kind)
+            cols = layer.out_dim
+            entries = [act_fn(v, layer.activation) for v in zs]
+        elif isinstance(layer, Dense):
             Z = _affine_mat(_augment(entries, rows, cols, kind), rows, layer.weight, layer.bias, kind)
             cols = layer.out_dim
             entries = [act_fn(v, layer.activation) for v in Z.entries()]
