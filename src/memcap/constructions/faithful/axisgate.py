@@ -1,0 +1,415 @@
+"""``axisgate-5layer``: two projections with exact ReLU gating (numerics aid §3.3 G4L + §3.4 clip),
+built sparse, with gates along one *coordinate axis* when that resolves the groups, per-group carriers
+from a least-squares equal-spacing solve, and classification through one coded output.
+
+Why not twoproj-5layer: its gates are rows of a dense projection u (d_x + 1 weights each) whose float32
+rounding, γ_{d+1}·Σ|u_i x_i|, outgrows the boundary gaps beyond N ≈ 6.5·10⁴; its per-group carriers
+come from one HiGHS LP per group (the build time at 10⁵ points); its 2p×3p layer-2 block is stored
+dense; and classes become d_y one-hot outputs (d_y copies of the q·2p layer-3 block). Here:
+
+* a gate along axis k computes w·x_k + b: one product and one addition, rounding ≈ 3u·(|w x_k|+|b|)
+  instead of γ_{d+1}·mass, so boundary gaps of a few units in the last place of x_k suffice. The
+  axis (or, when no axis resolves the groups — ties, discrete features — twoproj's integer projection
+  u) is chosen by smallest boundary gap / float rounding scale;
+* a group of n ≤ d_x + 1 points gets the minimum-norm solution of v^T x_i + b = 1/2 + r_i/(n-1)
+  (ranks r_i along the group's first principal direction): exactly equal spacing, no LP; groups the
+  solve cannot space well (n > d_x + 1, ill-conditioned) fall back to twoproj's LP;
+* every mostly-zero block is stored sparse (scipy CSR): gates 1 non-zero, layer 2 ≤ 3 per row, the
+  clip layer diagonal, so stored parameters ≈ 2.2·N + 37·p (d_x = 32) against dense ≈ 6(p/q)N;
+* classification with C ≥ 2 classes fits ONE coded output f(x_i) = v_{y_i}, v_c = -1 + 2c/(C-1), and
+  decodes logits_c = -|f - v_c| = -(relu(f - v_c) + relu(v_c - f)) in a sixth layer: margin
+  2/(C-1) - 2|f - v_y| > 0 whenever the float error stays below 1/(C-1). One copy of layer 3 instead
+  of C, and a tolerance 100× looser than regression's 1e-3, so q can be larger.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from memcap.constructions.base import (
+    Certificate,
+    Condition,
+    ConditionError,
+    Construction,
+    ConstructionError,
+    Field,
+    register,
+)
+from memcap.constructions.faithful.common import SLACK, groups_for, ht_design, maxmin_groups
+from memcap.constructions.faithful.common import sorted_projection as _sorted_projection
+from memcap.constructions.faithful.twoproj import _group_direction, _pad_t
+from memcap.constructions.yun2019.three_layer import choose_projection, rescale_targets
+from memcap.network import IDENTITY, RELU, Activation, Dense, Network, sparse_if_smaller
+
+__all__ = ["axisgate_five_layer", "axisgate_sizes", "axisgate_default_q"]
+
+REF = "memcap reading aid shared/specs/numerics.md §3.3 (G4L) + §3.4 (exact clip), axis gates"
+U32 = 2.0**-24
+
+
+def axisgate_default_q(N: int, task: str) -> int:
+    """q = 16 for regression (float32 error ≈ u·q^1.5–2 against tolerance 1e-3), 32 for
+    classification (tolerance 1/(C-1)); never more than 2⌈N/2⌉."""
+    q = 32 if task == "classification" else 16
+    return max(2, min(q, 2 * math.ceil(N / 2)))
+
+
+def _coded(ds: Any) -> bool:
+    return ds.task == "classification" and ds.d_y >= 2
+
+
+def _pq(ds: Any, q: int | None, p: int | None, slack: float) -> tuple[int, int]:
+    qq = axisgate_default_q(ds.N, ds.task) if q is None else int(q)
+    if qq < 2 or qq % 2:
+        raise ConditionError(f"q must be an even number ≥ 2, got {qq}")
+    pp = groups_for(ds.N, qq, slack) if p is None else min(int(p), ds.N)
+    if pp < 1 or pp * qq < ds.N:
+        raise ConditionError(
+            f"axisgate-5layer needs p·q ≥ N (p groups of at most q points): p={pp}, q={qq} give "
+            f"{pp * qq} < N = {ds.N}; use p ≥ {math.ceil(ds.N / qq)}")
+    return pp, qq
+
+
+def axisgate_sizes(ds: Any, q: int | None = None, p: int | None = None, slack: float = SLACK,
+                   **_: Any) -> dict[str, Any]:
+    """Widths (3p-2, 2p, e·q, e·q) + (2C for classification), e = d_y (regression) or 1 (C ≥ 2
+    classes, coded); dense P = (3p-2)(d_x+1) + 2p(3p-1) + e·q(2p+1) + e·q(e·q+1) + output (d_y(e·q+1),
+    or 2C(q+1) + C(2C+1)). ``stored`` is an upper bound on the stored values (gates counted dense)."""
+    pp, qq = _pq(ds, q, p, slack)
+    dx, dy = ds.d_x, ds.d_y
+    e = 1 if _coded(ds) else dy
+    w = [3 * pp - 2, 2 * pp, e * qq, e * qq]
+    P = w[0] * (dx + 1) + w[1] * (w[0] + 1) + w[2] * (w[1] + 1) + w[3] * (w[2] + 1)
+    stored = w[0] * (dx + 1) + 8 * pp + e * qq * (2 * pp + 1) + 2 * e * qq
+    if _coded(ds):
+        w.append(2 * dy)
+        P += 2 * dy * (w[3] + 1) + dy * (2 * dy + 1)
+        stored += 2 * dy * (qq + 1) + 3 * dy
+    else:
+        P += dy * (w[3] + 1)
+        stored += dy * (qq + 1)
+    return {"widths": w, "depth": len(w) + 1, "parameters": P, "stored": stored}
+
+
+def _break(ds: Any, **_: Any) -> dict[str, Any]:
+    _, qq = _pq(ds, None, None, SLACK)
+    pb = math.ceil(ds.N / qq) - 1
+    return {"q": qq, "p": max(pb, 0)}
+
+
+# ---- gate direction ------------------------------------------------------------------------------
+def _gate_candidates(X: np.ndarray, seed: int, candidates: int) -> list[tuple[str, np.ndarray, float]]:
+    """(kind, direction, rounding scale of one gate's u^T x in float32): the axes with the most distinct
+    values, and the best integer projection."""
+    N, d = X.shape
+    out: list[tuple[str, np.ndarray, float]] = []
+    if N > 1:
+        distinct = np.array([len(np.unique(X[:, k])) if d <= 64 else 0 for k in range(d)])
+        if d > 64:  # rank axes cheaply by the spread of their values relative to their magnitude
+            distinct = (np.std(X, axis=0) / (np.max(np.abs(X), axis=0) + 1e-300) * 1e6).astype(int)
+        for k in np.argsort(-distinct, kind="stable")[:4]:
+            if distinct[k] <= 1:
+                continue
+            e = np.zeros(d)
+            e[k] = 1.0
+            out.append(("axis", e, 8 * U32 * float(np.max(np.abs(X[:, k])) + 1e-300)))
+    u = choose_projection(X, seed=seed, candidates=candidates)
+    mass = float(np.max(np.abs(X) @ np.abs(u)))
+    out.append(("projection", u, 4 * (d + 1) * U32 * mass))
+    return out
+
+
+def _choose_gates(ds: Any, F: Field, p: int, q: int, seed: int, candidates: int, gate: str
+                  ) -> tuple[str, np.ndarray, np.ndarray, Any, np.ndarray, float]:
+    """(kind, u, order, sorted c, group bounds, score): the direction whose max-min partition has the
+    largest smallest boundary gap relative to the gate's float32 rounding scale."""
+    best: tuple[str, np.ndarray, np.ndarray, Any, np.ndarray, float] | None = None
+    cands = _gate_candidates(ds.X, seed, candidates)
+    if gate in ("axis", "projection"):
+        cands = [c for c in cands if c[0] == gate] or cands
+    for kind, u, scale in cands:
+        c64 = ds.X @ u
+        order = np.argsort(c64, kind="stable")
+        cs = c64[order]
+        if ds.N > 1 and ds.N > q:
+            gaps = np.diff(cs)
+            if np.count_nonzero(gaps > 0) < math.ceil(ds.N / q) - 1:
+                continue  # too many ties along this direction to form the groups
+            try:
+                b = maxmin_groups(cs, p, q)
+            except ConditionError:
+                continue
+            gmin = float(np.min(cs[b[1:-1]] - cs[b[1:-1] - 1])) if len(b) > 2 else math.inf
+        else:
+            b, gmin = np.array([0, ds.N]), math.inf
+        score = gmin / scale
+        if gmin > 0 and (best is None or score > best[5]):
+            best = (kind, u, order, cs, b, score)
+    if best is None:
+        raise ConditionError("no gate direction separates the points into groups (ties along every "
+                             "candidate axis and projection)")
+    kind, u, _, _, b, score = best
+    order, c = _sorted_projection(ds, F, u)
+    if F.exact or len(b) <= 2:
+        cn = np.asarray(c, dtype=np.float64)
+        b = maxmin_groups(cn, p, q) if len(cn) > q else np.array([0, ds.N])
+    return kind, u, order, c, b, score
+
+
+# ---- carriers ------------------------------------------------------------------------------------
+def _spacing_direction(Xg: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """Minimum-norm (v, b) with v^T x_i + b = 1/2 + r_i/(n-1), ranks r_i along the group's first
+    principal direction; rounded to float32. None when n > d + 1 or the rounded carrier does not keep
+    the points apart inside (0, 2)."""
+    n, d = Xg.shape
+    if n == 1:
+        return np.zeros(d), 1.0
+    if n > d + 1:
+        return None
+    mu = Xg.mean(axis=0)
+    Z = Xg - mu
+    try:
+        _, _, Vt = np.linalg.svd(Z, full_matrices=False)
+        t = np.empty(n)
+        t[np.argsort(Z @ Vt[0], kind="stable")] = 0.5 + np.arange(n) / (n - 1)
+        v = np.linalg.lstsq(Z, t - 1.0, rcond=None)[0]
+    except np.linalg.LinAlgError:
+        return None
+    w = v.astype(np.float32).astype(np.float64)
+    b = float(np.float32(1.0 - float(mu @ v)))
+    tt = np.sort(Xg @ w + b)
+    if not (np.all(np.diff(tt) > 0) and tt[0] > 0 and tt[-1] < 2):
+        return None
+    return w, b
+
+
+def _carrier_quality(Xg: np.ndarray, w: np.ndarray, b: float) -> float:
+    """Float32 rounding scale of the carrier (γ_{d+1}·max mass) over its smallest gap: lower is better."""
+    n, d = Xg.shape
+    if n == 1:
+        return 0.0
+    tt = np.sort(Xg @ w + b)
+    mass = float(np.max(np.abs(Xg) @ np.abs(w))) + abs(b)
+    return (d + 1) * U32 * mass / float(np.min(np.diff(tt)))
+
+
+def _carriers(groups: list[np.ndarray], seed: int, lp_starts: int, lp_rounds: int
+              ) -> tuple[list[tuple[np.ndarray, float]], int]:
+    """Every group's carrier (w, b); returns them and how many came from the LP fallback."""
+    out, lp = [], 0
+    for j, Xg in enumerate(groups):
+        got = _spacing_direction(Xg)
+        if got is not None and _carrier_quality(Xg, *got) < 2e-3:
+            out.append(got)
+            continue
+        lp += 1
+        alt = _group_direction(Xg, np.random.default_rng([seed + 1, j]), lp_starts, lp_rounds)
+        if got is not None and _carrier_quality(Xg, *got) <= _carrier_quality(Xg, *alt):
+            alt = got
+        out.append(alt)
+    return out, lp
+
+
+# ---- assembling sparse layers --------------------------------------------------------------------
+class _Block:
+    """Entries (row, col, value) of one weight matrix, assembled as CSR (float64) or dense (exact)."""
+
+    def __init__(self, shape: tuple[int, int], F: Field) -> None:
+        self.shape, self.F = shape, F
+        self.rows: list[Any] = []
+        self.cols: list[Any] = []
+        self.vals: list[Any] = []
+
+    def add(self, r: Any, c: Any, v: Any) -> None:
+        self.rows.append(np.atleast_1d(np.asarray(r, dtype=np.int64)))
+        self.cols.append(np.atleast_1d(np.asarray(c, dtype=np.int64)))
+        vv = np.asarray(v, dtype=object if self.F.exact else np.float64)
+        self.vals.append(np.broadcast_to(vv, self.rows[-1].shape) if vv.ndim == 0 else vv.ravel())
+
+    def build(self) -> Any:
+        r = np.concatenate(self.rows) if self.rows else np.zeros(0, dtype=np.int64)
+        c = np.concatenate(self.cols) if self.cols else np.zeros(0, dtype=np.int64)
+        if self.F.exact:
+            W = self.F.zeros(self.shape)
+            for i, j, v in zip(r, c, np.concatenate(self.vals) if self.vals else [], strict=True):
+                W[i, j] = W[i, j] + v
+            return W
+        from scipy import sparse
+
+        v = np.concatenate(self.vals) if self.vals else np.zeros(0)
+        return sparse_if_smaller(sparse.csr_matrix((v, (r, c)), shape=self.shape))
+
+
+@register(
+    "axisgate-5layer",
+    theorem="numerics aid §3.3 G4L + §3.4 exact clip, sparse, axis gates, least-squares carriers, "
+            "coded classes",
+    condition="p·q ≥ N: p groups (gates along one coordinate axis, or an integer projection) of ≤ q "
+              "points (q even), each resolved along its own carrier",
+    sizes="widths (3p-2, 2p, e·q, e·q) [+ 2C], p ≈ 1.1·N/q, q = 16 (regression) / 32 (classes), "
+          "e = d_y or 1 (C classes coded); stored ≈ 2.2·e·N + (d_x + 5)·p (sparse)",
+    size_formula=axisgate_sizes,
+    break_condition=_break,
+)
+def axisgate_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = None,
+                        p: int | None = None, slack: float = SLACK, margin: float = 0.25,
+                        seed: int = 0, candidates: int = 20, lp_starts: int = 5, lp_rounds: int = 3,
+                        gate: str = "auto", activation: Any = "relu", **_: Any) -> Construction:
+    """G4L + exact clip with sparse blocks (see the module docstring): a ReLU network of widths
+    (3p-2, 2p, e·q, e·q) [+ 2C coded-class decoders] memorizing N distinct points when p·q ≥ N.
+
+    1. Group the points along c = x_k (the axis, or integer projection u, whose max-min partition has
+       the largest boundary gap relative to the gate's float32 rounding; ``gate="axis"|"projection"``
+       forces one).
+    2. Per group a carrier t_j(x) = w_j^T x + b_j ∈ (0, 2) (least-squares equal spacing, LP fallback),
+       weights rounded to float32 and the construction built on what is stored.
+    3. Layer 1: gates e+_j = relu((c - a - G/2)/(G/2)), e-_{j+1} mirrored, around every boundary gap
+       (a, a + G), and carriers τ_j = relu(t_j). Layer 2: r_j = relu(τ_j - M_j(e-_j + e+_j)),
+       r'_j = relu(2 - τ_j - M_j(...)): t_j and 2 - t_j on group j, exactly 0 elsewhere.
+    4. Layer 3: ρ_k = relu(1 + (B_jk + A_jk/2) r_j + (A_jk/2) r'_j) (alternating design in t);
+       layer 4: s_k = relu(2 - ρ_k); output (q-1) - Σ_k s_k, or the coded-class decoder.
+
+    Exact in rational arithmetic (``arithmetic="exact"``: dense object weights).
+    """
+    t0 = time.perf_counter()
+    if (Activation.parse(activation) if isinstance(activation, str) else activation) != RELU:
+        raise ConditionError("axisgate-5layer is a plain ReLU construction (exact-zero gates); "
+                             f"activation {activation} is not supported: use activation='relu'")
+    if gate not in ("auto", "axis", "projection"):
+        raise ConditionError(f"gate must be 'auto', 'axis' or 'projection', got {gate!r}")
+    F = Field(arithmetic)
+    N, d_x, d_y = ds.N, ds.d_x, ds.d_y
+    coded = _coded(ds)
+    p_width, q = _pq(ds, q, p, slack)
+    # ---- targets ----
+    if coded:
+        codes = np.array([F.const(-1) + F.const(2) * F.const(c) / F.const(d_y - 1) for c in range(d_y)],
+                         dtype=object if F.exact else np.float64)
+        Yt = codes[np.asarray(ds.labels)].reshape(N, 1)
+        e_out, rescaled, scale, center = 1, False, None, None
+    else:
+        Yt = F.array(ds.targets)
+        _, scale, center, rescaled = rescale_targets(ds.targets.astype(np.float64))
+        if rescaled:
+            Yt = (Yt - F.array(center)) / F.array(scale)
+        e_out = d_y
+    kind, u, order, c, bounds, gate_score = _choose_gates(ds, F, p_width, q, seed, candidates, gate)
+    p = len(bounds) - 1
+    Xs = ds.X[order]
+    Xf = F.array(ds.X)[order] if F.exact else Xs
+    Ys = Yt[order]
+    xmax = float(np.max(np.abs(ds.X)))
+    # ---- carriers ----
+    dirs, n_lp = _carriers([Xs[bounds[j]:bounds[j + 1]] for j in range(p)], seed, lp_starts, lp_rounds)
+    Wc = np.array([w for w, _ in dirs])
+    bc = np.array([b for _, b in dirs])
+    t_sorted = []
+    for j in range(p):
+        s, e = bounds[j], bounds[j + 1]
+        tj = Xf[s:e] @ F.array(Wc[j]) + F.const(bc[j])
+        ordj = np.argsort(np.asarray(tj, dtype=np.float64), kind="stable")
+        if F.exact:
+            ordj = np.array(sorted(range(e - s), key=lambda i, tj=tj: tj[i]), dtype=int)
+        tj = tj[ordj]
+        if e - s > 1 and not np.all(tj[1:] - tj[:-1] > 0):
+            raise ConstructionError(f"group {j}: the carrier does not separate its points")
+        if not (np.all(tj > 0) and np.all(tj < 2)):
+            raise ConstructionError(f"group {j}: carrier values leave (0, 2)")
+        t_sorted.append((tj, Ys[s:e][ordj]))
+    M = 2 * np.maximum(3.0, np.ceil(np.abs(Wc).sum(axis=1) * xmax + np.abs(bc) + 2))
+    # ---- layer 1: gates (rows 0 .. 2(p-1)-1), idle gate rows, carriers from row 2(p_width-1) ----
+    w1 = 3 * p_width - 2
+    L1 = _Block((w1, d_x), F)
+    b1 = F.zeros(w1)
+    uf = F.array(u)
+    nz = np.flatnonzero(u)
+    xabs = np.max(np.abs(ds.X), axis=0)
+    for i_b, i in enumerate(bounds[1:-1]):
+        a, G = c[i - 1], c[i] - c[i - 1]
+        s2 = F.const(2) / G
+        w, b0 = uf[nz] * s2, -a * s2
+        if not F.exact:
+            w32, b32 = w.astype(np.float32).astype(np.float64), float(np.float32(b0))
+            if (np.abs(w) @ xabs[nz] + abs(b0)) * 2.0**-23 < 0.125:
+                w, b0 = w32, b32
+        L1.add(np.full(len(nz), 2 * i_b), nz, w)
+        L1.add(np.full(len(nz), 2 * i_b + 1), nz, -w)
+        b1[2 * i_b], b1[2 * i_b + 1] = b0 - F.const(1), -b0 + F.const(1)
+    tau0 = 2 * (p_width - 1)
+    for j in range(p):
+        cols = np.flatnonzero(Wc[j])
+        L1.add(np.full(len(cols), tau0 + j), cols, F.array(Wc[j][cols]))
+        b1[tau0 + j] = F.const(float(bc[j]))
+    # ---- layer 2: r_j = row 2j, r'_j = row 2j+1 ----
+    L2 = _Block((2 * p_width, w1), F)
+    b2 = F.zeros(2 * p_width)
+    one = F.const(1)
+    for j in range(p):
+        L2.add([2 * j, 2 * j + 1], [tau0 + j, tau0 + j], np.array([one, -one],
+                                                                  dtype=object if F.exact else float))
+        b2[2 * j + 1] = F.const(2)
+        for col in ([2 * (j - 1) + 1] if j > 0 else []) + ([2 * j] if j < p - 1 else []):
+            L2.add([2 * j, 2 * j + 1], [col, col], F.const(-M[j]))
+    # ---- layer 3: the alternating design in t (per output, or the one coded output) ----
+    T, Yp, _ = _pad_t(t_sorted, q, F)
+    L3 = _Block((e_out * q, 2 * p_width), F)
+    m = F.const(margin)
+    cols_r = 2 * np.arange(p)
+    for t in range(e_out):
+        A, B = ht_design(T, Yp[:, :, t], m, F)  # (p, q)
+        for k in range(q):
+            L3.add(np.full(p, t * q + k), cols_r, B[:, k] + A[:, k] / 2)
+            L3.add(np.full(p, t * q + k), cols_r + 1, A[:, k] / 2)
+    b3 = F.array(np.ones(e_out * q))
+    L4 = _Block((e_out * q, e_out * q), F)
+    L4.add(np.arange(e_out * q), np.arange(e_out * q), -one)
+    b4 = F.array(np.full(e_out * q, 2.0))
+    layers = [Dense(L1.build(), b1, RELU), Dense(L2.build(), b2, RELU), Dense(L3.build(), b3, RELU),
+              Dense(L4.build(), b4, RELU)]
+    if coded:
+        # h±_c = relu(±(f - v_c)) with f = (q-1) - Σ_k s_k; logits_c = -(h+_c + h-_c)
+        L5 = _Block((2 * d_y, q), F)
+        b5 = F.zeros(2 * d_y)
+        for cl in range(d_y):
+            L5.add(np.full(q, 2 * cl), np.arange(q), -one)
+            L5.add(np.full(q, 2 * cl + 1), np.arange(q), one)
+            b5[2 * cl] = F.const(q - 1) - codes[cl]
+            b5[2 * cl + 1] = codes[cl] - F.const(q - 1)
+        L6 = _Block((d_y, 2 * d_y), F)
+        L6.add(np.repeat(np.arange(d_y), 2), np.arange(2 * d_y), -one)
+        layers += [Dense(L5.build(), b5, RELU), Dense(L6.build(), F.zeros(d_y), IDENTITY)]
+    else:
+        L5 = _Block((d_y, d_y * q), F)
+        sc = F.array(scale) if rescaled else F.array(np.ones(d_y))
+        ce = F.array(center) if rescaled else F.zeros(d_y)
+        for t in range(d_y):
+            L5.add(np.full(q, t), t * q + np.arange(q), -sc[t])
+        b5 = sc * F.const(q - 1) + ce
+        layers.append(Dense(L5.build(), b5, IDENTITY))
+    net = Network(layers, meta={"method": "axisgate-5layer", "activation": "relu"})
+    notes = [f"{p} groups (of {p_width} slots) of ≤ {q} points along "
+             + (f"axis {int(np.flatnonzero(u)[0])}" if kind == "axis" else "an integer projection")
+             + f" (smallest boundary gap / gate rounding scale {gate_score:.3g}); carriers: "
+             f"{p - n_lp} least-squares equal spacing, {n_lp} LP (HiGHS), rounded to float32",
+             f"stored parameters {net.stored_parameters} ({sum(la.sparse for la in layers)} sparse "
+             f"layers), dense {net.parameters}, non-zeros {net.nonzeros}"]
+    if coded:
+        notes.append(f"{d_y} classes coded as one output v_c = -1 + 2c/{d_y - 1} and decoded as "
+                     "logits -|f - v_c|: certified by margin > 0")
+    elif rescaled:
+        notes.append("targets outside [-1, 1] rescaled per output; the last layer undoes it")
+    cert = Certificate(
+        "axisgate-5layer", "numerics aid §3.3 G4L + §3.4, axis gates, sparse", REF,
+        [Condition("x_i distinct", {"N": N}, True),
+         Condition("p·q ≥ N", {"p": p, "q": q, "N": N}, True)],
+        ["f(x_i) = y_i for every i in exact arithmetic of the stated weights" if F.exact else
+         "f(x_i) = y_i up to the rounding of the construction to float64 (bounded by the verifier)",
+         "gated units are exact zeros with pre-activation margin ≥ 1; saturated clip units give "
+         f"exactly 0 or 2 when rounding stays below the margin m = {margin}"],
+        F.name, notes)
+    return Construction(net, cert, {"p": p, "q": q, "gate": kind, "u": u.tolist(), "margin": margin,
+                                    "lp_groups": n_lp, "build_seconds": time.perf_counter() - t0})
