@@ -1,9 +1,11 @@
 """Choosing the smallest registered method certified to memorize at a precision.
 
-``choose_method(ds, "float32")`` builds registered methods from the smallest (predicted dense
-parameters) up and returns the first one certified faithful at that precision, with the reasons the
-smaller ones were passed over; it refuses (``ConstructionError``) with the bits needed and the
-method that would work at a higher precision.
+``choose_method(ds, "float32")`` builds registered methods from the smallest (predicted *stored*
+parameters: a size formula's ``"stored"`` when it gives one — sparse layers — else its dense
+``"parameters"``) up and returns the first one certified faithful at that precision, with the
+reasons the smaller ones were passed over; it refuses (``ConstructionError``) with the bits needed
+and the method that would work at a higher precision. It is what ``memcap.construct(ds)`` and
+``memcap construct`` do when no method is named (precision float32 by default).
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ __all__ = ["candidate_methods", "choose_method", "Attempt"]
 
 # ---- choosing the smallest method certified at a precision ----------------------------------------
 def candidate_methods(ds: Dataset, precision: str) -> list[tuple[str, dict[str, Any], int]]:
-    """(method, options, predicted dense parameters) for every registered method that applies to
-    the data and predicts its size, smallest first. ``twoproj-5layer`` also enters with smaller q
+    """(method, options, predicted stored parameters) for every registered method that applies to
+    the data and predicts its size, smallest first (``size["stored"]`` when the formula gives it,
+    else the dense ``size["parameters"]``). ``twoproj-5layer`` also enters with smaller q
     (q = 24, 16, 8: more parameters, smaller float32 error) when aiming at float32."""
     out: list[tuple[str, dict[str, Any], int]] = []
     for m in all_methods():
@@ -45,7 +48,7 @@ def candidate_methods(ds: Dataset, precision: str) -> list[tuple[str, dict[str, 
                 size = m.size_formula(ds, **opts)
             except Exception:  # noqa: BLE001 - a method that cannot size this data is no candidate
                 continue
-            out.append((m.name, opts, int(size["parameters"])))
+            out.append((m.name, opts, int(size.get("stored", size["parameters"]))))
     out.sort(key=lambda t: (t[2], t[0]))
     return out
 
@@ -87,16 +90,32 @@ def choose_method(ds: Dataset, precision: str, tol: float | None = None,
     if max_parameters is not None:
         cands = [c for c in cands if c[2] <= max_parameters]
     attempts: list[Attempt] = []
+    from memcap.api import certify_built
+    from memcap.constructions.base import get_method
+
     for name, opts, params in cands:
         say(f"{name} {opts or ''}: building ({params} parameters)")
-        if precision != "exact":
-            why = _prescreen(ds, name, {**options, **opts}, precision, tolerance)
-            if why is not None:
-                attempts.append(Attempt(name, opts, params, False, why))
-                continue
         try:
-            c = memcap.construct(ds, name, arithmetic="auto" if precision == "exact" else "float64",
-                                 tol=tolerance, progress=progress, **{**options, **opts})
+            if precision == "exact":
+                c = memcap.construct(ds, name, arithmetic="auto", tol=tolerance, progress=progress,
+                                     **{**options, **opts})
+            else:  # build once: the cheap rejection and the verifier use the same network
+                try:
+                    c = get_method(name).build(ds, arithmetic="float64", **{**options, **opts})
+                except Exception as exc:  # noqa: BLE001 - any failure rejects this candidate
+                    attempts.append(Attempt(name, opts, params, False,
+                                            f"not built: {type(exc).__name__}: {exc}"))
+                    continue
+                why = _prescreen(ds, c.network, precision, tolerance)
+                if why is not None:
+                    attempts.append(Attempt(name, opts, params, False, why))
+                    continue
+                say(f"{name}: certifying ({c.network.stored_parameters} stored parameters)")
+                if not certify_built(c, ds, tol=tolerance, progress=progress):
+                    rep = c.verification
+                    raise ConstructionError(
+                        f"{len(rep.failing)} point(s) not memorized (first {rep.failing[:5]}), "
+                        f"{len(rep.undecided)} undecided")
         except (ConditionError, ConstructionError, ValueError) as exc:
             attempts.append(Attempt(name, opts, params, False, f"not built/certified: {exc}"))
             continue
@@ -167,21 +186,15 @@ def _holds_at(a: Attempt, precision: str) -> bool:
     return a.float64_ok if precision == "float64" else bool(a.certificate and a.certificate.exact_memorized)
 
 
-def _prescreen(ds: Dataset, name: str, opts: dict[str, Any], precision: str,
-               tolerance: float | None) -> str | None:
+def _prescreen(ds: Dataset, net: Any, precision: str, tolerance: float | None) -> str | None:
     """A cheap, sound rejection: if the plain evaluation at ``precision`` already misses (error
     above the tolerance, or a wrong class), no certificate at that precision is possible. Returns
     the reason, or None when the candidate must go to the verifier."""
-    from memcap.constructions.base import get_method
     from memcap.numerics import forward_float
 
-    try:
-        c = get_method(name).build(ds, arithmetic="float64", **opts)
-    except Exception as exc:  # noqa: BLE001 - any failure rejects this candidate, with its reason
-        return f"not built: {type(exc).__name__}: {exc}"
     dtype = np.float32 if precision == "float32" else np.float64
-    step = max(1, 4_000_000 // max([ds.d_x, *c.network.widths, ds.d_y]))  # bounded memory
-    out = np.concatenate([forward_float(c.network, ds.X[s:s + step], dtype).astype(np.float64)
+    step = max(1, 4_000_000 // max([ds.d_x, *net.widths, ds.d_y]))  # bounded memory
+    out = np.concatenate([forward_float(net, ds.X[s:s + step], dtype).astype(np.float64)
                           for s in range(0, ds.N, step)], axis=0)
     if not np.all(np.isfinite(out)):
         return f"{precision} evaluation overflows"

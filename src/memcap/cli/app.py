@@ -184,8 +184,9 @@ def construct(
     data: DataOpt,
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the network (.npz).")],
     method: Annotated[str | None, typer.Option(
-        "--method", "-m", help="Registry name (see `memcap methods`; default yun-3layer, or with "
-        "--precision the smallest method certified at that precision).")] = None,
+        "--method", "-m", help="Registry name (see `memcap methods`). Default: the method whose "
+        "network has the fewest stored parameters among those certified at --precision (float32 "
+        "unless given).")] = None,
     activation: Annotated[str | None, typer.Option(
         help="relu, hardtanh, leaky:SLOPE or relu_like:S+,S- (default: the method's).")] = None,
     widths: Annotated[str | None, typer.Option(
@@ -218,17 +219,18 @@ def construct(
         opts: dict[str, Any] = {"seed": seed}
         if activation is not None:
             opts["activation"] = activation
+        if method is None:
+            precision = precision or "float32"  # the default: what PyTorch / onnxruntime run
         if widths is not None:
-            if precision is not None and method is None:
-                raise DataError("--widths belongs to one method: with --precision, also give --method")
+            if method is None:
+                raise DataError("--widths belongs to one method: also give --method")
             opts["widths"] = parse_widths(widths)
         robust_flags = (("budget", budget), ("radius", radius), ("norm", norm))
         option = list(option or []) + [f"{k}={v}" for k, v in robust_flags if v is not None]
-        if method is not None or precision is None:
-            method = method or "yun-3layer"
+        if method is not None:
             opts.update(parse_method_options(method, option))
         elif option:
-            raise DataError("--option belongs to one method: with --precision, also give --method")
+            raise DataError("--option belongs to one method: also give --method")
         with progress_status(not as_json) as say:
             if precision is None:
                 c = memcap.construct(ds, method, arithmetic=arithmetic, tol=tol, progress=say, **opts)
@@ -265,6 +267,11 @@ def construct(
     out.print(report_table("certified verification", verification_rows(rep)))
     if pcert is not None:
         out.print(report_table(f"certified at precision {pcert.precision}", precision_rows(pcert, attempts)))
+    elif not rep.float32_memorizes:
+        where = "float64 and exact arithmetic" if rep.float64_memorizes else "exact arithmetic"
+        out.print(f"[yellow]note:[/] {method}'s network is certified to memorize only in {where} of "
+                  "its stored weights, not when evaluated in float32 (PyTorch / onnxruntime default); "
+                  "omit --method for the smallest network certified in float32")
     out.print(f"[green]saved[/] {output}")
 
 

@@ -17,7 +17,7 @@ dense; and classes become d_y one-hot outputs (d_y copies of the q·2p layer-3 b
 * every mostly-zero block is stored sparse (scipy CSR): gates 1 non-zero, layer 2 ≤ 3 per row, the
   clip layer diagonal, so stored parameters ≈ 2.2·N + 37·p (d_x = 32) against dense ≈ 6(p/q)N;
 * classification with C ≥ 2 classes fits ONE coded output f(x_i) = v_{y_i}, v_c = -1 + 2c/(C-1), and
-  decodes logits_c = -|f - v_c| = -(relu(f - v_c) + relu(v_c - f)) in a sixth layer: margin
+  decodes logits_c = -|f - v_c| = -(relu(f - v_c) + relu(v_c - f)) in three small layers: margin
   2/(C-1) - 2|f - v_y| > 0 whenever the float error stays below 1/(C-1). One copy of layer 3 instead
   of C, and a tolerance 100× looser than regression's 1e-3, so q can be larger.
 """
@@ -40,7 +40,6 @@ from memcap.constructions.base import (
     register,
 )
 from memcap.constructions.faithful.common import SLACK, groups_for, ht_design, maxmin_groups
-from memcap.constructions.faithful.common import sorted_projection as _sorted_projection
 from memcap.constructions.faithful.twoproj import _group_direction, _pad_t
 from memcap.constructions.yun2019.three_layer import choose_projection, rescale_targets
 from memcap.network import IDENTITY, RELU, Activation, Dense, Network, sparse_if_smaller
@@ -49,12 +48,15 @@ __all__ = ["axisgate_five_layer", "axisgate_sizes", "axisgate_default_q"]
 
 REF = "memcap reading aid shared/specs/numerics.md §3.3 (G4L) + §3.4 (exact clip), axis gates"
 U32 = 2.0**-24
+SAFE = 4.0  # a gate direction is safe when its smallest boundary gap is ≥ 4× its rounding scale
 
 
-def axisgate_default_q(N: int, task: str) -> int:
-    """q = 16 for regression (float32 error ≈ u·q^1.5–2 against tolerance 1e-3), 32 for
-    classification (tolerance 1/(C-1)); never more than 2⌈N/2⌉."""
-    q = 32 if task == "classification" else 16
+def axisgate_default_q(N: int, task: str, d_x: int = 32) -> int:
+    """q = 16 for regression (float32 error ≈ u·q^1.5–2 against tolerance 1e-3); for classification
+    (tolerance 1/(C-1)) q = 2·round(clip(0.3·d_x, 16, 64)) — 32 at d_x ≤ 53, 38 at 64, 128 at 784 —
+    so the least-squares carriers (n ≤ q points in d_x dimensions) stay well conditioned. Never
+    more than 2⌈N/2⌉."""
+    q = 2 * round(min(64.0, max(16.0, 0.3 * d_x))) if task == "classification" else 16
     return max(2, min(q, 2 * math.ceil(N / 2)))
 
 
@@ -63,7 +65,7 @@ def _coded(ds: Any) -> bool:
 
 
 def _pq(ds: Any, q: int | None, p: int | None, slack: float) -> tuple[int, int]:
-    qq = axisgate_default_q(ds.N, ds.task) if q is None else int(q)
+    qq = axisgate_default_q(ds.N, ds.task, ds.d_x) if q is None else int(q)
     if qq < 2 or qq % 2:
         raise ConditionError(f"q must be an even number ≥ 2, got {qq}")
     pp = groups_for(ds.N, qq, slack) if p is None else min(int(p), ds.N)
@@ -76,9 +78,9 @@ def _pq(ds: Any, q: int | None, p: int | None, slack: float) -> tuple[int, int]:
 
 def axisgate_sizes(ds: Any, q: int | None = None, p: int | None = None, slack: float = SLACK,
                    **_: Any) -> dict[str, Any]:
-    """Widths (3p-2, 2p, e·q, e·q) + (2C for classification), e = d_y (regression) or 1 (C ≥ 2
-    classes, coded); dense P = (3p-2)(d_x+1) + 2p(3p-1) + e·q(2p+1) + e·q(e·q+1) + output (d_y(e·q+1),
-    or 2C(q+1) + C(2C+1)). ``stored`` is an upper bound on the stored values (gates counted dense)."""
+    """Widths (3p-2, 2p, e·q, e·q) + (1, 2C for C ≥ 2 classes, coded: e = 1; regression e = d_y);
+    dense P = (3p-2)(d_x+1) + 2p(3p-1) + e·q(2p+1) + e·q(e·q+1) + output (d_y(e·q+1), or
+    (q+1) + 4C + C(2C+1)). ``stored`` is an upper bound on the stored values (gates counted dense)."""
     pp, qq = _pq(ds, q, p, slack)
     dx, dy = ds.d_x, ds.d_y
     e = 1 if _coded(ds) else dy
@@ -86,9 +88,9 @@ def axisgate_sizes(ds: Any, q: int | None = None, p: int | None = None, slack: f
     P = w[0] * (dx + 1) + w[1] * (w[0] + 1) + w[2] * (w[1] + 1) + w[3] * (w[2] + 1)
     stored = w[0] * (dx + 1) + 8 * pp + e * qq * (2 * pp + 1) + 2 * e * qq
     if _coded(ds):
-        w.append(2 * dy)
-        P += 2 * dy * (w[3] + 1) + dy * (2 * dy + 1)
-        stored += 2 * dy * (qq + 1) + 3 * dy
+        w += [1, 2 * dy]
+        P += (w[3] + 1) + 2 * dy * 2 + dy * (2 * dy + 1)
+        stored += qq + 1 + 4 * dy + 3 * dy
     else:
         P += dy * (w[3] + 1)
         stored += dy * (qq + 1)
@@ -117,19 +119,56 @@ def _gate_candidates(X: np.ndarray, seed: int, candidates: int) -> list[tuple[st
             e = np.zeros(d)
             e[k] = 1.0
             out.append(("axis", e, 8 * U32 * float(np.max(np.abs(X[:, k])) + 1e-300)))
+        radix = _radix_projection(X, distinct)
+        if radix is not None:
+            mass = float(np.max(np.abs(X) @ np.abs(radix)))
+            out.append(("radix", radix, 4 * (np.count_nonzero(radix) + 1) * U32 * mass))
     u = choose_projection(X, seed=seed, candidates=candidates)
     mass = float(np.max(np.abs(X) @ np.abs(u)))
     out.append(("projection", u, 4 * (d + 1) * U32 * mass))
     return out
 
 
+def _radix_projection(X: np.ndarray, rank: np.ndarray, most: int = 5) -> np.ndarray | None:
+    """For integer-valued features (pixels, counts): u = Σ_k R_k e_{a_k}, R_k the product of the
+    previous axes' value ranges, so u^T x is an injective integer code of those coordinates, exact
+    in float32 (kept below 2^18, so a gate's rounding stays well below its unit gap), and a sparse
+    gate (a few weights instead of d_x). Axes are added greedily (most distinct codes, among the
+    12 highest-ranked). None when the features are not small integers."""
+    N, d = X.shape
+    if not np.all(np.isfinite(X)) or not np.all(X == np.round(X)):
+        return None
+    pool = [int(k) for k in np.argsort(-rank, kind="stable")[:12] if np.ptp(X[:, k]) > 0]
+    u = np.zeros(d)
+    R, code = 1.0, np.zeros(N)
+    for _ in range(most):
+        best_k, best_n = None, len(np.unique(code))
+        for k in pool:
+            lo, hi = float(X[:, k].min()), float(X[:, k].max())
+            if u[k] or R * (hi - lo + 1) * max(abs(lo), abs(hi), 1.0) >= 2.0**18:
+                continue
+            n = len(np.unique(code + R * (X[:, k] - lo)))
+            if n > best_n:
+                best_k, best_n = k, n
+        if best_k is None:
+            break
+        lo, hi = float(X[:, best_k].min()), float(X[:, best_k].max())
+        u[best_k] = R
+        code = code + R * (X[:, best_k] - lo)
+        R *= hi - lo + 1
+    return u if np.count_nonzero(u) >= 2 else None
+
+
 def _choose_gates(ds: Any, F: Field, p: int, q: int, seed: int, candidates: int, gate: str
                   ) -> tuple[str, np.ndarray, np.ndarray, Any, np.ndarray, float]:
-    """(kind, u, order, sorted c, group bounds, score): the direction whose max-min partition has the
-    largest smallest boundary gap relative to the gate's float32 rounding scale."""
+    """(kind, u, order, sorted c, group bounds, score): among the directions whose max-min partition
+    has a smallest boundary gap ≥ ``SAFE`` × the gate's float32 rounding scale (≈ the bound's
+    γ·mass of one gate row), the sparsest (fewest gate weights); when none is that safe, the one
+    with the largest ratio."""
     best: tuple[str, np.ndarray, np.ndarray, Any, np.ndarray, float] | None = None
+    safe: list[tuple[str, np.ndarray, np.ndarray, Any, np.ndarray, float]] = []
     cands = _gate_candidates(ds.X, seed, candidates)
-    if gate in ("axis", "projection"):
+    if gate in ("axis", "projection", "radix"):
         cands = [c for c in cands if c[0] == gate] or cands
     for kind, u, scale in cands:
         c64 = ds.X @ u
@@ -149,15 +188,29 @@ def _choose_gates(ds: Any, F: Field, p: int, q: int, seed: int, candidates: int,
         score = gmin / scale
         if gmin > 0 and (best is None or score > best[5]):
             best = (kind, u, order, cs, b, score)
+        if gmin > 0 and score >= SAFE:
+            safe.append((kind, u, order, cs, b, score))
+    if safe:
+        best = min(safe, key=lambda t: (np.count_nonzero(t[1]), -t[5]))
     if best is None:
         raise ConditionError("no gate direction separates the points into groups (ties along every "
                              "candidate axis and projection)")
     kind, u, _, _, b, score = best
-    order, c = _sorted_projection(ds, F, u)
+    order, c = _project(ds, F, u)
     if F.exact or len(b) <= 2:
         cn = np.asarray(c, dtype=np.float64)
         b = maxmin_groups(cn, p, q) if len(cn) > q else np.array([0, ds.N])
     return kind, u, order, c, b, score
+
+
+def _project(ds: Any, F: Field, u: np.ndarray) -> tuple[np.ndarray, Any]:
+    """(order, c sorted) with c = u^T x in the field; ties are allowed (they stay inside groups: the
+    partition puts boundaries only at positive gaps)."""
+    c_all = F.array(ds.X) @ F.array(u)
+    order = np.argsort(np.asarray(c_all, dtype=np.float64), kind="stable")
+    if F.exact:
+        order = np.array(sorted(range(ds.N), key=lambda i: c_all[i]), dtype=int)
+    return order, c_all[order]
 
 
 # ---- carriers ------------------------------------------------------------------------------------
@@ -250,7 +303,7 @@ class _Block:
             "coded classes",
     condition="p·q ≥ N: p groups (gates along one coordinate axis, or an integer projection) of ≤ q "
               "points (q even), each resolved along its own carrier",
-    sizes="widths (3p-2, 2p, e·q, e·q) [+ 2C], p ≈ 1.1·N/q, q = 16 (regression) / 32 (classes), "
+    sizes="widths (3p-2, 2p, e·q, e·q) [+ 1, 2C], p ≈ 1.1·N/q, q = 16 (regression) / 32 (classes), "
           "e = d_y or 1 (C classes coded); stored ≈ 2.2·e·N + (d_x + 5)·p (sparse)",
     size_formula=axisgate_sizes,
     break_condition=_break,
@@ -260,7 +313,7 @@ def axisgate_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = No
                         seed: int = 0, candidates: int = 20, lp_starts: int = 5, lp_rounds: int = 3,
                         gate: str = "auto", activation: Any = "relu", **_: Any) -> Construction:
     """G4L + exact clip with sparse blocks (see the module docstring): a ReLU network of widths
-    (3p-2, 2p, e·q, e·q) [+ 2C coded-class decoders] memorizing N distinct points when p·q ≥ N.
+    (3p-2, 2p, e·q, e·q) [+ (1, 2C) coded-class decoder] memorizing N distinct points when p·q ≥ N.
 
     1. Group the points along c = x_k (the axis, or integer projection u, whose max-min partition has
        the largest boundary gap relative to the gate's float32 rounding; ``gate="axis"|"projection"``
@@ -271,7 +324,8 @@ def axisgate_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = No
        (a, a + G), and carriers τ_j = relu(t_j). Layer 2: r_j = relu(τ_j - M_j(e-_j + e+_j)),
        r'_j = relu(2 - τ_j - M_j(...)): t_j and 2 - t_j on group j, exactly 0 elsewhere.
     4. Layer 3: ρ_k = relu(1 + (B_jk + A_jk/2) r_j + (A_jk/2) r'_j) (alternating design in t);
-       layer 4: s_k = relu(2 - ρ_k); output (q-1) - Σ_k s_k, or the coded-class decoder.
+       layer 4: s_k = relu(2 - ρ_k); output (q-1) - Σ_k s_k, or the coded-class decoder
+       φ = relu(f + 2), h±_c = relu(±(φ - 2 - v_c)), logits_c = -(h+_c + h-_c).
 
     Exact in rational arithmetic (``arithmetic="exact"``: dense object weights).
     """
@@ -279,8 +333,8 @@ def axisgate_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = No
     if (Activation.parse(activation) if isinstance(activation, str) else activation) != RELU:
         raise ConditionError("axisgate-5layer is a plain ReLU construction (exact-zero gates); "
                              f"activation {activation} is not supported: use activation='relu'")
-    if gate not in ("auto", "axis", "projection"):
-        raise ConditionError(f"gate must be 'auto', 'axis' or 'projection', got {gate!r}")
+    if gate not in ("auto", "axis", "projection", "radix"):
+        raise ConditionError(f"gate must be 'auto', 'axis', 'radix' or 'projection', got {gate!r}")
     F = Field(arithmetic)
     N, d_x, d_y = ds.N, ds.d_x, ds.d_y
     coded = _coded(ds)
@@ -371,17 +425,21 @@ def axisgate_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = No
     layers = [Dense(L1.build(), b1, RELU), Dense(L2.build(), b2, RELU), Dense(L3.build(), b3, RELU),
               Dense(L4.build(), b4, RELU)]
     if coded:
-        # h±_c = relu(±(f - v_c)) with f = (q-1) - Σ_k s_k; logits_c = -(h+_c + h-_c)
-        L5 = _Block((2 * d_y, q), F)
-        b5 = F.zeros(2 * d_y)
+        # φ = relu(f + 2) = f + 2 ≥ 1 with f = (q-1) - Σ_k s_k ∈ [-1, 1]; h±_c = relu(±(φ - 2 - v_c));
+        # logits_c = -(h+_c + h-_c) = -|f - v_c|
+        L5 = _Block((1, q), F)
+        L5.add(np.zeros(q), np.arange(q), -one)
+        L6 = _Block((2 * d_y, 1), F)
+        L6.add(np.arange(2 * d_y), np.zeros(2 * d_y), np.tile(np.array([one, -one], dtype=object
+                                                                          if F.exact else float), d_y))
+        b6 = F.zeros(2 * d_y)
         for cl in range(d_y):
-            L5.add(np.full(q, 2 * cl), np.arange(q), -one)
-            L5.add(np.full(q, 2 * cl + 1), np.arange(q), one)
-            b5[2 * cl] = F.const(q - 1) - codes[cl]
-            b5[2 * cl + 1] = codes[cl] - F.const(q - 1)
-        L6 = _Block((d_y, 2 * d_y), F)
-        L6.add(np.repeat(np.arange(d_y), 2), np.arange(2 * d_y), -one)
-        layers += [Dense(L5.build(), b5, RELU), Dense(L6.build(), F.zeros(d_y), IDENTITY)]
+            b6[2 * cl] = -F.const(2) - codes[cl]
+            b6[2 * cl + 1] = F.const(2) + codes[cl]
+        L7 = _Block((d_y, 2 * d_y), F)
+        L7.add(np.repeat(np.arange(d_y), 2), np.arange(2 * d_y), -one)
+        layers += [Dense(L5.build(), F.array(np.array([q + 1.0])), RELU), Dense(L6.build(), b6, RELU),
+                   Dense(L7.build(), F.zeros(d_y), IDENTITY)]
     else:
         L5 = _Block((d_y, d_y * q), F)
         sc = F.array(scale) if rescaled else F.array(np.ones(d_y))
@@ -392,7 +450,9 @@ def axisgate_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = No
         layers.append(Dense(L5.build(), b5, IDENTITY))
     net = Network(layers, meta={"method": "axisgate-5layer", "activation": "relu"})
     notes = [f"{p} groups (of {p_width} slots) of ≤ {q} points along "
-             + (f"axis {int(np.flatnonzero(u)[0])}" if kind == "axis" else "an integer projection")
+             + (f"axis {int(np.flatnonzero(u)[0])}" if kind == "axis" else
+                f"an integer code of axes {np.flatnonzero(u).tolist()}" if kind == "radix"
+                else "an integer projection")
              + f" (smallest boundary gap / gate rounding scale {gate_score:.3g}); carriers: "
              f"{p - n_lp} least-squares equal spacing, {n_lp} LP (HiGHS), rounded to float32",
              f"stored parameters {net.stored_parameters} ({sum(la.sparse for la in layers)} sparse "
