@@ -295,7 +295,7 @@ class _Prepared:
         self.absWT = abs(W).T.tocsr()  # float64 weights: |W| is exact
         d = _rep_err(W.data, dtype)
         if np.any(d):
-            dW = sparse.csr_matrix((d, W.indices, W.indptr), shape=W.shape)
+            dW = sparse.csr_matrix((d, W.indices.copy(), W.indptr.copy()), shape=W.shape)
             dW.eliminate_zeros()
             self.dWT = dW.T.tocsr()
             has_dw = np.diff(dW.indptr) > 0
