@@ -372,6 +372,9 @@ def forward_float_bounded(net: Network, X: np.ndarray, dtype: Any = np.float64
     ``dtype``; with or without FMA and flush-to-zero). Non-finite results get an infinite bound.
     """
     X64 = np.asarray(X, dtype=np.float64)
+    axis = _prune_axis(net)
+    if axis is not None and X64.shape[0] > _PRUNE_CHUNK:
+        return _bounded_pruned(net, X64, dtype, axis)
     prepared: list[Any] = []
     for layer in net.layers:
         if isinstance(layer, Dense):
@@ -387,6 +390,141 @@ def forward_float_bounded(net: Network, X: np.ndarray, dtype: Any = np.float64
         outs.append(o)
         bnds.append(b)
     return np.concatenate(outs, axis=0), np.concatenate(bnds, axis=0)
+
+
+# ---- pruned evaluation: exact-zero units dropped per chunk of points ---------------------------
+# Wide gated networks (axisgate-5layer: a gate per group along one coordinate axis) have, for the
+# points of one slab of that axis, almost every hidden unit an exact zero in every summation order.
+# Points are sorted along the axis and cut into chunks; for each chunk, interval bounds over the box
+# of its inputs (exact values, plus the deviation bound of any float evaluation, as in
+# _affine_bound) certify which ReLU units are exact zeros for every point of the chunk and every
+# order (upper end of the pre-activation + its deviation bound <= 0). Those units, and the units
+# that feed only them, are removed; the rest — a small sub-network — is evaluated with the bound
+# above. Sound: a removed unit contributes an exact 0 (or nothing) to every order's sums, so every
+# order's value of the full network equals an order's value of the sub-network, which the sub-network's
+# bound covers. Cost per chunk: a few sparse matrix-vector products (intervals), instead of
+# points × width.
+_PRUNE_CHUNK = 2048
+_PRUNE_MIN_WIDTH = 2048
+
+
+def _prune_axis(net: Network) -> int | None:
+    """The coordinate most first-layer rows read alone (an axis-gated network), when the network is
+    wide, plain (Dense, float weights, monotone piecewise-linear activations); else None."""
+    if len(net.layers) < 3 or max(la.out_dim for la in net.layers) < _PRUNE_MIN_WIDTH:
+        return None
+    for la in net.layers:
+        if not isinstance(la, Dense) or la.weight.dtype == object or la.bias.dtype == object:
+            return None
+        if la.activation.smooth:
+            return None
+    W = net.layers[0].weight
+    if is_sparse(W):
+        nnz = np.diff(W.indptr)
+        cols = W.indices[W.indptr[:-1][nnz == 1]]
+    else:
+        nnz = np.count_nonzero(W, axis=1)
+        cols = np.argmax(W[nnz == 1] != 0, axis=1)
+    if len(cols) < 16:
+        return None
+    return int(np.bincount(cols, minlength=W.shape[1]).argmax())
+
+
+def _mv_up(M: Any, v: np.ndarray) -> np.ndarray:
+    """Upper bound on M @ v for nonnegative float64 M, v (inflates the rounding of the products)."""
+    n = M.shape[1]
+    return np.asarray(M @ v).ravel() * (1 + 2 * _gamma(n + 2, unit_roundoff(np.float64))) \
+        + (n + 1) * 2.0**-1022
+
+
+def _ibp_layer(lo: np.ndarray, hi: np.ndarray, e: np.ndarray, P: _Prepared, W: Any, b: np.ndarray,
+               act: Activation, dtype: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Exact-value interval [lo', hi'] of act(W a + b) over a in [lo, hi], an upper bound e' on the
+    deviation of any ``dtype`` evaluation (inputs within e of exact), and the mask of units that
+    are exact zeros for every point of the box and every order."""
+    Wp = W.maximum(0) if is_sparse(W) else np.maximum(W, 0)
+    Wn = W.minimum(0) if is_sparse(W) else np.minimum(W, 0)
+    z_lo = np.asarray(Wp @ lo + Wn @ hi).ravel() + b
+    z_hi = np.asarray(Wp @ hi + Wn @ lo).ravel() + b
+    amag = np.maximum(np.abs(lo), np.abs(hi))
+    absW = abs(W) if is_sparse(W) else np.abs(W)
+    n = P.row_nnz + 2
+    # float64 rounding of this interval computation (outward)
+    r64 = _gamma_vec(n, unit_roundoff(np.float64)) * (_mv_up(absW, amag) + np.abs(b)) \
+        + (W.shape[1] + 2) * 2.0**-1022
+    z_lo, z_hi = z_lo - 2 * r64, z_hi + 2 * r64
+    # deviation of any dtype evaluation (the terms of _affine_bound, with per-row gamma)
+    amax = amag + 2 * e
+    u = unit_roundoff(dtype)
+    absWd = P.absWdT.T
+    ez = P.row_gamma(u, 1) * (_mv_up(absWd, amax) + P.absbd) + P.db
+    if np.any(e):
+        ez = ez + _mv_up(absW, e)
+    if P.dWT is not None:
+        ez = ez + _mv_up(P.dWT.T, amax)
+    ez = ez * (1 + 2.0**-48) + (P.in_dim + 2) * _tiny(dtype)
+    ez = np.where(P.exact_rows, 0.0, ez)
+    lip = float(act.lipschitz)
+    zero = np.zeros(len(b), dtype=bool)
+    if act.kind == "identity":
+        return z_lo, z_hi, ez, zero
+    if act.kind == "hardtanh":
+        return np.clip(z_lo, -1, 1), np.clip(z_hi, -1, 1), ez, zero
+    sp, sm = float(act.s_plus), float(act.s_minus)
+    e_out = ez * lip * (1 + 2.0**-52)
+    if not (act.s_plus == 1 and act.s_minus == 0):
+        zmax = np.maximum(np.abs(z_lo), np.abs(z_hi)) + ez
+        e_out = e_out + zmax * sp * 3 * u + _tiny(dtype)
+    if act.s_minus == 0:
+        zero = z_hi + 2 * ez * (1 + 2.0**-48) <= 0
+        e_out = np.where(zero, 0.0, e_out)
+
+    def f(z: np.ndarray) -> np.ndarray:
+        return np.where(z >= 0, sp * z, sm * z)
+
+    # monotone: exact outputs lie in [f(lo), f(hi)] (rounded outward by one ulp-ish factor)
+    lo2, hi2 = f(z_lo), f(z_hi)
+    return lo2 - np.abs(lo2) * 2.0**-50, hi2 + np.abs(hi2) * 2.0**-50, e_out, zero
+
+
+def _bounded_pruned(net: Network, X64: np.ndarray, dtype: Any, axis: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    prepared = [_Prepared(la.weight, la.bias, dtype) for la in net.layers]
+    order = np.argsort(X64[:, axis], kind="stable")
+    out = np.empty((X64.shape[0], net.out_dim))
+    bnd = np.empty((X64.shape[0], net.out_dim))
+    for s in range(0, X64.shape[0], _PRUNE_CHUNK):
+        idx = order[s:s + _PRUNE_CHUNK]
+        Xc = X64[idx]
+        lo, hi = Xc.min(axis=0), Xc.max(axis=0)
+        e = _rep_err(Xc, dtype).max(axis=0)
+        zeros = []
+        for la, P in zip(net.layers, prepared, strict=True):
+            lo, hi, e, z = _ibp_layer(lo, hi, e, P, la.weight, la.bias, la.activation, dtype)
+            zeros.append(z)
+        need = [np.ones(net.out_dim, dtype=bool)]
+        for k in range(len(net.layers) - 2, -1, -1):
+            W = net.layers[k + 1].weight
+            Wk = W[np.flatnonzero(need[0])]
+            used = (np.asarray(abs(Wk).sum(axis=0)).ravel() > 0) if is_sparse(Wk) else \
+                np.any(Wk != 0, axis=0)
+            need.insert(0, used & ~zeros[k])
+        layers = []
+        prev = np.arange(net.in_dim)
+        for la, keep in zip(net.layers, need, strict=True):
+            rows = np.flatnonzero(keep)
+            W = la.weight[rows][:, prev]
+            layers.append(Dense(W, la.bias[rows], la.activation))
+            prev = rows
+        sub = Network(layers)
+        sub_prep = [_Prepared(la.weight, la.bias, dtype) for la in sub.layers]
+        widest = max([sub.in_dim, *[la.out_dim for la in sub.layers]])
+        step = max(1, _CHUNK_ELEMENTS // max(1, widest))
+        for t in range(0, len(idx), step):
+            o, b = _bounded_chunk(sub, Xc[t:t + step], dtype, sub_prep)
+            out[idx[t:t + step]] = o
+            bnd[idx[t:t + step]] = b
+    return out, bnd
 
 
 # ---- ball arithmetic and exact rationals ------------------------------------------------------

@@ -104,9 +104,29 @@ def _break(ds: Any, **_: Any) -> dict[str, Any]:
 
 
 # ---- gate direction ------------------------------------------------------------------------------
-def _gate_candidates(X: np.ndarray, seed: int, candidates: int) -> list[tuple[str, np.ndarray, float]]:
+def _score(ds: Any, u: np.ndarray, p: int, q: int, scale: float
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float] | None:
+    """(order, sorted c, bounds, smallest boundary gap / scale) of the max-min partition along u."""
+    c64 = ds.X @ u
+    order = np.argsort(c64, kind="stable")
+    cs = c64[order]
+    if ds.N <= q:
+        return order, cs, np.array([0, ds.N]), math.inf
+    if np.count_nonzero(np.diff(cs) > 0) < math.ceil(ds.N / q) - 1:
+        return None
+    try:
+        b = maxmin_groups(cs, p, q)
+    except ConditionError:
+        return None
+    gmin = float(np.min(cs[b[1:-1]] - cs[b[1:-1] - 1])) if len(b) > 2 else math.inf
+    return (order, cs, b, gmin / scale) if gmin > 0 else None
+
+
+def _gate_candidates(X: np.ndarray, seed: int, candidates: int, with_projection: bool = True
+                     ) -> list[tuple[str, np.ndarray, float]]:
     """(kind, direction, rounding scale of one gate's u^T x in float32): the axes with the most distinct
-    values, and the best integer projection."""
+    values, a sparse integer code of axes (integer features), and (``with_projection``) the best dense
+    integer projection."""
     N, d = X.shape
     out: list[tuple[str, np.ndarray, float]] = []
     if N > 1:
@@ -123,9 +143,10 @@ def _gate_candidates(X: np.ndarray, seed: int, candidates: int) -> list[tuple[st
         if radix is not None:
             mass = float(np.max(np.abs(X) @ np.abs(radix)))
             out.append(("radix", radix, 4 * (np.count_nonzero(radix) + 1) * U32 * mass))
-    u = choose_projection(X, seed=seed, candidates=candidates)
-    mass = float(np.max(np.abs(X) @ np.abs(u)))
-    out.append(("projection", u, 4 * (d + 1) * U32 * mass))
+    if with_projection:
+        u = choose_projection(X, seed=seed, candidates=candidates)
+        mass = float(np.max(np.abs(X) @ np.abs(u)))
+        out.append(("projection", u, 4 * (d + 1) * U32 * mass))
     return out
 
 
@@ -167,29 +188,26 @@ def _choose_gates(ds: Any, F: Field, p: int, q: int, seed: int, candidates: int,
     with the largest ratio."""
     best: tuple[str, np.ndarray, np.ndarray, Any, np.ndarray, float] | None = None
     safe: list[tuple[str, np.ndarray, np.ndarray, Any, np.ndarray, float]] = []
-    cands = _gate_candidates(ds.X, seed, candidates)
+    cands = _gate_candidates(ds.X, seed, candidates, with_projection=gate in ("projection",))
     if gate in ("axis", "projection", "radix"):
         cands = [c for c in cands if c[0] == gate] or cands
-    for kind, u, scale in cands:
-        c64 = ds.X @ u
-        order = np.argsort(c64, kind="stable")
-        cs = c64[order]
-        if ds.N > 1 and ds.N > q:
-            gaps = np.diff(cs)
-            if np.count_nonzero(gaps > 0) < math.ceil(ds.N / q) - 1:
-                continue  # too many ties along this direction to form the groups
-            try:
-                b = maxmin_groups(cs, p, q)
-            except ConditionError:
-                continue
-            gmin = float(np.min(cs[b[1:-1]] - cs[b[1:-1] - 1])) if len(b) > 2 else math.inf
-        else:
-            b, gmin = np.array([0, ds.N]), math.inf
-        score = gmin / scale
-        if gmin > 0 and (best is None or score > best[5]):
+    for kind, u, scale in cands:  # sparsest first: the first safe one is the answer
+        if safe:
+            break
+        got = _score(ds, u, p, q, scale)
+        if got is None:
+            continue
+        order, cs, b, score = got
+        if best is None or score > best[5]:
             best = (kind, u, order, cs, b, score)
-        if gmin > 0 and score >= SAFE:
+        if score >= SAFE:
             safe.append((kind, u, order, cs, b, score))
+    if not safe and gate == "auto":  # no sparse gate is safe: try the dense integer projection
+        u = choose_projection(ds.X, seed=seed, candidates=candidates)
+        mass = float(np.max(np.abs(ds.X) @ np.abs(u)))
+        got = _score(ds, u, p, q, 4 * (ds.d_x + 1) * U32 * mass)
+        if got is not None and (best is None or got[3] > best[5]):
+            best = ("projection", u, *got)
     if safe:
         best = min(safe, key=lambda t: (np.count_nonzero(t[1]), -t[5]))
     if best is None:
@@ -250,12 +268,48 @@ def _carrier_quality(Xg: np.ndarray, w: np.ndarray, b: float) -> float:
     return (d + 1) * U32 * mass / float(np.min(np.diff(tt)))
 
 
+def _spacing_batch(groups: list[np.ndarray]) -> list[tuple[np.ndarray, float] | None]:
+    """:func:`_spacing_direction` for many groups at once (batched SVD per group size); the same
+    rule, vectorized."""
+    out: list[tuple[np.ndarray, float] | None] = [None] * len(groups)
+    sizes: dict[int, list[int]] = {}
+    for j, g in enumerate(groups):
+        sizes.setdefault(len(g), []).append(j)
+    for n, js in sizes.items():
+        d = groups[js[0]].shape[1]
+        if n <= 2 or n > d + 1:
+            for j in js:
+                out[j] = _spacing_direction(groups[j])
+            continue
+        Xs = np.stack([groups[j] for j in js])              # (G, n, d)
+        mu = Xs.mean(axis=1, keepdims=True)
+        Z = Xs - mu
+        try:
+            _, _, Vt = np.linalg.svd(Z, full_matrices=False)
+            pc = np.einsum("gnd,gd->gn", Z, Vt[:, 0, :])
+            ranks = np.argsort(np.argsort(pc, axis=1, kind="stable"), axis=1)
+            t = 0.5 + ranks / (n - 1)
+            V = np.einsum("gdn,gn->gd", np.linalg.pinv(Z), t - 1.0)
+        except np.linalg.LinAlgError:
+            for j in js:
+                out[j] = _spacing_direction(groups[j])
+            continue
+        W = V.astype(np.float32).astype(np.float64)
+        B = (1.0 - np.einsum("gd,gd->g", mu[:, 0, :], V)).astype(np.float32).astype(np.float64)
+        T = np.sort(np.einsum("gnd,gd->gn", Xs, W) + B[:, None], axis=1)
+        ok = np.all(np.diff(T, axis=1) > 0, axis=1) & (T[:, 0] > 0) & (T[:, -1] < 2)
+        for k, j in enumerate(js):
+            out[j] = (W[k], float(B[k])) if ok[k] else None
+    return out
+
+
 def _carriers(groups: list[np.ndarray], seed: int, lp_starts: int, lp_rounds: int
               ) -> tuple[list[tuple[np.ndarray, float]], int]:
     """Every group's carrier (w, b); returns them and how many came from the LP fallback."""
     out, lp = [], 0
+    first = _spacing_batch(groups)
     for j, Xg in enumerate(groups):
-        got = _spacing_direction(Xg)
+        got = first[j]
         if got is not None and _carrier_quality(Xg, *got) < 2e-3:
             out.append(got)
             continue
