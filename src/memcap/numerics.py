@@ -22,6 +22,7 @@ the additions, its exact value is the same).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
@@ -373,7 +374,7 @@ def forward_float_bounded(net: Network, X: np.ndarray, dtype: Any = np.float64
     """
     X64 = np.asarray(X, dtype=np.float64)
     axis = _prune_axis(net)
-    if axis is not None and X64.shape[0] > _PRUNE_CHUNK:
+    if axis is not None and X64.shape[0] > _PRUNE_MIN_POINTS:
         return _bounded_pruned(net, X64, dtype, axis)
     prepared: list[Any] = []
     for layer in net.layers:
@@ -404,7 +405,7 @@ def forward_float_bounded(net: Network, X: np.ndarray, dtype: Any = np.float64
 # order's value of the full network equals an order's value of the sub-network, which the sub-network's
 # bound covers. Cost per chunk: a few sparse matrix-vector products (intervals), instead of
 # points × width.
-_PRUNE_CHUNK = 2048
+_PRUNE_MIN_POINTS = 512
 _PRUNE_MIN_WIDTH = 2048
 
 
@@ -493,8 +494,11 @@ def _bounded_pruned(net: Network, X64: np.ndarray, dtype: Any, axis: int
     order = np.argsort(X64[:, axis], kind="stable")
     out = np.empty((X64.shape[0], net.out_dim))
     bnd = np.empty((X64.shape[0], net.out_dim))
-    for s in range(0, X64.shape[0], _PRUNE_CHUNK):
-        idx = order[s:s + _PRUNE_CHUNK]
+    # chunk ≈ 5·√N points: the sub-networks' width grows with the chunk, the interval passes' count
+    # (each O(stored parameters)) shrinks with it
+    chunk = max(256, min(8192, int(5 * math.sqrt(X64.shape[0]))))
+    for s in range(0, X64.shape[0], chunk):
+        idx = order[s:s + chunk]
         Xc = X64[idx]
         lo, hi = Xc.min(axis=0), Xc.max(axis=0)
         e = _rep_err(Xc, dtype).max(axis=0)

@@ -186,25 +186,35 @@ def _holds_at(a: Attempt, precision: str) -> bool:
     return a.float64_ok if precision == "float64" else bool(a.certificate and a.certificate.exact_memorized)
 
 
+PRESCREEN_POINTS = 4096
+
+
 def _prescreen(ds: Dataset, net: Any, precision: str, tolerance: float | None) -> str | None:
     """A cheap, sound rejection: if the plain evaluation at ``precision`` already misses (error
-    above the tolerance, or a wrong class), no certificate at that precision is possible. Returns
-    the reason, or None when the candidate must go to the verifier."""
+    above the tolerance, or a wrong class) on some point, no certificate at that precision is
+    possible. Evaluates at most ``PRESCREEN_POINTS`` points (a seeded random subset: the plain
+    evaluation of every point costs N × parameters, the verifier's job). Returns the reason, or None
+    when the candidate must go to the verifier."""
     from memcap.numerics import forward_float
 
     dtype = np.float32 if precision == "float32" else np.float64
+    rows = np.arange(ds.N) if ds.N <= PRESCREEN_POINTS else np.sort(
+        np.random.default_rng(0).choice(ds.N, PRESCREEN_POINTS, replace=False))
     step = max(1, 4_000_000 // max([ds.d_x, *net.widths, ds.d_y]))  # bounded memory
-    out = np.concatenate([forward_float(net, ds.X[s:s + step], dtype).astype(np.float64)
-                          for s in range(0, ds.N, step)], axis=0)
+    out = np.concatenate([forward_float(net, ds.X[rows[s:s + step]], dtype).astype(np.float64)
+                          for s in range(0, len(rows), step)], axis=0)
     if not np.all(np.isfinite(out)):
         return f"{precision} evaluation overflows"
+    targets, labels = ds.targets[rows], (ds.labels[rows] if ds.task == "classification" else None)
+    where = "" if len(rows) == ds.N else f"; {len(rows)} of the {ds.N} points evaluated"
     if tolerance is not None:
-        err = float(np.max(np.abs(out - ds.targets)))
+        err = float(np.max(np.abs(out - targets)))
         if err > tolerance:
             return (f"measured {precision} error {err:.3g} already exceeds the tolerance "
-                    f"{tolerance:.3g} (rejected without verification)")
+                    f"{tolerance:.3g} (rejected without verification{where})")
     elif ds.d_y > 1:
-        wrong = int(np.sum(np.argmax(out, axis=1) != ds.labels))
+        wrong = int(np.sum(np.argmax(out, axis=1) != labels))
         if wrong:
-            return f"{precision} evaluation misclassifies {wrong} point(s) (rejected without verification)"
+            return (f"{precision} evaluation misclassifies {wrong} point(s) (rejected without "
+                    f"verification{where})")
     return None
