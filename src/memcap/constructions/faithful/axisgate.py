@@ -53,10 +53,11 @@ SAFE = 4.0  # a gate direction is safe when its smallest boundary gap is ≥ 4×
 
 def axisgate_default_q(N: int, task: str, d_x: int = 32) -> int:
     """q = 16 for regression (float32 error ≈ u·q^1.5–2 against tolerance 1e-3); for classification
-    (tolerance 1/(C-1)) q = 2·round(clip(0.3·d_x, 16, 64)) — 32 at d_x ≤ 53, 38 at 64, 128 at 784 —
-    so the least-squares carriers (n ≤ q points in d_x dimensions) stay well conditioned. Never
-    more than 2⌈N/2⌉."""
-    q = 2 * round(min(64.0, max(16.0, 0.3 * d_x))) if task == "classification" else 16
+    (tolerance 1/(C-1)) q = 2·round(clip(0.3·d_x, 16, 32)) — 32 at d_x ≤ 53, 38 at 64, 64 from
+    d_x = 107 on — so the least-squares carriers (n ≤ q points in d_x dimensions) stay well
+    conditioned and the carrier's γ_{d+1} rounding times the slope ≈ 2.5·q stays far below 1/(C-1).
+    Never more than 2⌈N/2⌉."""
+    q = 2 * round(min(32.0, max(16.0, 0.3 * d_x))) if task == "classification" else 16
     return max(2, min(q, 2 * math.ceil(N / 2)))
 
 
