@@ -30,7 +30,7 @@ from memcap.constructions.faithful.common import (
 )
 from memcap.constructions.gadgets import affine_output, pad_units
 from memcap.constructions.yun2019.three_layer import choose_projection, rescale_targets
-from memcap.network import IDENTITY, RELU, Activation, Dense, Network
+from memcap.network import IDENTITY, RELU, Activation, Dense, Network, sparse_if_smaller
 
 __all__ = ["twoproj_five_layer", "twoproj_sizes", "twoproj_default_q"]
 
@@ -76,14 +76,17 @@ def _from_widths(widths: Any, N: int, d_y: int) -> tuple[int, int]:
 def twoproj_sizes(ds: Any, q: int | None = None, p: int | None = None, slack: float = SLACK,
                   widths: Any = None, **_: Any) -> dict[str, Any]:
     """Widths (3p-2, 2p, d_y·q, d_y·q); dense P = (3p-2)(dx+1) + 2p(3p-1) + d_y·q(2p+1)
-    + d_y·q(d_y·q+1) + d_y(d_y·q+1). Non-zeros are far fewer (the 2p×3p block has ≤ 3 per row)."""
+    + d_y·q(d_y·q+1) + d_y(d_y·q+1). Non-zeros are far fewer (the 2p×3p block has ≤ 3 per row);
+    ``stored`` bounds the values stored in float64 (that block and the clip layer sparse)."""
     if widths is not None:
         p, q = _from_widths(widths, ds.N, ds.d_y)
     pp, qq = _pq(ds.N, q, p, slack)
     dx, dy = ds.d_x, ds.d_y
     w = [3 * pp - 2, 2 * pp, dy * qq, dy * qq]
     P = w[0] * (dx + 1) + w[1] * (w[0] + 1) + w[2] * (w[1] + 1) + w[3] * (w[2] + 1) + dy * (w[3] + 1)
-    return {"widths": w, "depth": 5, "parameters": P}
+    # stored (float64, an upper bound): layer 2 sparse (≤ 3 per row), the clip layer diagonal
+    stored = w[0] * (dx + 1) + 8 * pp + w[2] * (w[1] + 1) + 2 * w[3] + dy * (w[3] + 1)
+    return {"widths": w, "depth": 5, "parameters": P, "stored": stored}
 
 
 def _break(ds: Any, **_: Any) -> dict[str, Any]:
@@ -181,8 +184,8 @@ def twoproj_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = Non
        (D3's alternating design in t). Layer 4: s_k = relu(2 - ρ_k). Output (q-1) - Σ_k s_k.
        Saturated units give exactly 0 or 2, so only the designated unit carries rounding error.
 
-    The 2p×3p layer-2 block is stored dense with exact zeros (``Network.nonzeros`` counts the ≤ 3
-    non-zeros per row; sound float bounds use the zeros).
+    In float64 the 2p×3p layer-2 block (≤ 3 non-zeros per row) and the clip / output layers are
+    stored sparse (CSR); in exact arithmetic they are dense object arrays with exact zeros.
     """
     t0 = time.perf_counter()
     if (Activation.parse(activation) if isinstance(activation, str) else activation) != RELU:
@@ -255,16 +258,21 @@ def twoproj_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = Non
     W1 = np.stack(rows_W)
     b1 = F.array(np.array(rows_b, dtype=object)) if F.exact else np.array(rows_b, dtype=float)
     # ---- layer 2: r_j, r'_j ----
-    W2 = F.zeros((2 * p, 3 * p - 2))
+    # float64: the ≤ 3-per-row block is assembled sparse at its padded shape (never dense)
+    W2 = F.zeros((2 * p, 3 * p - 2)) if F.exact else None
+    ent: list[tuple[int, int, float]] = []
     b2 = F.zeros(2 * p)
     for j in range(p):
         tau = 2 * (p - 1) + j
-        W2[2 * j, tau] = F.const(1)
-        W2[2 * j + 1, tau] = F.const(-1)
+        vals = [(2 * j, tau, F.const(1)), (2 * j + 1, tau, F.const(-1))]
         b2[2 * j + 1] = F.const(2)
         for col in ([2 * (j - 1) + 1] if j > 0 else []) + ([2 * j] if j < p - 1 else []):
-            W2[2 * j, col] = F.const(-M[j])
-            W2[2 * j + 1, col] = F.const(-M[j])
+            vals += [(2 * j, col, F.const(-M[j])), (2 * j + 1, col, F.const(-M[j]))]
+        for r, col, v in vals:
+            if W2 is not None:
+                W2[r, col] = v
+            else:
+                ent.append((r, col, v))
     # ---- layer 3: the alternating design in t, per output coordinate ----
     T, Yp, _ = _pad_t(t_sorted, q, F)
     W3 = F.zeros((d_y * q, 2 * p))
@@ -283,16 +291,33 @@ def twoproj_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = Non
     out = Dense(W5, b5, IDENTITY)
     if rescaled:
         out = affine_output(out, F.array(scale), F.array(center))
-    layers = [Dense(W1, b1, RELU), Dense(W2, b2, RELU), Dense(W3, b3, RELU), Dense(W4, b4, RELU), out]
-    layers = pad_units(layers, 0, 3 * p_width - 2, F)
-    layers = pad_units(layers, 1, 2 * p_width, F)
+    if W2 is not None:
+        layers = [Dense(W1, b1, RELU), Dense(W2, b2, RELU), Dense(W3, b3, RELU), Dense(W4, b4, RELU), out]
+        layers = pad_units(layers, 0, 3 * p_width - 2, F)
+        layers = pad_units(layers, 1, 2 * p_width, F)
+    else:
+        from scipy import sparse
+
+        # pad_units appends idle units at the end of a layer, so padding keeps every index: pad
+        # layer 1 (rows) and layer 3 (columns) densely, layer 2 sparse at the padded shape
+        w1, w2 = 3 * p_width - 2, 2 * p_width
+        W1p = np.concatenate([W1, np.zeros((w1 - W1.shape[0], d_x))])
+        b1p = np.concatenate([b1, np.zeros(w1 - len(b1))])
+        r, col, v = (np.array(t) for t in zip(*ent, strict=True)) if ent else (np.zeros(0, int),) * 3
+        W2s = sparse.csr_matrix((np.asarray(v, float), (r.astype(int), col.astype(int))), shape=(w2, w1))
+        b2p = np.concatenate([b2, np.zeros(w2 - len(b2))])
+        W3p = np.concatenate([W3, np.zeros((W3.shape[0], w2 - W3.shape[1]))], axis=1)
+        layers = [Dense(W1p, b1p, RELU), Dense(W2s, b2p, RELU), Dense(W3p, b3, RELU),
+                  Dense(sparse_if_smaller(W4), b4, RELU),
+                  Dense(sparse_if_smaller(out.weight), out.bias, out.activation)]
     net = Network(layers, meta={"method": "twoproj-5layer", "activation": "relu"})
     notes = [f"{p} groups (of {p_width} slots) of ≤ {q} points along u, boundaries maximizing the "
              f"smallest boundary gap (best of {candidates} integer directions); "
              f"per-group LP directions (HiGHS, {lp_starts} starts, ≤ {lp_rounds} rounds) rounded to "
              "float32",
-             f"dense parameters {net.parameters}, non-zeros {net.nonzeros} (the 2p×3p layer-2 block is "
-             "stored dense with exact zeros: ≤ 3 non-zeros per row)"]
+             f"dense parameters {net.parameters}, stored {net.stored_parameters}, non-zeros "
+             f"{net.nonzeros} (the 2p×3p layer-2 block has ≤ 3 non-zeros per row"
+             + ("; stored dense with exact zeros in exact arithmetic)" if F.exact else "; stored sparse)")]
     if rescaled:
         notes.append("targets outside [-1, 1] rescaled per output; the last layer undoes it")
     if ds.task == "classification":
