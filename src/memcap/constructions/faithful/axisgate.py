@@ -87,7 +87,9 @@ def axisgate_sizes(ds: Any, q: int | None = None, p: int | None = None, slack: f
     e = 1 if _coded(ds) else dy
     w = [3 * pp - 2, 2 * pp, e * qq, e * qq]
     P = w[0] * (dx + 1) + w[1] * (w[0] + 1) + w[2] * (w[1] + 1) + w[3] * (w[2] + 1)
-    stored = w[0] * (dx + 1) + 8 * pp + e * qq * (2 * pp + 1) + 2 * e * qq
+    X = np.asarray(ds.X)
+    g = 5 if X.size and np.all(X == np.round(X)) else 1  # weights per gate row (see _choose_gates)
+    stored = 2 * (pp - 1) * (g + 1) + pp * (dx + 1) + 8 * pp + e * qq * (2 * pp + 1) + 2 * e * qq
     if _coded(ds):
         w += [1, 2 * dy]
         P += (w[3] + 1) + 2 * dy * 2 + dy * (2 * dy + 1)
