@@ -107,3 +107,25 @@ def test_cli_default_is_float32_and_a_named_method_says_where_it_is_certified(tm
     r = runner.invoke(app, ["construct", "--data", str(src), "-o", str(tmp_path / "c.npz"),
                             "--widths", "4,4"])
     assert r.exit_code == 2 and "--method" in r.output
+
+
+def test_pruned_bound_matches_the_full_bound_and_holds(monkeypatch) -> None:
+    import memcap.numerics as nm
+
+    ds = _regression(900, 6, seed=8)
+    net = get_method("axisgate-5layer").build(ds, q=8).network
+    X = ds.X
+    full = nm.forward_float_bounded(net, X, np.float32)
+    monkeypatch.setattr(nm, "_PRUNE_MIN_WIDTH", 32)
+    monkeypatch.setattr(nm, "_PRUNE_MIN_POINTS", 16)
+    assert nm._prune_axis(net) is not None
+    pruned = nm.forward_float_bounded(net, X, np.float32)
+    assert np.array_equal(pruned[0].shape, full[0].shape)
+    # dropped units are exact zeros: the same values up to the order of the remaining sums
+    assert np.all(np.abs(pruned[0] - full[0]) <= full[1] + pruned[1])
+    assert np.all(pruned[1] <= full[1] * (1 + 1e-9))
+    rows = np.random.default_rng(0).choice(len(X), 40, replace=False)
+    exact = np.array([[float(v) for v in r] for r in forward_exact(net, X[rows])])
+    assert np.all(np.abs(pruned[0][rows] - exact) <= pruned[1][rows])
+    torch_out = _torch32(net, X)
+    assert np.all(np.abs(torch_out[rows] - exact) <= pruned[1][rows])
