@@ -7,7 +7,8 @@ of every point.
     python benchmarks/scale.py --cases g-reg-1e5 --max-seconds 600
 
 Prints a markdown table: data, N, method, widths, stored / dense parameters, stored per N·d_y,
-construct+certify seconds, peak RSS, certified float32 bound (regression: worst |f - y|;
+construct+certify wall seconds (and the process's CPU seconds, which do not depend on the machine's
+load), peak RSS, certified float32 bound (regression: worst |f - y|;
 classification: smallest margin), torch float32 max error / accuracy on all points, and the
 machine load (`uptime`) at the start of each case. A case that exceeds --max-seconds is reported
 as such (the measured frontier).
@@ -63,6 +64,8 @@ def run_case(name: str, method: str | None) -> dict:
     t0 = time.perf_counter()
     c = memcap.construct(ds, method, precision="float32")
     seconds = time.perf_counter() - t0
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = ru.ru_utime + ru.ru_stime  # load-independent: this process's CPU seconds (both cores count)
     net = c.network
     pc = net.meta["precision_certificate"]
     torch.set_num_threads(2)
@@ -88,7 +91,7 @@ def run_case(name: str, method: str | None) -> dict:
             "method": c.certificate.method, "widths": net.widths,
             "stored": net.stored_parameters, "dense": net.parameters,
             "per": net.stored_parameters / (ds.N * (1 if ds.task == "classification" else ds.d_y)),
-            "seconds": seconds, "certified": pc["certified"], "worst": pc["worst_bound"],
+            "seconds": seconds, "cpu": cpu, "certified": pc["certified"], "worst": pc["worst_bound"],
             "torch": check, "passed_over": [a["method"] for a in c.info.get("attempts", [])[:-1]],
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
@@ -97,7 +100,8 @@ def _row(r: dict, load: str) -> str:
     if "error" in r:
         return f"| {r['case']} | — | — | — | — | — | — | {r['error']} | — | — | — | {load} |"
     return (f"| {r['data']} | {r['N']} | {r['method']} | {','.join(map(str, r['widths']))} | "
-            f"{r['stored']:.3g} / {r['dense']:.3g} | {r['per']:.2f} | {r['seconds']:.1f} | "
+            f"{r['stored']:.3g} / {r['dense']:.3g} | {r['per']:.2f} | "
+            f"{r['seconds']:.1f} ({r['cpu']:.1f} CPU) | "
             f"{r['peak_mb']:.0f} MB | {'yes' if r['certified'] else 'no'} {r['worst']:.3g} | "
             f"{r['torch']} | {len(r['passed_over'])} | {load} |")
 

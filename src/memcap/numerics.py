@@ -406,7 +406,7 @@ def forward_float_bounded(net: Network, X: np.ndarray, dtype: Any = np.float64
 # bound covers. Cost per chunk: a few sparse matrix-vector products (intervals), instead of
 # points × width.
 _PRUNE_MIN_POINTS = 512
-_PRUNE_MIN_WIDTH = 2048
+_PRUNE_MIN_WIDTH = 512
 
 
 def _prune_axis(net: Network) -> int | None:
