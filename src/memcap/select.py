@@ -31,14 +31,32 @@ __all__ = ["candidate_methods", "choose_method", "Attempt"]
 
 
 # ---- choosing the smallest method certified at a precision ----------------------------------------
-def candidate_methods(ds: Dataset, precision: str) -> list[tuple[str, dict[str, Any], int]]:
+#: methods whose float64 build refuses beyond small N (label lookup weights of B·D > 45 bits raise
+#: NeedsExactArithmetic), so no float certificate exists there, and whose size formulas cost
+#: O(N²·d) (the pairwise separation δ): skipped as float32 / float64 candidates from SKIP_FROM_N points
+FLOAT_IMPOSSIBLE = {
+    "park-sublinear": "its lookup weights need more bits than float64 carries (exact-only)",
+    "park-width3": "its lookup weights need more bits than float64 carries (exact-only)",
+    "park-thm3": "packs labels into weights of B·D bits (exact-only)",
+}
+SKIP_FROM_N = 5000
+
+
+def candidate_methods(ds: Dataset, precision: str, skipped: list[tuple[str, str]] | None = None
+                      ) -> list[tuple[str, dict[str, Any], int]]:
     """(method, options, predicted stored parameters) for every registered method that applies to
     the data and predicts its size, smallest first (``size["stored"]`` when the formula gives it,
     else the dense ``size["parameters"]``). ``twoproj-5layer`` also enters with smaller q
-    (q = 24, 16, 8: more parameters, smaller float32 error) when aiming at float32."""
+    (q = 24, 16, 8: more parameters, smaller float32 error) when aiming at float32. At a float
+    precision from ``SKIP_FROM_N`` points, when a ``skipped`` list is given, the exact-only methods
+    of ``FLOAT_IMPOSSIBLE`` are left out and their reasons appended to it."""
     out: list[tuple[str, dict[str, Any], int]] = []
     for m in all_methods():
         if ds.task not in m.tasks or m.size_formula is None:
+            continue
+        if (skipped is not None and precision != "exact" and m.name in FLOAT_IMPOSSIBLE
+                and ds.N >= SKIP_FROM_N):
+            skipped.append((m.name, f"skipped: {FLOAT_IMPOSSIBLE[m.name]}"))
             continue
         variants: list[dict[str, Any]] = [{}]
         if m.name == "twoproj-5layer" and precision == "float32":
@@ -78,7 +96,8 @@ def choose_method(ds: Dataset, precision: str, tol: float | None = None,
     _check_precision(precision)
     say = progress or (lambda _m: None)
     tolerance = precision_tolerance(ds, precision, tol)
-    cands = candidate_methods(ds, precision)
+    skipped: list[tuple[str, str]] = []
+    cands = candidate_methods(ds, precision, skipped if methods is None else None)
     if methods is not None:
         unknown = set(methods) - {m.name for m in all_methods()}
         if unknown:
