@@ -231,6 +231,18 @@ def _prescreen(ds: Dataset, net: Any, precision: str, tolerance: float | None) -
         if err > tolerance:
             return (f"measured {precision} error {err:.3g} already exceeds the tolerance "
                     f"{tolerance:.3g} (rejected without verification{where})")
+        from memcap.numerics import _prune_axis, forward_float_bounded
+
+        if _prune_axis(net) is None:
+            # the certified any-order rounding bound of a point does not depend on the other points
+            # evaluated with it (no pruning), and a float certificate needs it ≤ the tolerance at
+            # every point: a subset point above it refutes the certificate
+            _, bnd = forward_float_bounded(net, ds.X[rows], dtype)
+            worst = float(np.max(bnd))
+            if worst > tolerance:
+                return (f"certified {precision} rounding bound {worst:.3g} already exceeds the "
+                        f"tolerance {tolerance:.3g} at some point (rejected before full "
+                        f"verification{where})")
     elif ds.d_y > 1:
         wrong = int(np.sum(np.argmax(out, axis=1) != labels))
         if wrong:
