@@ -108,7 +108,7 @@ def choose_method(ds: Dataset, precision: str, tol: float | None = None,
                                  "predict their size")
     if max_parameters is not None:
         cands = [c for c in cands if c[2] <= max_parameters]
-    attempts: list[Attempt] = []
+    attempts: list[Attempt] = [Attempt(n, {}, 0, False, why) for n, why in skipped]
     from memcap.api import certify_built
     from memcap.constructions.base import get_method
 
