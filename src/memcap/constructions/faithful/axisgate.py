@@ -306,14 +306,15 @@ def _spacing_batch(groups: list[np.ndarray]) -> list[tuple[np.ndarray, float] | 
     return out
 
 
-def _carriers(groups: list[np.ndarray], seed: int, lp_starts: int, lp_rounds: int
+def _carriers(groups: list[np.ndarray], seed: int, lp_starts: int, lp_rounds: int, limit: float = 2e-3
               ) -> tuple[list[tuple[np.ndarray, float]], int]:
-    """Every group's carrier (w, b); returns them and how many came from the LP fallback."""
+    """Every group's carrier (w, b); returns them and how many came from the LP fallback (groups
+    whose least-squares carrier has rounding scale / gap ≥ ``limit``)."""
     out, lp = [], 0
     first = _spacing_batch(groups)
     for j, Xg in enumerate(groups):
         got = first[j]
-        if got is not None and _carrier_quality(Xg, *got) < 2e-3:
+        if got is not None and _carrier_quality(Xg, *got) < limit:
             out.append(got)
             continue
         lp += 1
@@ -415,7 +416,10 @@ def axisgate_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = No
     Ys = Yt[order]
     xmax = float(np.max(np.abs(ds.X)))
     # ---- carriers ----
-    dirs, n_lp = _carriers([Xs[bounds[j]:bounds[j + 1]] for j in range(p)], seed, lp_starts, lp_rounds)
+    # the LP fallback threshold scales with the error budget: 1e-3 (regression), 1/(C-1) (classes)
+    limit = 2e-3 * (1e3 / (d_y - 1) if coded else 1.0)
+    dirs, n_lp = _carriers([Xs[bounds[j]:bounds[j + 1]] for j in range(p)], seed, lp_starts, lp_rounds,
+                           limit)
     Wc = np.array([w for w, _ in dirs])
     bc = np.array([b for _, b in dirs])
     t_sorted = []
