@@ -5,6 +5,14 @@ A network is a list of layers. Each `Dense` layer computes ``a' = act(W a + b)``
 Weights are numpy arrays: ``float64`` for ordinary networks or ``object`` arrays of exact rationals
 (``flint.fmpq``) when a construction needs more precision than float64 carries. Evaluation lives in
 :mod:`memcap.numerics`; this module holds data, activations and counts only.
+
+**Sparse layers.** A `Dense` layer's ``weight`` may be a ``scipy.sparse`` CSR matrix of float64
+(`Dense.sparse`); constructions whose blocks are mostly zero store them so (`sparse_if_smaller`).
+Only float64 weights are sparse: exact (``fmpq`` object) weights are always dense object arrays —
+exact networks are small (exact arithmetic costs far more than their storage). Every evaluation tier
+works on the sparse form; ``Network.counts()`` reports ``stored_parameters`` (the values actually
+stored: non-zeros of sparse weights, every entry of dense ones) next to the dense count
+``parameters``. ``Network.to_dense()`` gives a copy with dense weights for code that needs arrays.
 """
 
 from __future__ import annotations
@@ -14,11 +22,13 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
+from scipy import sparse as _sp
 
 from memcap.errors import OptionError
 
 __all__ = ["Activation", "Dense", "Residual", "Network", "RELU", "HARDTANH", "IDENTITY", "as_activation",
-           "ACTIVATION_SPELLINGS"]
+           "ACTIVATION_SPELLINGS", "is_sparse",
+           "sparse_if_smaller"]
 
 #: how an activation can be written (``Activation.parse``, ``--activation``, ``activation=``)
 ACTIVATION_SPELLINGS = ("relu, hardtanh (hard-tanh), identity (linear), tanh, softplus, leaky:SLOPE, "
@@ -140,8 +150,44 @@ def as_activation(x: str | Activation) -> Activation:
         raise OptionError(f"activation {x!r}: {exc}; use {ACTIVATION_SPELLINGS}") from None
 
 
-def _is_exact(a: np.ndarray) -> bool:
+def _is_exact(a: Any) -> bool:
     return a.dtype == object
+
+
+def is_sparse(a: Any) -> bool:
+    """True for a scipy.sparse matrix (a sparse layer's weight)."""
+    return bool(_sp.issparse(a))
+
+
+def _csr(a: Any) -> Any:
+    """Canonical CSR float64 copy: explicit zeros dropped, indices sorted (so nnz = stored values)."""
+    m = _sp.csr_matrix(a, dtype=np.float64, copy=True)
+    m.eliminate_zeros()
+    m.sum_duplicates()
+    m.sort_indices()
+    return m
+
+
+def _size(a: Any) -> int:
+    """Dense entry count (a scipy matrix's ``size`` is its nnz)."""
+    return int(np.prod(a.shape))
+
+
+def _stored(a: Any) -> int:
+    return int(a.nnz) if is_sparse(a) else int(np.asarray(a).size)
+
+
+def sparse_if_smaller(W: Any) -> Any:
+    """W as CSR when that takes fewer bytes than the dense float64 array (8 bytes per value and 4 per
+    column index, plus row pointers), else dense. Exact (object) arrays are returned unchanged."""
+    if is_sparse(W):
+        W = _csr(W)
+        return W if 12 * W.nnz + 4 * (W.shape[0] + 1) < 8 * _size(W) else W.toarray()
+    W = np.asarray(W)
+    if W.dtype == object or W.ndim != 2:
+        return W
+    nnz = int(np.count_nonzero(W))
+    return _csr(W) if 12 * nnz + 4 * (W.shape[0] + 1) < 8 * W.size else W
 
 
 @dataclass
@@ -153,9 +199,14 @@ class Dense:
     activation: Activation = IDENTITY
 
     def __post_init__(self) -> None:
-        self.weight = np.asarray(self.weight)
+        if is_sparse(self.weight):
+            if self.weight.dtype == object:
+                raise ValueError("sparse weights must be float64; exact weights are stored dense")
+            self.weight = _csr(self.weight)
+        else:
+            self.weight = np.asarray(self.weight)
         self.bias = np.asarray(self.bias)
-        if self.weight.ndim != 2 or self.bias.shape != (self.weight.shape[0],):
+        if len(self.weight.shape) != 2 or self.bias.shape != (self.weight.shape[0],):
             raise ValueError(
                 f"Dense layer needs weight (out, in) and bias (out,), got {self.weight.shape} and "
                 f"{self.bias.shape}"
@@ -169,8 +220,16 @@ class Dense:
     def out_dim(self) -> int:
         return int(self.weight.shape[0])
 
-    def arrays(self) -> list[np.ndarray]:
+    @property
+    def sparse(self) -> bool:
+        """True when the weight is held as a scipy.sparse CSR matrix."""
+        return is_sparse(self.weight)
+
+    def arrays(self) -> list[Any]:
         return [self.weight, self.bias]
+
+    def dense_weight(self) -> np.ndarray:
+        return self.weight.toarray() if self.sparse else self.weight
 
 
 @dataclass
@@ -267,20 +326,32 @@ class Network:
 
     @property
     def parameters(self) -> int:
-        """Dense count of weights plus biases."""
-        return sum(int(a.size) for layer in self.layers for a in layer.arrays())
+        """Dense count of weights plus biases (every entry of every matrix, zeros included)."""
+        return sum(_size(a) for layer in self.layers for a in layer.arrays())
+
+    @property
+    def stored_parameters(self) -> int:
+        """Values actually stored: non-zeros of sparse weights, every entry of dense arrays."""
+        return sum(_stored(a) for layer in self.layers for a in layer.arrays())
+
+    @property
+    def sparse(self) -> bool:
+        """True when some layer holds its weight sparse."""
+        return any(isinstance(layer, Dense) and layer.sparse for layer in self.layers)
 
     @property
     def nonzeros(self) -> int:
-        return sum(int(np.count_nonzero(a != 0)) for layer in self.layers for a in layer.arrays())
+        return sum(int(a.count_nonzero()) if is_sparse(a) else int(np.count_nonzero(a != 0))
+                   for layer in self.layers for a in layer.arrays())
 
     @property
     def max_abs_weight(self) -> float:
-        return max(
-            float(np.max(np.abs(np.asarray(a, dtype=float)))) if a.size else 0.0
-            for layer in self.layers
-            for a in layer.arrays()
-        )
+        def amax(a: Any) -> float:
+            if is_sparse(a):
+                return float(abs(a).max()) if a.nnz else 0.0
+            return float(np.max(np.abs(np.asarray(a, dtype=float)))) if a.size else 0.0
+
+        return max(amax(a) for layer in self.layers for a in layer.arrays())
 
     def counts(self) -> dict[str, Any]:
         return {
@@ -288,7 +359,9 @@ class Network:
             "widths": self.widths,
             "hidden_neurons": self.hidden_neurons,
             "parameters": self.parameters,
+            "stored_parameters": self.stored_parameters,
             "nonzeros": self.nonzeros,
+            "sparse_layers": sum(1 for la in self.layers if isinstance(la, Dense) and la.sparse),
             "max_abs_weight": self.max_abs_weight,
             "exact_weights": self.exact,
         }
@@ -311,16 +384,28 @@ class Network:
         layers: list[Layer] = []
         for layer in self.layers:
             if isinstance(layer, Dense):
-                layers.append(
-                    Dense(to_float_array(layer.weight), to_float_array(layer.bias), layer.activation)
-                )
+                W = layer.weight.copy() if layer.sparse else to_float_array(layer.weight)
+                layers.append(Dense(W, to_float_array(layer.bias), layer.activation))
             else:
                 layers.append(Residual(*(to_float_array(a) for a in layer.arrays()), layer.activation))
         return Network(layers, dict(self.meta))
 
-    def to_torch(self, dtype: Any = None, allow_unfaithful: bool = False) -> Any:
+    def to_dense(self) -> Network:
+        """A copy whose weights are all dense arrays (same values)."""
+        layers: list[Layer] = [Dense(la.dense_weight(), la.bias.copy(), la.activation)
+                               if isinstance(la, Dense) else la for la in self.layers]
+        return Network(layers, dict(self.meta))
+
+    def to_sparse(self) -> Network:
+        """A copy whose float64 Dense weights are CSR wherever that is smaller (`sparse_if_smaller`)."""
+        layers: list[Layer] = [Dense(sparse_if_smaller(la.weight), la.bias.copy(), la.activation)
+                               if isinstance(la, Dense) else la for la in self.layers]
+        return Network(layers, dict(self.meta))
+
+    def to_torch(self, dtype: Any = None, allow_unfaithful: bool = False, **options: Any) -> Any:
         """An equivalent ``torch.nn.Sequential`` (needs the ``torch`` extra); see
-        :func:`memcap.io.torch.to_torch` for the refusal of float-unfaithful networks."""
+        :func:`memcap.io.torch.to_torch` for the refusal of float-unfaithful networks and for sparse
+        layers (``sparse=``, ``max_dense_bytes=``)."""
         from memcap.io.torch import to_torch
 
-        return to_torch(self, dtype=dtype, allow_unfaithful=allow_unfaithful)
+        return to_torch(self, dtype=dtype, allow_unfaithful=allow_unfaithful, **options)

@@ -12,10 +12,17 @@ Three ways to evaluate a :class:`~memcap.network.Network` on inputs ``X`` (rows 
 
 The verifier (:mod:`memcap.verify`) uses them in that order and escalates only where a cheaper
 tier cannot decide.
+
+Sparse layers (a `Dense` weight held as scipy CSR, float64) are evaluated in sparse form by every
+tier: float products use scipy.sparse, the rigorous bound counts each row's stored non-zeros, and the
+ball / exact tiers sum only the stored entries of each row (exact zeros contribute nothing, so the
+exact tier's result is identical to the dense layer's; a ball's radius may differ by the order of
+the additions, its exact value is the same).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
@@ -23,7 +30,7 @@ from typing import Any
 import flint
 import numpy as np
 
-from memcap.network import Activation, Dense, Network, Residual
+from memcap.network import Activation, Dense, Network, Residual, is_sparse
 
 __all__ = [
     "unit_roundoff",
@@ -55,8 +62,9 @@ def _gamma(n: int, u: float) -> float:
 
 # ---- conversions ------------------------------------------------------------------------------
 def to_exact_array(a: Any) -> np.ndarray:
-    """An object array of ``flint.fmpq`` equal (exactly) to ``a`` (floats are dyadic rationals)."""
-    arr = np.asarray(a)
+    """An object array of ``flint.fmpq`` equal (exactly) to ``a`` (floats are dyadic rationals;
+    a sparse matrix is densified)."""
+    arr = a.toarray() if is_sparse(a) else np.asarray(a)
     if arr.dtype == object:
         return np.vectorize(_fmpq, otypes=[object])(arr) if arr.size else arr
     flat = [_fmpq(float(v)) for v in arr.ravel()]
@@ -79,8 +87,9 @@ def _fmpq(v: Any) -> flint.fmpq:
 
 
 def to_float_array(a: Any, dtype: Any = np.float64) -> np.ndarray:
-    """Round to the nearest float64 (via ``Fraction`` for exact entries, correctly rounded)."""
-    arr = np.asarray(a)
+    """Round to the nearest float64 (via ``Fraction`` for exact entries, correctly rounded); a
+    sparse matrix is densified (use ``W.astype(dtype)`` to keep it sparse)."""
+    arr = a.toarray() if is_sparse(a) else np.asarray(a)
     if arr.dtype != object:
         return arr.astype(dtype)
     out = np.array(
@@ -114,7 +123,12 @@ def forward_float(net: Network, X: np.ndarray, dtype: Any = np.float64) -> np.nd
     a = np.asarray(X, dtype=dtype)
     for layer in net.layers:
         if isinstance(layer, Dense):
-            W, b = to_float_array(layer.weight, dtype), to_float_array(layer.bias, dtype)
+            b = to_float_array(layer.bias, dtype)
+            if layer.sparse:
+                W = _sparse_round(layer.weight, dtype)
+                a = _act_float(np.asarray(W @ a.T).T.astype(dtype) + b, layer.activation)
+                continue
+            W = to_float_array(layer.weight, dtype)
             a = _act_float(a @ W.T + b, layer.activation)
         else:
             U, b, V, c = (to_float_array(x, dtype) for x in layer.arrays())
@@ -170,6 +184,14 @@ def _rep_err(a: np.ndarray, dtype: Any) -> np.ndarray:
     d = np.where(np.isfinite(d), d, np.inf)
     # a value that converts exactly stays exact unless it is subnormal in dtype (flush-to-zero)
     return d + np.where((d > 0) | (np.abs(a64) < 2 * _tiny(dtype)) & (a64 != 0), _tiny(dtype), 0.0)
+
+
+def _sparse_round(W: Any, dtype: Any) -> Any:
+    """A CSR float64 matrix rounded to ``dtype`` (entries that round to 0 dropped: they are exact
+    zeros of the evaluation)."""
+    Wd = W.astype(dtype)
+    Wd.eliminate_zeros()
+    return Wd
 
 
 def _sparse_or_dense(M: np.ndarray) -> Any:
@@ -241,7 +263,10 @@ def _gamma_vec(n: np.ndarray, u: float) -> np.ndarray:
 class _Prepared:
     """One affine map's rounded weights and their bounds, computed once for all chunks."""
 
-    def __init__(self, W: np.ndarray, b: np.ndarray, dtype: Any) -> None:
+    def __init__(self, W: Any, b: np.ndarray, dtype: Any) -> None:
+        if is_sparse(W):
+            self._init_sparse(W, b, dtype)
+            return
         self.Wd, self.bd = to_float_array(W, dtype), to_float_array(b, dtype)
         self.WdT = _sparse_or_dense(np.ascontiguousarray(self.Wd.T))
         self.absWdT = _sparse_or_dense(np.abs(self.Wd.astype(np.float64)).T)
@@ -256,6 +281,29 @@ class _Prepared:
         self.in_dim = self.Wd.shape[1]
         # rows that compute exactly their bias in every order (idle / padding units)
         self.exact_rows = (self.row_nnz == 0) & ~np.any(dW != 0, axis=1) & (self.db == 0)
+
+    def _init_sparse(self, W: Any, b: np.ndarray, dtype: Any) -> None:
+        """The same quantities for a CSR float64 weight, never densified."""
+        from scipy import sparse
+
+        Wd = _sparse_round(W, dtype)
+        self.Wd, self.bd = Wd, to_float_array(b, dtype)
+        self.WdT = Wd.T.tocsr()
+        self.absWdT = abs(Wd).astype(np.float64).T.tocsr()
+        self.absWT = abs(W).T.tocsr()  # float64 weights: |W| is exact
+        d = _rep_err(W.data, dtype)
+        if np.any(d):
+            dW = sparse.csr_matrix((d, W.indices.copy(), W.indptr.copy()), shape=W.shape)
+            dW.eliminate_zeros()
+            self.dWT = dW.T.tocsr()
+            has_dw = np.diff(dW.indptr) > 0
+        else:
+            self.dWT, has_dw = None, np.zeros(W.shape[0], dtype=bool)
+        self.db = _rep_err(b, dtype)
+        self.absbd = np.abs(self.bd.astype(np.float64))
+        self.row_nnz = np.diff(Wd.indptr)
+        self.in_dim = W.shape[1]
+        self.exact_rows = (self.row_nnz == 0) & ~has_dw & (self.db == 0)
 
     def row_gamma(self, u: float, k: int) -> np.ndarray:
         return _gamma_vec(self.row_nnz + k, u)
@@ -322,6 +370,9 @@ def forward_float_bounded(net: Network, X: np.ndarray, dtype: Any = np.float64
     ``dtype``; with or without FMA and flush-to-zero). Non-finite results get an infinite bound.
     """
     X64 = np.asarray(X, dtype=np.float64)
+    axis = _prune_axis(net)
+    if axis is not None and X64.shape[0] > _PRUNE_MIN_POINTS:
+        return _bounded_pruned(net, X64, dtype, axis)
     prepared: list[Any] = []
     for layer in net.layers:
         if isinstance(layer, Dense):
@@ -337,6 +388,144 @@ def forward_float_bounded(net: Network, X: np.ndarray, dtype: Any = np.float64
         outs.append(o)
         bnds.append(b)
     return np.concatenate(outs, axis=0), np.concatenate(bnds, axis=0)
+
+
+# ---- pruned evaluation: exact-zero units dropped per chunk of points ---------------------------
+# Wide gated networks (axisgate-5layer: a gate per group along one coordinate axis) have, for the
+# points of one slab of that axis, almost every hidden unit an exact zero in every summation order.
+# Points are sorted along the axis and cut into chunks; for each chunk, interval bounds over the box
+# of its inputs (exact values, plus the deviation bound of any float evaluation, as in
+# _affine_bound) certify which ReLU units are exact zeros for every point of the chunk and every
+# order (upper end of the pre-activation + its deviation bound <= 0). Those units, and the units
+# that feed only them, are removed; the rest — a small sub-network — is evaluated with the bound
+# above. Sound: a removed unit contributes an exact 0 (or nothing) to every order's sums, so every
+# order's value of the full network equals an order's value of the sub-network, which the sub-network's
+# bound covers. Cost per chunk: a few sparse matrix-vector products (intervals), instead of
+# points × width.
+_PRUNE_MIN_POINTS = 512
+_PRUNE_MIN_WIDTH = 512
+
+
+def _prune_axis(net: Network) -> int | None:
+    """The coordinate most first-layer rows read alone (an axis-gated network), when the network is
+    wide, plain (Dense, float weights, monotone piecewise-linear activations); else None."""
+    if len(net.layers) < 3 or max(la.out_dim for la in net.layers) < _PRUNE_MIN_WIDTH:
+        return None
+    for la in net.layers:
+        if not isinstance(la, Dense) or la.weight.dtype == object or la.bias.dtype == object:
+            return None
+        if la.activation.smooth:
+            return None
+    W = net.layers[0].weight
+    if is_sparse(W):
+        nnz = np.diff(W.indptr)
+        cols = W.indices[W.indptr[:-1][nnz == 1]]
+    else:
+        nnz = np.count_nonzero(W, axis=1)
+        cols = np.argmax(W[nnz == 1] != 0, axis=1)
+    if len(cols) < 16:
+        return None
+    return int(np.bincount(cols, minlength=W.shape[1]).argmax())
+
+
+def _mv_up(M: Any, v: np.ndarray) -> np.ndarray:
+    """Upper bound on M @ v for nonnegative float64 M, v (inflates the rounding of the products)."""
+    n = M.shape[1]
+    return np.asarray(M @ v).ravel() * (1 + 2 * _gamma(n + 2, unit_roundoff(np.float64))) \
+        + (n + 1) * 2.0**-1022
+
+
+def _ibp_layer(lo: np.ndarray, hi: np.ndarray, e: np.ndarray, P: _Prepared, W: Any, b: np.ndarray,
+               act: Activation, dtype: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Exact-value interval [lo', hi'] of act(W a + b) over a in [lo, hi], an upper bound e' on the
+    deviation of any ``dtype`` evaluation (inputs within e of exact), and the mask of units that
+    are exact zeros for every point of the box and every order."""
+    Wp = W.maximum(0) if is_sparse(W) else np.maximum(W, 0)
+    Wn = W.minimum(0) if is_sparse(W) else np.minimum(W, 0)
+    z_lo = np.asarray(Wp @ lo + Wn @ hi).ravel() + b
+    z_hi = np.asarray(Wp @ hi + Wn @ lo).ravel() + b
+    amag = np.maximum(np.abs(lo), np.abs(hi))
+    absW = abs(W) if is_sparse(W) else np.abs(W)
+    n = P.row_nnz + 2
+    # float64 rounding of this interval computation (outward)
+    r64 = _gamma_vec(n, unit_roundoff(np.float64)) * (_mv_up(absW, amag) + np.abs(b)) \
+        + (W.shape[1] + 2) * 2.0**-1022
+    z_lo, z_hi = z_lo - 2 * r64, z_hi + 2 * r64
+    # deviation of any dtype evaluation (the terms of _affine_bound, with per-row gamma)
+    amax = amag + 2 * e
+    u = unit_roundoff(dtype)
+    absWd = P.absWdT.T
+    ez = P.row_gamma(u, 1) * (_mv_up(absWd, amax) + P.absbd) + P.db
+    if np.any(e):
+        ez = ez + _mv_up(absW, e)
+    if P.dWT is not None:
+        ez = ez + _mv_up(P.dWT.T, amax)
+    ez = ez * (1 + 2.0**-48) + (P.in_dim + 2) * _tiny(dtype)
+    ez = np.where(P.exact_rows, 0.0, ez)
+    lip = float(act.lipschitz)
+    zero = np.zeros(len(b), dtype=bool)
+    if act.kind == "identity":
+        return z_lo, z_hi, ez, zero
+    if act.kind == "hardtanh":
+        return np.clip(z_lo, -1, 1), np.clip(z_hi, -1, 1), ez, zero
+    sp, sm = float(act.s_plus), float(act.s_minus)
+    e_out = ez * lip * (1 + 2.0**-52)
+    if not (act.s_plus == 1 and act.s_minus == 0):
+        zmax = np.maximum(np.abs(z_lo), np.abs(z_hi)) + ez
+        e_out = e_out + zmax * sp * 3 * u + _tiny(dtype)
+    if act.s_minus == 0:
+        zero = z_hi + 2 * ez * (1 + 2.0**-48) <= 0
+        e_out = np.where(zero, 0.0, e_out)
+
+    def f(z: np.ndarray) -> np.ndarray:
+        return np.where(z >= 0, sp * z, sm * z)
+
+    # monotone: exact outputs lie in [f(lo), f(hi)] (rounded outward by one ulp-ish factor)
+    lo2, hi2 = f(z_lo), f(z_hi)
+    return lo2 - np.abs(lo2) * 2.0**-50, hi2 + np.abs(hi2) * 2.0**-50, e_out, zero
+
+
+def _bounded_pruned(net: Network, X64: np.ndarray, dtype: Any, axis: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    prepared = [_Prepared(la.weight, la.bias, dtype) for la in net.layers]
+    order = np.argsort(X64[:, axis], kind="stable")
+    out = np.empty((X64.shape[0], net.out_dim))
+    bnd = np.empty((X64.shape[0], net.out_dim))
+    # chunk ≈ 5·√N points: the sub-networks' width grows with the chunk, the interval passes' count
+    # (each O(stored parameters)) shrinks with it
+    chunk = max(256, min(8192, int(5 * math.sqrt(X64.shape[0]))))
+    for s in range(0, X64.shape[0], chunk):
+        idx = order[s:s + chunk]
+        Xc = X64[idx]
+        lo, hi = Xc.min(axis=0), Xc.max(axis=0)
+        e = _rep_err(Xc, dtype).max(axis=0)
+        zeros = []
+        for la, P in zip(net.layers, prepared, strict=True):
+            lo, hi, e, z = _ibp_layer(lo, hi, e, P, la.weight, la.bias, la.activation, dtype)
+            zeros.append(z)
+        need = [np.ones(net.out_dim, dtype=bool)]
+        for k in range(len(net.layers) - 2, -1, -1):
+            W = net.layers[k + 1].weight
+            Wk = W[np.flatnonzero(need[0])]
+            used = (np.asarray(abs(Wk).sum(axis=0)).ravel() > 0) if is_sparse(Wk) else \
+                np.any(Wk != 0, axis=0)
+            need.insert(0, used & ~zeros[k])
+        layers = []
+        prev = np.arange(net.in_dim)
+        for la, keep in zip(net.layers, need, strict=True):
+            rows = np.flatnonzero(keep)
+            W = la.weight[rows][:, prev]
+            layers.append(Dense(W, la.bias[rows], la.activation))
+            prev = rows
+        sub = Network(layers)
+        sub_prep = [_Prepared(la.weight, la.bias, dtype) for la in sub.layers]
+        widest = max([sub.in_dim, *[la.out_dim for la in sub.layers]])
+        step = max(1, _CHUNK_ELEMENTS // max(1, widest))
+        for t in range(0, len(idx), step):
+            o, b = _bounded_chunk(sub, Xc[t:t + step], dtype, sub_prep)
+            out[idx[t:t + step]] = o
+            bnd[idx[t:t + step]] = b
+    return out, bnd
 
 
 # ---- ball arithmetic and exact rationals ------------------------------------------------------
@@ -399,6 +588,27 @@ def _augment(entries: list[Any], rows: int, cols: int, kind: str) -> Any:
     return _mat(aug, rows, cols + 1, kind)
 
 
+def _sparse_affine(entries: list[Any], rows: int, cols: int, W: Any, b: np.ndarray, kind: str
+                   ) -> list[Any]:
+    """Entries of A W^T + b for a CSR float64 W: each output sums only the row's stored entries."""
+    conv = (lambda v: flint.arb(float(v))) if kind == "arb" else (lambda v: _fmpq(float(v)))
+    barr = np.asarray(b)
+    bias = [flint.arb(_fmpq(v)) if barr.dtype == object else conv(v) for v in barr.ravel()] \
+        if kind == "arb" else list(to_exact_array(barr).ravel())
+    ptr, idx = W.indptr, W.indices
+    vals = [conv(v) for v in W.data]
+    out_dim = W.shape[0]
+    out: list[Any] = []
+    for r in range(rows):
+        row = entries[r * cols:(r + 1) * cols]
+        for o in range(out_dim):
+            acc = bias[o]
+            for k in range(ptr[o], ptr[o + 1]):
+                acc = acc + row[idx[k]] * vals[k]
+            out.append(acc)
+    return out
+
+
 def _forward_generic(net: Network, X: np.ndarray, kind: str) -> list[list[Any]]:
     X64 = np.asarray(X, dtype=np.float64)
     rows, cols = X64.shape
@@ -408,7 +618,11 @@ def _forward_generic(net: Network, X: np.ndarray, kind: str) -> list[list[Any]]:
         entries = list(to_exact_array(X64).ravel())
     act_fn = _act_ball if kind == "arb" else _exact_act
     for layer in net.layers:
-        if isinstance(layer, Dense):
+        if isinstance(layer, Dense) and layer.sparse:
+            zs = _sparse_affine(entries, rows, cols, layer.weight, layer.bias, kind)
+            cols = layer.out_dim
+            entries = [act_fn(v, layer.activation) for v in zs]
+        elif isinstance(layer, Dense):
             Z = _affine_mat(_augment(entries, rows, cols, kind), rows, layer.weight, layer.bias, kind)
             cols = layer.out_dim
             entries = [act_fn(v, layer.activation) for v in Z.entries()]

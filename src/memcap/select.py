@@ -1,9 +1,11 @@
 """Choosing the smallest registered method certified to memorize at a precision.
 
-``choose_method(ds, "float32")`` builds registered methods from the smallest (predicted dense
-parameters) up and returns the first one certified faithful at that precision, with the reasons the
-smaller ones were passed over; it refuses (``ConstructionError``) with the bits needed and the
-method that would work at a higher precision.
+``choose_method(ds, "float32")`` builds registered methods from the smallest (predicted *stored*
+parameters: a size formula's ``"stored"`` when it gives one — sparse layers — else its dense
+``"parameters"``) up and returns the first one certified faithful at that precision, with the
+reasons the smaller ones were passed over; it refuses (``ConstructionError``) with the bits needed
+and the method that would work at a higher precision. It is what ``memcap.construct(ds)`` and
+``memcap construct`` do when no method is named (precision float32 by default).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from memcap import meta as mk
-from memcap.api import construct
+from memcap.build import certify_built, construct_one
 from memcap.certify.precision import (
     MANTISSA_BITS,
     PRECISIONS,
@@ -25,21 +27,40 @@ from memcap.certify.precision import (
     precision_tolerance,
 )
 from memcap.constructions.base import ConditionError, Construction, ConstructionError
-from memcap.constructions.registry import all_methods
+from memcap.constructions.registry import all_methods, get_method
 from memcap.data.dataset import Dataset
 from memcap.errors import MemcapError, OptionError
 
-__all__ = ["candidate_methods", "choose_method", "Attempt", "adaptive_candidate"]
+__all__ = ["adaptive_candidate", "candidate_methods", "choose_method", "Attempt"]
 
 
 # ---- choosing the smallest method certified at a precision ----------------------------------------
-def candidate_methods(ds: Dataset, precision: str) -> list[tuple[str, dict[str, Any], int]]:
-    """(method, options, predicted dense parameters) for every registered method that applies to
-    the data and predicts its size, smallest first. ``twoproj-5layer`` also enters with smaller q
-    (q = 24, 16, 8: more parameters, smaller float32 error) when aiming at float32."""
+#: methods whose float64 build refuses beyond small N (label lookup weights of B·D > 45 bits raise
+#: NeedsExactArithmetic), so no float certificate exists there, and whose size formulas cost
+#: O(N²·d) (the pairwise separation δ): skipped as float32 / float64 candidates from SKIP_FROM_N points
+FLOAT_IMPOSSIBLE = {
+    "park-sublinear": "its lookup weights need more bits than float64 carries (exact-only)",
+    "park-width3": "its lookup weights need more bits than float64 carries (exact-only)",
+    "park-thm3": "packs labels into weights of B·D bits (exact-only)",
+}
+SKIP_FROM_N = 5000
+
+
+def candidate_methods(ds: Dataset, precision: str, skipped: list[tuple[str, str]] | None = None
+                      ) -> list[tuple[str, dict[str, Any], int]]:
+    """(method, options, predicted stored parameters) for every registered method that applies to
+    the data and predicts its size, smallest first (``size["stored"]`` when the formula gives it,
+    else the dense ``size["parameters"]``). ``twoproj-5layer`` also enters with smaller q
+    (q = 24, 16, 8: more parameters, smaller float32 error) when aiming at float32. At a float
+    precision from ``SKIP_FROM_N`` points, when a ``skipped`` list is given, the exact-only methods
+    of ``FLOAT_IMPOSSIBLE`` are left out and their reasons appended to it."""
     out: list[tuple[str, dict[str, Any], int]] = []
     for m in all_methods():
         if ds.task not in m.tasks or m.size_formula is None:
+            continue
+        if (skipped is not None and precision != "exact" and m.name in FLOAT_IMPOSSIBLE
+                and ds.N >= SKIP_FROM_N):
+            skipped.append((m.name, f"skipped: {FLOAT_IMPOSSIBLE[m.name]}"))
             continue
         variants: list[dict[str, Any]] = [{}]
         if m.name == "twoproj-5layer" and precision == "float32":
@@ -49,7 +70,7 @@ def candidate_methods(ds: Dataset, precision: str) -> list[tuple[str, dict[str, 
                 size = m.size_formula(ds, **opts)
             except MemcapError:  # a method that cannot size this data is no candidate
                 continue
-            out.append((m.name, opts, int(size["parameters"])))
+            out.append((m.name, opts, int(size.get("stored", size["parameters"]))))
     out.sort(key=lambda t: (t[2], t[0]))
     return out
 
@@ -78,7 +99,8 @@ def choose_method(ds: Dataset, precision: str, tol: float | None = None,
     _check_precision(precision)
     say = progress or (lambda _m: None)
     tolerance = precision_tolerance(ds, precision, tol)
-    cands = candidate_methods(ds, precision)
+    skipped: list[tuple[str, str]] = []
+    cands = candidate_methods(ds, precision, skipped if methods is None else None)
     if methods is not None:
         unknown = set(methods) - {m.name for m in all_methods()}
         if unknown:
@@ -89,7 +111,7 @@ def choose_method(ds: Dataset, precision: str, tol: float | None = None,
                                  "predict their size")
     if max_parameters is not None:
         cands = [c for c in cands if c[2] <= max_parameters]
-    attempts: list[Attempt] = []
+    attempts: list[Attempt] = [Attempt(n, {}, 0, False, why) for n, why in skipped]
     # adaptive (trained + certified) has no size before it is built: build it, rank it by its size
     from memcap.adaptive.select import ADAPTIVE_OPTIONS
 
@@ -108,17 +130,30 @@ def choose_method(ds: Dataset, precision: str, tol: float | None = None,
                 return built, cert, attempts
             continue
         say(f"{name} {opts or ''}: building ({params} parameters)")
-        if precision != "exact":
-            why, failed = _prescreen(ds, name, {**options, **opts}, precision, tolerance)
-            if why is not None:
-                attempts.append(Attempt(name, opts, params, False, why, not_built=failed))
-                continue
         try:
-            c = construct(ds, name, arithmetic="auto" if precision == "exact" else "float64",
-                                 tol=tolerance, progress=progress, **{**options, **opts})
+            if precision == "exact":
+                c = construct_one(ds, name, arithmetic="auto", tol=tolerance, progress=progress,
+                                     **{**options, **opts})
+            else:  # build once: the cheap rejection and the verifier use the same network
+                try:
+                    c = get_method(name).build(ds, arithmetic="float64", **{**options, **opts})
+                except MemcapError as exc:  # a refusal rejects this candidate; a bug propagates
+                    attempts.append(Attempt(name, opts, params, False,
+                                            f"not built: {type(exc).__name__}: {exc}", not_built=True))
+                    continue
+                why = _prescreen(ds, c.network, precision, tolerance)
+                if why is not None:
+                    attempts.append(Attempt(name, opts, params, False, why))
+                    continue
+                say(f"{name}: certifying ({c.network.stored_parameters} stored parameters)")
+                if not certify_built(c, ds, tol=tolerance, progress=progress):
+                    rep = c.verification
+                    raise ConstructionError(
+                        f"{len(rep.failing)} point(s) not memorized (first {rep.failing[:5]}), "
+                        f"{len(rep.undecided)} undecided")
         except MemcapError as exc:  # refused or not certified: the next candidate; a bug propagates
             attempts.append(Attempt(name, opts, params, False, f"not built/certified: {exc}",
-                                    not_built=True))
+                                    not_built=not isinstance(exc, ConstructionError)))
             continue
         cert = certify_precision(c.network, ds, precision, tol=tol, report=c.verification)
         attempts.append(Attempt(name, opts, params, cert.certified, cert.reason,
@@ -195,37 +230,50 @@ def _holds_at(a: Attempt, precision: str) -> bool:
     return a.float64_ok if precision == "float64" else bool(a.certificate and a.certificate.exact_memorized)
 
 
-def _prescreen(ds: Dataset, name: str, opts: dict[str, Any], precision: str,
-               tolerance: float | None) -> tuple[str | None, bool]:
+PRESCREEN_POINTS = 4096
+
+
+def _prescreen(ds: Dataset, net: Any, precision: str, tolerance: float | None) -> str | None:
     """A cheap, sound rejection: if the plain evaluation at ``precision`` already misses (error
-    above the tolerance, or a wrong class), no certificate at that precision is possible. Returns
-    (the reason, or None when the candidate must go to the verifier; True when it failed to build)."""
-    from memcap.constructions.registry import get_method
+    above the tolerance, or a wrong class) on some point, no certificate at that precision is
+    possible. Evaluates at most ``PRESCREEN_POINTS`` points (a seeded random subset: the plain
+    evaluation of every point costs N × parameters, the verifier's job). Returns the reason, or None
+    when the candidate must go to the verifier."""
     from memcap.numerics import forward_float
 
-    m = get_method(name)
-    try:  # an option this method does not take (OptionError) rejects it too, with the reason
-        c = m.build(ds, arithmetic="float64", **m.validate(opts))
-    except MemcapError as exc:  # a refusal rejects this candidate, with its reason; a bug propagates
-        return f"not built: {type(exc).__name__}: {exc}", True
     dtype = np.float32 if precision == "float32" else np.float64
-    step = max(1, 4_000_000 // max([ds.d_x, *c.network.widths, ds.d_y]))  # bounded memory
-    out = np.concatenate([forward_float(c.network, ds.X[s:s + step], dtype).astype(np.float64)
-                          for s in range(0, ds.N, step)], axis=0)
+    rows = np.arange(ds.N) if ds.N <= PRESCREEN_POINTS else np.sort(
+        np.random.default_rng(0).choice(ds.N, PRESCREEN_POINTS, replace=False))
+    step = max(1, 4_000_000 // max([ds.d_x, *net.widths, ds.d_y]))  # bounded memory
+    out = np.concatenate([forward_float(net, ds.X[rows[s:s + step]], dtype).astype(np.float64)
+                          for s in range(0, len(rows), step)], axis=0)
     if not np.all(np.isfinite(out)):
-        return f"{precision} evaluation overflows", False
+        return f"{precision} evaluation overflows"
+    targets, labels = ds.targets[rows], (ds.labels[rows] if ds.task == "classification" else None)
+    where = "" if len(rows) == ds.N else f"; {len(rows)} of the {ds.N} points evaluated"
     if tolerance is not None:
-        err = float(np.max(np.abs(out - ds.targets)))
+        err = float(np.max(np.abs(out - targets)))
         if err > tolerance:
             return (f"measured {precision} error {err:.3g} already exceeds the tolerance "
-                    f"{tolerance:.3g} (rejected without verification)"), False
+                    f"{tolerance:.3g} (rejected without verification{where})")
+        from memcap.numerics import _prune_axis, forward_float_bounded
+
+        if _prune_axis(net) is None:
+            # the certified any-order rounding bound of a point does not depend on the other points
+            # evaluated with it (no pruning), and a float certificate needs it ≤ the tolerance at
+            # every point: a subset point above it refutes the certificate
+            _, bnd = forward_float_bounded(net, ds.X[rows], dtype)
+            worst = float(np.max(bnd))
+            if worst > tolerance:
+                return (f"certified {precision} rounding bound {worst:.3g} already exceeds the "
+                        f"tolerance {tolerance:.3g} at some point (rejected before full "
+                        f"verification{where})")
     elif ds.d_y > 1:
-        wrong = int(np.sum(np.argmax(out, axis=1) != ds.labels))
+        wrong = int(np.sum(np.argmax(out, axis=1) != labels))
         if wrong:
             return (f"{precision} evaluation misclassifies {wrong} point(s) (rejected without "
-                    "verification)"), False
-    return None, False
-
+                    f"verification{where})")
+    return None
 
 def adaptive_candidate(ds: Dataset, precision: str, tolerance: float | None, methods: list[str] | None,
                        max_parameters: int | None, progress: Callable[[str], None] | None,
@@ -238,7 +286,7 @@ def adaptive_candidate(ds: Dataset, precision: str, tolerance: float | None, met
         return None
     opts = {k: v for k, v in options.items() if k in ADAPTIVE_OPTIONS or k == "seed"}
     try:
-        c = construct(ds, "adaptive", tol=tolerance, progress=progress, **opts)
+        c = construct_one(ds, "adaptive", tol=tolerance, progress=progress, **opts)
     except MemcapError as exc:
         attempts.append(Attempt("adaptive", {}, 0, False, f"not built/certified: {exc}"))
         return None

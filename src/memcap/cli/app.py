@@ -344,17 +344,18 @@ def construct(
     opts: dict[str, Any] = {"seed": seed}
     if activation is not None:
         opts["activation"] = activation
+    if method is None:
+        precision = precision or "float32"  # the default: what PyTorch / onnxruntime run
     if widths is not None:
-        if precision is not None and method is None:
-            raise UsageFailure("--widths belongs to one method: with --precision, also give --method")
+        if method is None:
+            raise UsageFailure("--widths belongs to one method: also give --method")
         opts["widths"] = parse_widths(widths)
     robust_flags = (("budget", budget), ("radius", radius), ("norm", norm))
     option = list(option or []) + [f"{k}={v}" for k, v in robust_flags if v is not None]
-    if method is not None or precision is None:
-        method = method or "yun-3layer"
+    if method is not None:
         opts.update(parse_method_options(method, option))
     elif option:
-        raise UsageFailure("--option belongs to one method: with --precision, also give --method")
+        raise UsageFailure("--option belongs to one method: also give --method")
     ds = get_data(data, label, task)
     with progress_status() as say:
         if precision is None:
@@ -363,6 +364,8 @@ def construct(
         else:
             from memcap.select import choose_method
 
+            if engine["max_seconds"] is not None:
+                opts["max_seconds"] = engine["max_seconds"]  # the adaptive candidate's search budget
             c, pcert, attempts = choose_method(
                 ds, precision, tol=tol, methods=None if method is None else [method],
                 progress=say, **opts)
@@ -397,6 +400,12 @@ def construct(
                            [("floor", line) for line in floors["lines"]]))
     if pcert is not None:
         out.print(report_table(f"certified at precision {pcert.precision}", precision_rows(pcert, attempts)))
+    elif not rep.float32_memorizes:
+        where = "float64 and exact arithmetic" if rep.float64_memorizes else "exact arithmetic"
+        out.print(f"[yellow]note:[/] {escape(str(method))}'s network is certified to memorize only in "
+                  f"{where} of its stored weights, not when evaluated in float32 (PyTorch / onnxruntime "
+                  "default); "
+                  "omit --method for the smallest network certified in float32")
     out.print(f"[green]saved[/] {escape(str(output))}")
 
 

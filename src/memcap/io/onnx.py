@@ -4,6 +4,9 @@
   ``Gemm`` per affine map, ``Relu`` (plain ReLU), ``s- t + (s+ - s-) Relu(t)`` (other ReLU-like
   slopes), ``Clip(-1, 1)`` (hard-tanh), ``Add`` for residual skips; float32 or float64; input
   ``input`` of shape ``[batch, d_x]`` (batch 1 by default, the VNN-COMP convention), output ``output``.
+  Sparse layers are written dense (ONNX ``Gemm``); beyond ``max_bytes`` of dense weights (default
+  ``MAX_ONNX_BYTES``, under protobuf's 2 GB message limit) the export is refused with an
+  :class:`~memcap.errors.OptionError` giving the size.
 * :func:`check_onnx` runs the model with onnxruntime and checks every output lies within twice the
   certified rounding bound of :func:`memcap.numerics.forward_float_bounded` of memcap's own float
   evaluation (both are within the bound of the exact network, for any summation order); a larger
@@ -28,9 +31,12 @@ from memcap.errors import ConstructionError, OptionError
 from memcap.network import Dense, Network
 from memcap.numerics import forward_float_bounded, to_float_array
 
-__all__ = ["to_onnx", "check_onnx", "OnnxCheck", "OPSET", "dtype_certificate", "build_onnx", "export_onnx"]
+__all__ = ["to_onnx", "check_onnx", "OnnxCheck", "OPSET", "MAX_ONNX_BYTES", "dtype_certificate", "build_onnx",
+           "export_onnx"]
 
 OPSET = 17
+#: dense weight bytes an ONNX export may hold (protobuf messages are limited to 2 GB)
+MAX_ONNX_BYTES = 1_500_000_000
 
 
 def _dtype_of(name: str) -> tuple[Any, int]:
@@ -42,12 +48,21 @@ def _dtype_of(name: str) -> tuple[Any, int]:
     raise ValueError(f"ONNX dtype must be float32 or float64, got {name!r}")
 
 
-def to_onnx(net: Network, dtype: str = "float64", batch: int | None = 1) -> bytes:
-    """The serialized ONNX model computing ``net`` with weights rounded to ``dtype``."""
+def to_onnx(net: Network, dtype: str = "float64", batch: int | None = 1,
+            max_bytes: int = MAX_ONNX_BYTES) -> bytes:
+    """The serialized ONNX model computing ``net`` with weights rounded to ``dtype`` (dense
+    ``Gemm`` weights, also for sparse layers; refused beyond ``max_bytes``)."""
     onnx = require_extra("onnx", "onnx")
     from onnx import helper, numpy_helper
 
     np_dt, onnx_dt = _dtype_of(dtype)
+    need = net.parameters * np.dtype(np_dt).itemsize
+    if need > max_bytes:
+        raise OptionError(
+            f"an ONNX model of this network holds {need / 2**20:.3g} MiB of dense {dtype} weights "
+            f"({net.parameters} dense parameters, {net.stored_parameters} stored); ONNX Gemm weights "
+            f"are dense and the limit is {max_bytes / 2**20:.3g} MiB (protobuf's 2 GB message cap): "
+            "export to PyTorch (sparse layers) or memcap's npz instead")
     nodes: list[Any] = []
     inits: list[Any] = []
     count = [0]
@@ -55,7 +70,7 @@ def to_onnx(net: Network, dtype: str = "float64", batch: int | None = 1) -> byte
     def const(arr: Any, hint: str) -> str:
         count[0] += 1
         name = f"{hint}_{count[0]}"
-        inits.append(numpy_helper.from_array(np.asarray(to_float_array(np.asarray(arr)), dtype=np_dt), name))
+        inits.append(numpy_helper.from_array(np.asarray(to_float_array(arr), dtype=np_dt), name))
         return name
 
     def node(op: str, inputs: list[str], hint: str, **attrs: Any) -> str:

@@ -1,16 +1,56 @@
-"""Export a :class:`~memcap.network.Network` to a PyTorch ``nn.Sequential``."""
+"""Export a :class:`~memcap.network.Network` to a PyTorch ``nn.Sequential``.
+
+Sparse layers become :class:`SparseLinear` modules holding the weight as a torch sparse COO tensor
+(``torch.sparse.mm``), so the export never materializes the dense matrix. ``sparse=False`` asks for
+plain ``nn.Linear`` copies instead and is refused (:class:`~memcap.errors.OptionError`, with the
+estimate) when the dense weights would take more than ``max_dense_bytes``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from memcap import meta as mk
 from memcap._util import require_extra
+from memcap.errors import OptionError
 from memcap.network import Activation, Dense, Network, Residual
 from memcap.numerics import to_float_array
 
-__all__ = ["to_torch"]
+__all__ = ["to_torch", "DENSE_LIMIT_BYTES"]
+
+#: default limit on the dense weights a ``sparse=False`` export may allocate (2 GiB)
+DENSE_LIMIT_BYTES = 2 * 2**30
+
+
+def _sparse_linear(layer: Dense, dtype: Any, torch: Any) -> Any:
+    W = layer.weight.tocoo()
+
+    class SparseLinear(torch.nn.Module):
+        """``x W^T + b`` with W a sparse COO tensor (memcap sparse layer)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            idx = torch.as_tensor(np.vstack([W.row, W.col]).astype(np.int64))
+            w = torch.sparse_coo_tensor(idx, torch.as_tensor(W.data, dtype=dtype), W.shape,
+                                        check_invariants=True).coalesce()
+            self.register_buffer("weight", w)
+            self.bias = torch.nn.Parameter(torch.as_tensor(to_float_array(layer.bias), dtype=dtype),
+                                           requires_grad=False)
+            self.in_features, self.out_features = W.shape[1], W.shape[0]
+
+        def forward(self, x: Any) -> Any:
+            flat = x.reshape(-1, self.in_features)
+            out = torch.sparse.mm(self.weight, flat.T).T + self.bias
+            return out.reshape(*x.shape[:-1], self.out_features)
+
+        def extra_repr(self) -> str:
+            return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                    f"nnz={self.weight._nnz()}")
+
+    return SparseLinear()
 
 
 def _torch_activation(act: Activation, torch: Any) -> Any:
@@ -96,16 +136,33 @@ def _check_float_faithful(net: Network, dtype: Any, torch: Any, allow_unfaithful
     warnings.warn(msg, RuntimeWarning, stacklevel=3)
 
 
-def to_torch(net: Network, dtype: Any = None, allow_unfaithful: bool = False) -> Any:
+def to_torch(net: Network, dtype: Any = None, allow_unfaithful: bool = False, sparse: bool = True,
+             max_dense_bytes: int = DENSE_LIMIT_BYTES) -> Any:
     """``torch.nn.Sequential`` computing the same function (weights rounded to ``dtype``,
     default float64). Needs the ``torch`` extra. Refuses networks marked exact-only whose float
-    evaluation is not certified (see :func:`_check_float_faithful`) unless ``allow_unfaithful``."""
+    evaluation is not certified (see :func:`_check_float_faithful`) unless ``allow_unfaithful``.
+    Sparse layers stay sparse (``SparseLinear``); with ``sparse=False`` they are copied dense, refused
+    with an :class:`OptionError` beyond ``max_dense_bytes``."""
     torch = require_extra("torch", "torch")
     dtype = dtype or torch.float64
     _check_float_faithful(net, dtype, torch, allow_unfaithful)
+    if not sparse and net.sparse:
+        item = torch.empty((), dtype=dtype).element_size()
+        need = sum(la.out_dim * la.in_dim for la in net.layers if isinstance(la, Dense)) * item
+        if need > max_dense_bytes:
+            raise OptionError(
+                f"a dense torch copy of this network needs {need / 2**20:.3g} MiB of weights "
+                f"({net.parameters} dense parameters, {net.stored_parameters} stored); the limit is "
+                f"{max_dense_bytes / 2**20:.3g} MiB: export with sparse=True (torch sparse layers) or "
+                "raise max_dense_bytes")
     mods: list[Any] = []
     for layer in net.layers:
-        if isinstance(layer, Dense):
+        if isinstance(layer, Dense) and layer.sparse and sparse:
+            mods.append(_sparse_linear(layer, dtype, torch))
+            act = _torch_activation(layer.activation, torch)
+            if act is not None:
+                mods.append(act)
+        elif isinstance(layer, Dense):
             lin = torch.nn.Linear(layer.in_dim, layer.out_dim, dtype=dtype)
             with torch.no_grad():
                 lin.weight.copy_(torch.as_tensor(to_float_array(layer.weight), dtype=dtype))

@@ -33,7 +33,7 @@ from memcap.constructions.gadgets import affine_output, pad_units
 from memcap.constructions.options import ACTIVATION, CANDIDATES, MARGIN, SEED, WIDTHS, Option
 from memcap.constructions.yun2019.three_layer import choose_projection, rescale_targets
 from memcap.errors import NeedsExactArithmetic
-from memcap.network import IDENTITY, RELU, Dense, Network, as_activation
+from memcap.network import IDENTITY, RELU, Dense, Network, as_activation, sparse_if_smaller
 
 __all__ = ["twoproj_five_layer", "twoproj_sizes", "twoproj_default_q"]
 
@@ -201,8 +201,8 @@ def twoproj_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = Non
        (D3's alternating design in t). Layer 4: s_k = relu(2 - ρ_k). Output (q-1) - Σ_k s_k.
        Saturated units give exactly 0 or 2, so only the designated unit carries rounding error.
 
-    The 2p×3p layer-2 block is stored dense with exact zeros (``Network.nonzeros`` counts the ≤ 3
-    non-zeros per row; sound float bounds use the zeros).
+    The 2p×3p layer-2 block is stored sparse (CSR) in float64 and dense with exact zeros in exact
+    arithmetic (``Network.nonzeros`` counts its ≤ 3 non-zeros per row; sound float bounds use the zeros).
     """
     t0 = time.perf_counter()
     if as_activation(activation) != RELU:
@@ -241,13 +241,16 @@ def twoproj_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = Non
     layers = [Dense(W1, b1, RELU), Dense(W2, b2, RELU), Dense(W3, b3, RELU), Dense(W4, b4, RELU), out]
     layers = pad_units(layers, 0, 3 * p_width - 2, F)
     layers = pad_units(layers, 1, 2 * p_width, F)
+    if not F.exact:  # the ≤ 3-per-row layer-2 block and the clip/output layers stored sparse when smaller
+        layers = [layers[0], *(Dense(sparse_if_smaller(L.weight), L.bias, L.activation) for L in layers[1:])]
     net = Network(layers, meta={mk.METHOD: "twoproj-5layer", mk.ACTIVATION: "relu"})
     notes = [f"{p} groups (of {p_width} slots) of ≤ {q} points along u, boundaries maximizing the "
              f"smallest boundary gap (best of {candidates} integer directions); "
              f"per-group LP directions (HiGHS, {lp_starts} starts, ≤ {lp_rounds} rounds) rounded to "
              "float32",
-             f"dense parameters {net.parameters}, non-zeros {net.nonzeros} (the 2p×3p layer-2 block is "
-             "stored dense with exact zeros: ≤ 3 non-zeros per row)"]
+             f"dense parameters {net.parameters}, stored {net.stored_parameters}, non-zeros "
+             f"{net.nonzeros} (the 2p×3p layer-2 block has ≤ 3 non-zeros per row"
+             + ("; stored dense with exact zeros in exact arithmetic)" if F.exact else "; stored sparse)")]
     if rescaled:
         notes.append("targets outside [-1, 1] rescaled per output; the last layer undoes it")
     if ds.task == "classification":
