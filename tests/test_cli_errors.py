@@ -81,7 +81,7 @@ def test_existing_output_needs_force(tmp_path):
     out.write_bytes(b"keep me")
     assert_user_error(run(["construct", "-d", SMALL, "-o", out]), "exists", "--force")
     assert out.read_bytes() == b"keep me"
-    r = run(["construct", "-d", SMALL, "-o", out, "--force", "-q"])
+    r = run(["construct", "-d", SMALL, "-m", "yun-3layer", "-o", out, "--force", "-q"])
     assert r.exit_code == 0, r.output
     assert memcap.load(out).meta["certificate"]["method"] == "yun-3layer"
 
@@ -140,7 +140,7 @@ def test_bounds_refuses_impossible_n(n):
     ("seed=3", "--seed"),
 ])
 def test_method_options_are_typed_and_ranged(tmp_path, opt, needle):
-    r = run(["construct", "-d", SMALL, "-o", tmp_path / "n.npz", "-O", opt])
+    r = run(["construct", "-d", SMALL, "-m", "yun-3layer", "-o", tmp_path / "n.npz", "-O", opt])
     assert_user_error(r, needle)
     assert not list(tmp_path.iterdir())
 
@@ -152,9 +152,10 @@ def test_options_of_other_methods(tmp_path, method, opt):
 
 
 def test_widths_and_activation_messages(tmp_path):
-    line = assert_user_error(run(["construct", "-d", SMALL, "-o", tmp_path / "n.npz", "--widths", "4"]))
+    line = assert_user_error(run(["construct", "-d", SMALL, "-m", "yun-3layer", "-o", tmp_path / "n.npz",
+                                  "--widths", "4"]))
     assert "two widths" in line and "unpack" not in line
-    line = assert_user_error(run(["construct", "-d", SMALL, "-o", tmp_path / "n.npz",
+    line = assert_user_error(run(["construct", "-d", SMALL, "-m", "yun-3layer", "-o", tmp_path / "n.npz",
                                   "--activation", "leaky:abc"]), "leaky:abc")
     assert "Fraction" not in line
 
@@ -257,9 +258,9 @@ def test_version_and_short_help():
 
 
 def test_progress_is_plain_lines_when_piped_and_quiet_silences_it(tmp_path):
-    r = run(["construct", "-d", SMALL, "-o", tmp_path / "a.npz"])
+    r = run(["construct", "-d", SMALL, "-m", "yun-3layer", "-o", tmp_path / "a.npz"])
     assert r.exit_code == 0 and "memcap: building yun-3layer" in r.stderr
-    r = run(["construct", "-d", SMALL, "-o", tmp_path / "b.npz", "--quiet"])
+    r = run(["construct", "-d", SMALL, "-m", "yun-3layer", "-o", tmp_path / "b.npz", "--quiet"])
     assert r.exit_code == 0 and r.stderr == ""
 
 

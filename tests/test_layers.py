@@ -27,7 +27,8 @@ LAYERS: list[tuple[str,...]] = [
     ("memcap.certify",),
     ("memcap.io",),
     # orchestration; certify.robust.vnn is the VNN-COMP runner (it reads suites from memcap.io.suite)
-    ("memcap.select", "memcap.api", "memcap.advise", "memcap.adaptive", "memcap.train", "memcap.experiments",
+    ("memcap.build", "memcap.select", "memcap.api", "memcap.advise", "memcap.adaptive", "memcap.train",
+     "memcap.experiments",
      "memcap.report", "memcap.vnnsuite", "memcap.certify.robust.vnn"),
     # the package and the wrappers over its public API
     ("memcap", "memcap.sklearn", "memcap.testing"),

@@ -141,7 +141,8 @@ def test_cli_options_are_coerced_by_the_declared_type(tmp_path):
     r = CliRunner().invoke(app, ["construct", "--data", "builtin:iris", "--method", "yun-3layer",
                                  "--option", "margin=-1", "-o", str(tmp_path / "x.npz")])
     assert r.exit_code == 2 and "margin" in r.output
-    r = CliRunner().invoke(app, ["construct", "--data", "builtin:iris", "--option", "seed=3",
+    r = CliRunner().invoke(app, ["construct", "--data", "builtin:iris", "-m", "yun-3layer",
+                                 "--option", "seed=3",
                                  "-o", str(tmp_path / "x.npz")])
     assert r.exit_code == 2 and "--seed" in r.output
 

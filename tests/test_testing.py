@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import memcap
+import memcap.build
 from memcap.constructions import base, registry
 from memcap.errors import OptionError
 from memcap.testing import CHECKS, check_construction
@@ -79,7 +80,7 @@ def test_checks_independent_of_the_verifier_catch_a_lying_certificate(broken, mo
         return dataclasses.replace(rep, memorized=True, certified=True, float32_memorizes=True,
                                    float64_memorizes=True)
 
-    monkeypatch.setattr(memcap.api, "verify", lying)
+    monkeypatch.setattr(memcap.build, "verify", lying)
     broken(build=_off_by_one(registry.get_method("zhang17-wide").build))
     res = check_construction("broken-test", [_reg_data()], raise_on_failure=False)
     status = {r.check: r.status for r in res}

@@ -35,7 +35,7 @@ def construct(ds: Dataset, method: str | None = None, *, precision: str | None =
     With ``method`` alone, that method's network is certified in exact arithmetic of its stored
     weights (:func:`memcap.build.construct_one`): ``arithmetic="auto"`` builds in float64 first and
     rebuilds in exact rational arithmetic when needed; whether float64 / float32 evaluation
-    memorizes is stated in the certificate notes and ``network.meta["verification"]``. Options are
+    memorizes is stated in the certificate notes and the network's stored verification. Options are
     validated against the method's declaration before any work (:class:`~memcap.errors.OptionError`).
     ``max_seconds`` bounds the call (with ``method`` alone: build and certification; adaptive also
     gets it as its search budget); ``workers`` / ``ray`` go to :func:`memcap.verify`. A network that

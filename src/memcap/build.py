@@ -72,13 +72,21 @@ def construct_one(ds: Dataset, method: str, *, arithmetic: str = "auto",
     """
     import time
 
-    t_end = None if max_seconds is None else time.monotonic() + float(max_seconds)
     m = get_method(method)
     if arithmetic not in ("auto", "float64", "exact"):
         raise OptionError(f"arithmetic must be 'auto', 'float64' or 'exact', got {arithmetic!r}")
+    declared = {o.name for o in m.options}
+    # a method's own option of the same name wins: twoproj's LP workers, adaptive's search budget
+    if workers is not None and "workers" in declared and "workers" not in options:
+        options["workers"], workers = workers, None
+    if max_seconds is not None and "max_seconds" in declared:
+        options.setdefault("max_seconds", max_seconds)
     options = m.validate(options)
-    if max_seconds is not None and "max_seconds" in {o.name for o in m.options}:
-        options.setdefault("max_seconds", float(max_seconds))  # adaptive: its search budget too
+    if max_seconds is not None and not (isinstance(max_seconds, int | float) and max_seconds > 0):
+        raise OptionError(f"max_seconds must be a number of seconds > 0, got {max_seconds!r}")
+    if workers is not None and not (isinstance(workers, int) and workers >= 1):
+        raise OptionError(f"workers must be an integer ≥ 1, got {workers!r}")
+    t_end = None if max_seconds is None else time.monotonic() + float(max_seconds)
     if ds.task not in m.tasks:
         raise ConditionError(f"{method} ({m.theorem}) applies to {' or '.join(m.tasks)} data, "
                              f"not {ds.task}")

@@ -95,7 +95,11 @@ def choose_method(ds: Dataset, precision: str, tol: float | None = None,
     """Build candidates smallest first; return the first certified at ``precision`` with its
     certificate and the attempts before it. ``methods`` restricts the candidates (in that case
     ``options`` go to every candidate). Raises ``ConstructionError`` when none is certified,
-    naming the mantissa bits needed and which method is certified at a higher precision."""
+    naming the mantissa bits needed and which method is certified at a higher precision.
+
+    Long: the candidate loop (adaptive first, cheap rejection, one build, certification) shares the
+    attempts list and the escalation to a higher precision.
+    """
     _check_precision(precision)
     say = progress or (lambda _m: None)
     tolerance = precision_tolerance(ds, precision, tol)

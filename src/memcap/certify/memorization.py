@@ -278,7 +278,11 @@ def _exact_tiers(net: Network, ds: Dataset, todo: np.ndarray, Y: np.ndarray, lab
                  tolerance: float | None, verdict: np.ndarray, score: np.ndarray, tiers: dict[str, int],
                  notes: list[str], say: Callable[[str], None], workers: int | None, ray: bool | str | None,
                  deadline: float | None, structure: bool, fail_fast: bool = False) -> None:
-    """Tiers 2-4 on the points ``todo`` (fills verdict, score, tiers, notes in place)."""
+    """Tiers 2-4 on the points ``todo`` (fills verdict, score, tiers, notes in place).
+
+    Long: the engine's chunk plan, pilot estimate, pool dispatch and the ladder's bookkeeping share the
+    chunk list and the deadline.
+    """
     engine = choose_engine(net) if structure else "balls"
     start = _start_precision(net)
     if engine == "sweep":

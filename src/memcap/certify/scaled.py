@@ -42,8 +42,8 @@ MAX_DENOMINATOR_BITS = 4096
 
 
 def _int_array(a: np.ndarray) -> tuple[np.ndarray, int]:
-    """(integer object array A, denominator D) with a = A / D exactly."""
-    arr = np.asarray(a)
+    """(integer object array A, denominator D) with a = A / D exactly (a sparse matrix is read dense)."""
+    arr = np.asarray(a.toarray() if hasattr(a, "toarray") else a)
     parts = [_ratio(v) for v in arr.ravel()]
     D = 1
     for _n, d in parts:

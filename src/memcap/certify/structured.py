@@ -44,8 +44,10 @@ _PL_KINDS = ("identity", "relu_like", "hardtanh")
 
 
 def applicable(net: Network) -> bool:
-    """The sweep handles networks of Dense layers with piecewise-linear activations."""
-    return all(isinstance(L, Dense) and L.activation.kind in _PL_KINDS for L in net.layers)
+    """The sweep handles networks of dense-stored Dense layers with piecewise-linear activations
+    (a sparse layer goes to the exact-int engine, which reads it dense)."""
+    return all(isinstance(L, Dense) and L.activation.kind in _PL_KINDS and not hasattr(L.weight, "toarray")
+               for L in net.layers)
 
 
 def _q(v: Any) -> flint.fmpq:

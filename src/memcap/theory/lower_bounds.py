@@ -130,8 +130,10 @@ def floors_for(network_counts: dict[str, Any], ds: Any, weight_bits: int | None 
         f"bit floor W·B ≥ N·log2 C: ≥ {bf} parameters at B = {B} bits "
         f"(total weight bits ≥ {total_bits_floor(N, C):.0f})"
         + ("" if total_weight_bits is None else f"; this network stores {total_weight_bits}"),
-        f"piece floor (Yun et al. 2019 Thm 3.3): needs N − 1 = {N - 1} pieces along a line, the "
-        f"architecture allows 2^{math.log2(pieces):.1f}" + ("" if pieces >= N - 1 else " — TOO FEW"),
+        f"piece floor (Yun et al. 2019 Thm 3.3, for N points on a line with alternating labels): "
+        f"needs N − 1 = {N - 1} pieces, the architecture allows 2^{math.log2(pieces):.1f}"
+        + ("" if pieces >= N - 1 else " — too few for such collinear data (these data need not lie on a "
+           "line)"),
         f"parameters {params} = {params / best:.3g}× and nonzeros {nz} = {nz / best:.3g}× the best "
         f"floor ({best}, {which})",
     ]

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from memcap import meta as mk
 from memcap.constructions.base import (
     Certificate,
     Condition,
@@ -41,6 +42,7 @@ from memcap.constructions.base import (
 )
 from memcap.constructions.faithful.common import SLACK, groups_for, ht_design, maxmin_groups
 from memcap.constructions.faithful.twoproj import _group_direction, _pad_t
+from memcap.constructions.options import ACTIVATION, CANDIDATES, MARGIN, SEED, Option
 from memcap.constructions.yun2019.three_layer import choose_projection, rescale_targets
 from memcap.network import IDENTITY, RELU, Activation, Dense, Network, sparse_if_smaller
 
@@ -365,11 +367,20 @@ class _Block:
           "e = d_y or 1 (C classes coded); stored ≈ 2.2·e·N + (d_x + 5)·p (sparse)",
     size_formula=axisgate_sizes,
     break_condition=_break,
+    options=(Option("q", int, None, "points per group (even; default 16 regression, 32 classes)", low=2),
+             Option("p", int, None, "number of groups (default ≈ 1.1·N/q)", low=1),
+             Option("slack", float, SLACK, "extra groups, as a fraction of N/q", low=0),
+             MARGIN, SEED, CANDIDATES,
+             Option("lp_starts", int, 5, "random starts of a carrier's fallback LP", low=1),
+             Option("lp_rounds", int, 3, "refinement rounds of a carrier's fallback LP", low=1),
+             Option("gate", str, "auto", "gate direction: auto, axis, projection or radix",
+                    choices=("auto", "axis", "projection", "radix")),
+             ACTIVATION.with_default("relu", "relu only")),
 )
 def axisgate_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = None,
                         p: int | None = None, slack: float = SLACK, margin: float = 0.25,
                         seed: int = 0, candidates: int = 20, lp_starts: int = 5, lp_rounds: int = 3,
-                        gate: str = "auto", activation: Any = "relu", **_: Any) -> Construction:
+                        gate: str = "auto", activation: Any = "relu") -> Construction:
     """G4L + exact clip with sparse blocks (see the module docstring): a ReLU network of widths
     (3p-2, 2p, e·q, e·q) [+ (1, 2C) coded-class decoder] memorizing N distinct points when p·q ≥ N.
 
@@ -386,6 +397,9 @@ def axisgate_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = No
        φ = relu(f + 2), h±_c = relu(±(φ - 2 - v_c)), logits_c = -(h+_c + h-_c).
 
     Exact in rational arithmetic (``arithmetic="exact"``: dense object weights).
+
+    Long: the design's steps (grouping, carriers, gates, clip, coded outputs) share the group index
+    arrays; each step is a helper, the assembly stays here.
     """
     t0 = time.perf_counter()
     if (Activation.parse(activation) if isinstance(activation, str) else activation) != RELU:
@@ -509,7 +523,7 @@ def axisgate_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = No
             L5.add(np.full(q, t), t * q + np.arange(q), -sc[t])
         b5 = sc * F.const(q - 1) + ce
         layers.append(Dense(L5.build(), b5, IDENTITY))
-    net = Network(layers, meta={"method": "axisgate-5layer", "activation": "relu"})
+    net = Network(layers, meta={mk.METHOD: "axisgate-5layer", mk.ACTIVATION: "relu"})
     notes = [f"{p} groups (of {p_width} slots) of ≤ {q} points along "
              + (f"axis {int(np.flatnonzero(u)[0])}" if kind == "axis" else
                 f"an integer code of axes {np.flatnonzero(u).tolist()}" if kind == "radix"

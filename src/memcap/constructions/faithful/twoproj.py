@@ -203,6 +203,8 @@ def twoproj_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = Non
 
     The 2p×3p layer-2 block is stored sparse (CSR) in float64 and dense with exact zeros in exact
     arithmetic (``Network.nonzeros`` counts its ≤ 3 non-zeros per row; sound float bounds use the zeros).
+
+    Long: the steps are helpers; what remains is the assembly of the five layers and the certificate.
     """
     t0 = time.perf_counter()
     if as_activation(activation) != RELU:
