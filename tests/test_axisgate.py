@@ -76,7 +76,7 @@ def test_gates_fall_back_from_ties_and_integer_features_get_a_sparse_code() -> N
     assert c.verification.float32_memorizes
     assert c.info["gate"] in ("radix", "projection")
     with pytest.raises(ConditionError, match="gate must be"):
-        get_method("axisgate-5layer").build(ds, gate="diagonal")
+        get_method("axisgate-5layer").build(ds, gate_direction="diagonal")
 
 
 def test_default_construct_is_the_smallest_float32_certified_network() -> None:

@@ -12,7 +12,8 @@ DATA = "gen:gaussian?n=40&d=3&seed=4"
 
 def test_verify_max_seconds_reports_undecided_and_exits_1(tmp_path):
     net = tmp_path / "net.npz"
-    r = runner.invoke(app, ["construct", "-d", DATA, "-o", str(net), "--arithmetic", "exact",
+    r = runner.invoke(app, ["construct", "-d", DATA, "-m", "yun-3layer", "-o", str(net),
+                            "--arithmetic", "exact",
                             "--workers", "1"])
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["verify", str(net), "-d", DATA, "--tol", "1e-15", "--json", "--workers", "1"])
@@ -28,7 +29,8 @@ def test_verify_max_seconds_reports_undecided_and_exits_1(tmp_path):
 
 def test_construct_max_seconds_refuses_and_writes_nothing(tmp_path):
     net = tmp_path / "net.npz"
-    r = runner.invoke(app, ["construct", "-d", DATA, "-o", str(net), "--arithmetic", "exact",
+    r = runner.invoke(app, ["construct", "-d", DATA, "-m", "yun-3layer", "-o", str(net),
+                            "--arithmetic", "exact",
                             "--max-seconds", "0.0001"])
     assert r.exit_code == 1 and "max_seconds" in r.output and "Traceback" not in r.output
     assert not net.exists() and not list(tmp_path.iterdir())

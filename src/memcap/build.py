@@ -58,6 +58,9 @@ def construct_one(ds: Dataset, method: str, *, arithmetic: str = "auto",
               **options: Any) -> Construction:
     """Build ``method``'s network for ``ds`` and certify it with :func:`memcap.verify`.
 
+    Long: validation at the door, the float64-then-exact escalation and the shared deadline are one
+    loop over the arithmetics tried.
+
     ``arithmetic="auto"`` builds in float64 first and, if the certified check fails (or float64
     cannot separate the data along the projection), rebuilds in exact rational arithmetic. A network
     that is not certified to memorize is never returned: :class:`ConstructionError` is raised with

@@ -368,24 +368,25 @@ class _Block:
     size_formula=axisgate_sizes,
     break_condition=_break,
     options=(Option("q", int, None, "points per group (even; default 16 regression, 32 classes)", low=2),
-             Option("p", int, None, "number of groups (default ≈ 1.1·N/q)", low=1),
+             Option("p", int, None, "number of groups (default ≈ 1.1·N/q)", low=0),
              Option("slack", float, SLACK, "extra groups, as a fraction of N/q", low=0),
              MARGIN, SEED, CANDIDATES,
              Option("lp_starts", int, 5, "random starts of a carrier's fallback LP", low=1),
              Option("lp_rounds", int, 3, "refinement rounds of a carrier's fallback LP", low=1),
-             Option("gate", str, "auto", "gate direction: auto, axis, projection or radix",
+             Option("gate_direction", str, "auto", "gate direction: auto, axis, projection or radix",
                     choices=("auto", "axis", "projection", "radix")),
              ACTIVATION.with_default("relu", "relu only")),
 )
 def axisgate_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = None,
                         p: int | None = None, slack: float = SLACK, margin: float = 0.25,
                         seed: int = 0, candidates: int = 20, lp_starts: int = 5, lp_rounds: int = 3,
-                        gate: str = "auto", activation: Any = "relu") -> Construction:
+                        gate_direction: str = "auto", activation: Any = "relu") -> Construction:
     """G4L + exact clip with sparse blocks (see the module docstring): a ReLU network of widths
     (3p-2, 2p, e·q, e·q) [+ (1, 2C) coded-class decoder] memorizing N distinct points when p·q ≥ N.
 
     1. Group the points along c = x_k (the axis, or integer projection u, whose max-min partition has
-       the largest boundary gap relative to the gate's float32 rounding; ``gate="axis"|"projection"``
+       the largest boundary gap relative to the gate's float32 rounding;
+       ``gate_direction="axis"|"projection"``
        forces one).
     2. Per group a carrier t_j(x) = w_j^T x + b_j ∈ (0, 2) (least-squares equal spacing, LP fallback),
        weights rounded to float32 and the construction built on what is stored.
@@ -401,6 +402,7 @@ def axisgate_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = No
     Long: the design's steps (grouping, carriers, gates, clip, coded outputs) share the group index
     arrays; each step is a helper, the assembly stays here.
     """
+    gate = gate_direction  # (not the gate gadget of Yun et al.: which direction the groups follow)
     t0 = time.perf_counter()
     if (Activation.parse(activation) if isinstance(activation, str) else activation) != RELU:
         raise ConditionError("axisgate-5layer is a plain ReLU construction (exact-zero gates); "
