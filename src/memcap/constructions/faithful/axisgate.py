@@ -40,9 +40,9 @@ from memcap.constructions.base import (
     Field,
     register,
 )
-from memcap.constructions.faithful.common import SLACK, groups_for, ht_design, maxmin_groups
+from memcap.constructions.faithful.common import SLACK, group_options, groups_for, ht_design, maxmin_groups
 from memcap.constructions.faithful.twoproj import _group_direction, _pad_t
-from memcap.constructions.options import ACTIVATION, CANDIDATES, MARGIN, SEED, Option
+from memcap.constructions.options import ACTIVATION, Option
 from memcap.constructions.yun2019.three_layer import choose_projection, rescale_targets
 from memcap.network import IDENTITY, RELU, Activation, Dense, Network, sparse_if_smaller
 
@@ -367,12 +367,7 @@ class _Block:
           "e = d_y or 1 (C classes coded); stored ≈ 2.2·e·N + (d_x + 5)·p (sparse)",
     size_formula=axisgate_sizes,
     break_condition=_break,
-    options=(Option("q", int, None, "points per group (even; default 16 regression, 32 classes)", low=2),
-             Option("p", int, None, "number of groups (default ≈ 1.1·N/q)", low=0),
-             Option("slack", float, SLACK, "extra groups, as a fraction of N/q", low=0),
-             MARGIN, SEED, CANDIDATES,
-             Option("lp_starts", int, 5, "random starts of a carrier's fallback LP", low=1),
-             Option("lp_rounds", int, 3, "refinement rounds of a carrier's fallback LP", low=1),
+    options=(*group_options("16 regression, 32 classes", "a carrier's fallback LP"),
              Option("gate_direction", str, "auto", "gate direction: auto, axis, projection or radix",
                     choices=("auto", "axis", "projection", "radix")),
              ACTIVATION.with_default("relu", "relu only")),

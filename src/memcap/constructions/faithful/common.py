@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from memcap.constructions.base import ConditionError, Field
+from memcap.constructions.options import CANDIDATES, MARGIN, SEED, Option
 from memcap.errors import NeedsExactArithmetic
 
 __all__ = ["sorted_projection", "split_groups", "knot_layer", "ht_design", "zigzag_design",
@@ -291,3 +292,14 @@ def maxmin_groups(c: np.ndarray, p: int, q: int) -> np.ndarray:
         else:
             hi = mid - 1
     return np.array(best, dtype=int)
+
+
+def group_options(q_default: str, lp: str) -> tuple[Any, ...]:
+    """The options every grouped G4L design declares (``q``, ``p``, ``slack``, margin, seed,
+    candidates, the LP's starts and rounds); ``q_default`` and ``lp`` complete their help texts."""
+    return (Option("q", int, None, f"points per group (even; default {q_default})", low=2),
+            Option("p", int, None, "number of groups (default ≈ 1.1·N/q)", low=0),
+            Option("slack", float, SLACK, "extra groups, as a fraction of N/q", low=0),
+            MARGIN, SEED, CANDIDATES,
+            Option("lp_starts", int, 5, f"random starts of {lp}", low=1),
+            Option("lp_rounds", int, 3, f"refinement rounds of {lp}", low=1))

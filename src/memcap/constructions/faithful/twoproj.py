@@ -22,6 +22,7 @@ from memcap.constructions.base import (
 )
 from memcap.constructions.faithful.common import (
     SLACK,
+    group_options,
     groups_for,
     ht_design,
     lp_direction,
@@ -30,7 +31,7 @@ from memcap.constructions.faithful.common import (
     sorted_projection,
 )
 from memcap.constructions.gadgets import affine_output, pad_units
-from memcap.constructions.options import ACTIVATION, CANDIDATES, MARGIN, SEED, WIDTHS, Option
+from memcap.constructions.options import ACTIVATION, WIDTHS, Option
 from memcap.constructions.yun2019.three_layer import choose_projection, rescale_targets
 from memcap.errors import NeedsExactArithmetic
 from memcap.network import IDENTITY, RELU, Dense, Network, as_activation, sparse_if_smaller
@@ -171,12 +172,7 @@ def _group_direction(Xg: np.ndarray, rng: np.random.Generator, starts: int, roun
           "6(p/q)N + 3N, non-zeros ≈ 2N + 3p(d_x+1)",
     size_formula=twoproj_sizes,
     break_condition=_break,
-    options=(Option("q", int, None, "points per group (even; default 32 up to N = 2¹⁶, then ≈ √N/2)", low=2),
-             Option("p", int, None, "number of groups (default ≈ 1.1·N/q)", low=0),
-             Option("slack", float, SLACK, "extra groups, as a fraction of N/q", low=0),
-             MARGIN, SEED, CANDIDATES,
-             Option("lp_starts", int, 5, "random starts of each group's direction LP", low=1),
-             Option("lp_rounds", int, 3, "refinement rounds of each group's direction LP", low=1),
+    options=(*group_options("32 up to N = 2¹⁶, then ≈ √N/2", "each group's direction LP"),
              Option("workers", int, None, "worker processes for the LPs (default 2 from N = 10⁵)", low=1),
              Option("lp_norm", str, "mass", "the LP's normalisation", choices=("mass", "range")),
              Option("projections", int, 4, "seeds tried for the grouping direction u", low=1),
