@@ -32,15 +32,20 @@ import numpy as np
 
 from memcap import meta as mk
 from memcap.constructions.base import (
-    Certificate,
-    Condition,
     ConditionError,
     Construction,
     ConstructionError,
     Field,
     register,
 )
-from memcap.constructions.faithful.common import SLACK, group_options, groups_for, ht_design, maxmin_groups
+from memcap.constructions.faithful.common import (
+    SLACK,
+    g4l_certificate,
+    group_options,
+    groups_for,
+    ht_design,
+    maxmin_groups,
+)
 from memcap.constructions.faithful.twoproj import _group_direction, _pad_t
 from memcap.constructions.options import ACTIVATION, Option
 from memcap.constructions.yun2019.three_layer import choose_projection, rescale_targets
@@ -534,14 +539,7 @@ def axisgate_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = No
                      "logits -|f - v_c|: certified by margin > 0")
     elif rescaled:
         notes.append("targets outside [-1, 1] rescaled per output; the last layer undoes it")
-    cert = Certificate(
-        "axisgate-5layer", "design G4L + exact clip, axis gates, sparse", REF,
-        [Condition("x_i distinct", {"N": N}, True),
-         Condition("p·q ≥ N", {"p": p, "q": q, "N": N}, True)],
-        ["f(x_i) = y_i for every i in exact arithmetic of the stated weights" if F.exact else
-         "f(x_i) = y_i up to the rounding of the construction to float64 (bounded by the verifier)",
-         "gated units are exact zeros with pre-activation margin ≥ 1; saturated clip units give "
-         f"exactly 0 or 2 when rounding stays below the margin m = {margin}"],
-        F.name, notes)
+    cert = g4l_certificate("axisgate-5layer", "design G4L + exact clip, axis gates, sparse", REF, F, N,
+                           p, q, margin, notes)
     return Construction(net, cert, {"p": p, "q": q, "gate": kind, "u": u.tolist(), "margin": margin,
                                     "lp_groups": n_lp, "build_seconds": time.perf_counter() - t0})

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from memcap.constructions.base import ConditionError, Field
+from memcap.constructions.base import Certificate, Condition, ConditionError, Field
 from memcap.constructions.options import CANDIDATES, MARGIN, SEED, Option
 from memcap.errors import NeedsExactArithmetic
 
@@ -303,3 +303,18 @@ def group_options(q_default: str, lp: str) -> tuple[Any, ...]:
             MARGIN, SEED, CANDIDATES,
             Option("lp_starts", int, 5, f"random starts of {lp}", low=1),
             Option("lp_rounds", int, 3, f"refinement rounds of {lp}", low=1))
+
+
+def g4l_certificate(method: str, theorem: str, ref: str, F: Any, N: int, p: int, q: int, margin: Any,
+                    notes: list[str]) -> Certificate:
+    """The certificate both grouped G4L designs (twoproj-5layer, axisgate-5layer) state: distinct
+    points, p·q ≥ N, exact (or float64-construction) memorization, exact-zero gates and clip units."""
+    return Certificate(
+        method, theorem, ref,
+        [Condition("x_i distinct", {"N": N}, True),
+         Condition("p·q ≥ N", {"p": p, "q": q, "N": N}, True)],
+        ["f(x_i) = y_i for every i in exact arithmetic of the stated weights" if F.exact else
+         "f(x_i) = y_i up to the rounding of the construction to float64 (bounded by the verifier)",
+         "gated units are exact zeros with pre-activation margin ≥ 1; saturated clip units give "
+         f"exactly 0 or 2 when rounding stays below the margin m = {margin}"],
+        F.name, notes)

@@ -12,8 +12,6 @@ import numpy as np
 
 from memcap import meta as mk
 from memcap.constructions.base import (
-    Certificate,
-    Condition,
     ConditionError,
     Construction,
     ConstructionError,
@@ -22,6 +20,7 @@ from memcap.constructions.base import (
 )
 from memcap.constructions.faithful.common import (
     SLACK,
+    g4l_certificate,
     group_options,
     groups_for,
     ht_design,
@@ -253,15 +252,7 @@ def twoproj_five_layer(ds: Any, arithmetic: str = "float64", q: int | None = Non
         notes.append("targets outside [-1, 1] rescaled per output; the last layer undoes it")
     if ds.task == "classification":
         notes.append("classification fit as one-hot targets; certified by margin > 0")
-    cert = Certificate(
-        "twoproj-5layer", "design G4L + exact clip", REF,
-        [Condition("x_i distinct", {"N": N}, True),
-         Condition("p·q ≥ N", {"p": p, "q": q, "N": N}, True)],
-        ["f(x_i) = y_i for every i in exact arithmetic of the stated weights" if F.exact else
-         "f(x_i) = y_i up to the rounding of the construction to float64 (bounded by the verifier)",
-         "gated units are exact zeros with pre-activation margin ≥ 1; saturated clip units give "
-         f"exactly 0 or 2 when rounding stays below the margin m = {margin}"],
-        F.name, notes)
+    cert = g4l_certificate("twoproj-5layer", "design G4L + exact clip", REF, F, N, p, q, margin, notes)
     return Construction(net, cert, {"p": p, "q": q, "u": u.tolist(), "margin": margin,
                                     "build_seconds": time.perf_counter() - t0})
 
